@@ -1,0 +1,49 @@
+/* tokenizer.h — BERT BasicTokenizer + WordPiece (see docs/data-format.md).
+ *
+ * Exactly the original BERT tokenizer: clean text, split CJK ideographs,
+ * optional lowercasing + accent stripping, punctuation splitting, then
+ * greedy longest-match WordPiece with "##" continuations. No [CLS]/[SEP]
+ * are added here. */
+#ifndef MTBERT_TOKENIZER_H
+#define MTBERT_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Tokenizer Tokenizer;
+
+/* Growable array of ints (token ids). */
+typedef struct {
+    int *data;
+    size_t len, cap;
+} IntVec;
+void intvec_push(IntVec *v, int x);
+void intvec_free(IntVec *v);
+
+/* Load a vocab.txt (one token a line, id = line number). On failure
+ * returns NULL and writes a message naming the file (and line) into err. */
+Tokenizer *tokenizer_load(const char *vocab_path, int do_lower_case, char *err, size_t errlen);
+void tokenizer_free(Tokenizer *tok);
+
+int tokenizer_vocab_size(const Tokenizer *tok);
+int tokenizer_do_lower_case(const Tokenizer *tok);
+/* id of a token string, or -1 */
+int tokenizer_token_id(const Tokenizer *tok, const char *token);
+/* token string of an id, or NULL */
+const char *tokenizer_id_token(const Tokenizer *tok, int id);
+/* ids of [CLS], [SEP], [PAD], [UNK], [MASK] (-1 where the vocab lacks it) */
+int tokenizer_cls_id(const Tokenizer *tok);
+int tokenizer_sep_id(const Tokenizer *tok);
+int tokenizer_pad_id(const Tokenizer *tok);
+int tokenizer_unk_id(const Tokenizer *tok);
+/* FNV-1a 64 hash of the vocabulary (tokens in order), stored in shards and
+ * checkpoints to detect a vocabulary mismatch. */
+uint64_t tokenizer_vocab_hash(const Tokenizer *tok);
+
+/* Tokenize `len` bytes of UTF-8 text, APPENDING wordpiece ids to `ids`.
+ * Returns 0, or -1 for invalid UTF-8 with *bad_offset set to the byte
+ * offset of the first invalid sequence (ids then unchanged). */
+int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, IntVec *ids,
+                     size_t *bad_offset);
+
+#endif

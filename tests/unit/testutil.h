@@ -1,0 +1,38 @@
+/* testutil.h — a tiny test harness: CHECK macros that count failures and
+ * print file:line, helpers for random tensors and relative comparisons.
+ * A test program returns test_finish() (0 all passed, 1 some failed) or
+ * test_skip(why) (exit code 77, which ctest reports as skipped). */
+#ifndef MTBERT_TESTUTIL_H
+#define MTBERT_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern int test_failures;
+extern int test_checks;
+
+#define CHECK(cond) do { test_checks++; if (!(cond)) { test_failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECKF(cond, ...) do { test_checks++; if (!(cond)) { test_failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+/* Deterministic test random numbers (splitmix64). */
+uint64_t test_rand_u64(uint64_t *state);
+float test_rand_uniform(uint64_t *state, float lo, float hi);
+float test_rand_normal(uint64_t *state);
+void test_fill_uniform(float *x, size_t n, uint64_t *state, float lo, float hi);
+
+/* max over i of |a-b| / max(|b|, floor): the relative error used by the
+ * parity tests (floor keeps near-zero references from dominating). */
+double test_max_rel_err(const float *a, const float *b, size_t n, double floor);
+double test_max_abs_err(const float *a, const float *b, size_t n);
+
+/* Path of a file under the source tree (MTBERT_SOURCE or "."). */
+const char *test_source_path(const char *rel, char *buf, size_t len);
+
+int test_finish(const char *name);
+int test_skip(const char *why);
+
+#endif

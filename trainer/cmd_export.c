@@ -1,0 +1,6 @@
+#include "trainer/cli.h"
+
+int cmd_export(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return cli_not_available("export");
+}
