@@ -1,0 +1,158 @@
+/* test_model_grad.c — the whole model's backward against central finite
+ * differences of its own forward, with dropout ON (the masks are
+ * counter-based, so forward is a deterministic function of the weights),
+ * for every pooling mode, projection + normalisation, a similarity task and
+ * a token task; and freezing: frozen parts get exactly zero gradient. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "trainer/model.h"
+
+static ModelConfig tiny(int pooling, int proj, int normalize) {
+    ModelConfig mc;
+    memset(&mc, 0, sizeof mc);
+    BertConfig *b = &mc.bert;
+    b->vocab_size = 40;
+    b->hidden_size = 16;
+    b->num_hidden_layers = 2;
+    b->num_attention_heads = 2;
+    b->intermediate_size = 24;
+    b->max_position_embeddings = 16;
+    b->type_vocab_size = 2;
+    b->layer_norm_eps = 1e-5f;
+    b->initializer_range = 0.3f;
+    b->hidden_act = GELU_TANH;
+    b->hidden_dropout_prob = 0.1f;
+    b->attention_probs_dropout_prob = 0.1f;
+    mc.pooling = pooling;
+    mc.embedding_dim = proj;
+    mc.normalize = normalize;
+    mc.ntasks = 3;
+    TaskConfig *t = mc.tasks;
+    snprintf(t[0].name, MAX_NAME, "topic");
+    t[0].type = TASK_SENTENCE_CLS; t[0].num_labels = 3; t[0].loss_weight = 1.0f; t[0].dropout = 0.2f;
+    snprintf(t[1].name, MAX_NAME, "ner");
+    t[1].type = TASK_TOKEN_CLS; t[1].num_labels = 4; t[1].loss_weight = 0.7f; t[1].dropout = 0.1f;
+    snprintf(t[2].name, MAX_NAME, "sts");
+    t[2].type = TASK_SIMILARITY; t[2].num_labels = 1; t[2].loss_weight = 1.5f;
+    return mc;
+}
+
+enum { B = 4, T = 7 };
+static int ids[B * T], types[B * T], mask[B * T], ysent[B], ytok[B * T];
+static float scores[1] = {0.3f};
+
+static void make_batch(Batch *b) {
+    uint64_t s = 99;
+    int lens[B] = {7, 5, 3, 6};
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < T; j++) {
+            int k = i * T + j, real = j < lens[i];
+            ids[k] = real ? 1 + (int)(test_rand_u64(&s) % 39) : 0;
+            types[k] = real && j >= lens[i] / 2;
+            mask[k] = real;
+            ytok[k] = real && j > 0 ? (int)(test_rand_u64(&s) % 4) : -100;
+        }
+    ysent[0] = 2; ysent[1] = -100; ysent[2] = 0; ysent[3] = 1;
+    memset(b, 0, sizeof *b);
+    b->B = B; b->T = T;
+    b->input_ids = ids; b->type_ids = types; b->mask = mask;
+    b->labels[0] = ysent; b->labels[1] = ytok;
+    /* rows 2 and 3 form one similarity pair (they also carry other labels) */
+    b->sim_row0[2] = 2; b->sim_npairs[2] = 1; b->sim_scores[2] = scores;
+}
+
+/* Central differences for a sample of parameters; returns bad count. */
+static int gradcheck(Model *m, const Batch *b, const char *what) {
+    model_zero_grad(m);
+    model_forward(m, b);
+    model_backward(m, b, 1.0f);
+    float *g = malloc(sizeof(float) * m->table.total);
+    memcpy(g, m->grads, sizeof(float) * m->table.total);
+    int bad = 0, checked = 0;
+    for (int i = 0; i < m->table.n; i++) {
+        const ParamTensor *pt = &m->table.t[i];
+        /* up to 3 entries of every tensor, the largest-gradient ones first */
+        for (int r = 0; r < 3; r++) {
+            size_t best = pt->offset;
+            float bg = -1;
+            for (size_t k = pt->offset; k < pt->offset + pt->numel; k++)
+                if (fabsf(g[k]) > bg) { bg = fabsf(g[k]); best = k; }
+            if (bg < 1e-3f) break;
+            float keep = m->params[best], h = 1e-2f;
+            m->params[best] = keep + h;
+            double lp = model_forward(m, b);
+            m->params[best] = keep - h;
+            double lm = model_forward(m, b);
+            m->params[best] = keep;
+            double num = (lp - lm) / (2 * h);
+            double err = fabs(num - g[best]);
+            checked++;
+            if (err > 2e-3 + 3e-2 * fabs(num)) {
+                bad++;
+                fprintf(stderr, "  %s: %s[%zu]: analytic %.6g numeric %.6g\n", what, pt->name,
+                        best - pt->offset, g[best], num);
+            }
+            g[best] = 0; /* next largest */
+        }
+    }
+    CHECKF(checked > 40, "%s: only %d entries checked", what, checked);
+    free(g);
+    return bad;
+}
+
+int main(void) {
+    Batch b;
+    make_batch(&b);
+    char err[256];
+    const char *names[] = {"mean", "cls", "max", "pooler"};
+    for (int pool = 0; pool < 4; pool++)
+        for (int variant = 0; variant < 2; variant++) {
+            ModelConfig mc = tiny(pool, variant ? 12 : 0, variant);
+            Model m;
+            if (model_create(&m, &mc, ops_cpu(), B, T, 1, 1234 + pool, err, sizeof err)) {
+                CHECKF(0, "%s", err);
+                continue;
+            }
+            m.dropout_key = 77;
+            char what[64];
+            snprintf(what, sizeof what, "%s%s", names[pool], variant ? "+proj+norm" : "");
+            int bad = gradcheck(&m, &b, what);
+            CHECKF(bad == 0, "%s: %d gradient entries disagree with finite differences", what, bad);
+            model_free(&m);
+        }
+
+    /* freezing: embeddings and layer 0 frozen -> exactly zero gradients
+     * there, and nothing else changes */
+    ModelConfig mc = tiny(POOL_MEAN, 0, 0);
+    Model full, frozen;
+    model_create(&full, &mc, ops_cpu(), B, T, 1, 5, err, sizeof err);
+    model_create(&frozen, &mc, ops_cpu(), B, T, 1, 5, err, sizeof err);
+    full.dropout_key = frozen.dropout_key = 3;
+    frozen.train.embeddings = 0;
+    frozen.train.layer[0] = 0;
+    frozen.train.head[0] = 0;
+    model_zero_grad(&full);
+    model_forward(&full, &b);
+    model_backward(&full, &b, 1.0f);
+    model_zero_grad(&frozen);
+    model_forward(&frozen, &b);
+    model_backward(&frozen, &b, 1.0f);
+    for (int i = 0; i < full.table.n; i++) {
+        const ParamTensor *pt = &full.table.t[i];
+        int is_frozen = pt->group == GROUP_EMBEDDINGS || (pt->group == GROUP_LAYER && pt->index == 0) ||
+                        (pt->group == GROUP_HEAD && pt->index == 0);
+        int same = 1, zero = 1;
+        for (size_t k = pt->offset; k < pt->offset + pt->numel; k++) {
+            zero &= frozen.grads[k] == 0.0f;
+            same &= frozen.grads[k] == full.grads[k];
+        }
+        if (is_frozen) CHECKF(zero, "frozen %s has a gradient", pt->name);
+        else CHECKF(same, "trainable %s: gradient changed by freezing other parts", pt->name);
+    }
+    model_free(&full);
+    model_free(&frozen);
+    return test_finish("test_model_grad");
+}
