@@ -1,0 +1,162 @@
+#include "comm/comm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MTBERT_HAVE_MPI
+#include <mpi.h>
+#define MPI_CHECK(call)                                                                  \
+    do {                                                                                 \
+        int rc_ = (call);                                                                \
+        if (rc_ != MPI_SUCCESS) {                                                        \
+            char msg_[MPI_MAX_ERROR_STRING];                                             \
+            int len_ = 0;                                                                \
+            MPI_Error_string(rc_, msg_, &len_);                                          \
+            fprintf(stderr, "%s:%d: MPI error: %s\n", __FILE__, __LINE__, msg_);         \
+            return -1;                                                                   \
+        }                                                                                \
+    } while (0)
+#endif
+
+static int env_int(const char *name, int dflt) {
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *end ? dflt : (int)x;
+}
+
+void comm_detect_env(int *rank, int *world, int *local_rank) {
+    *rank = env_int("SLURM_PROCID", env_int("RANK", env_int("OMPI_COMM_WORLD_RANK", env_int("PMI_RANK", 0))));
+    *world = env_int("SLURM_NTASKS", env_int("WORLD_SIZE", env_int("OMPI_COMM_WORLD_SIZE", env_int("PMI_SIZE", 1))));
+    *local_rank = env_int("SLURM_LOCALID", env_int("LOCAL_RANK", env_int("OMPI_COMM_WORLD_LOCAL_RANK", 0)));
+}
+
+/* Launched by mpirun / srun / torchrun-style with more than one process? */
+static int launched_in_parallel(void) {
+    int r, w, l;
+    comm_detect_env(&r, &w, &l);
+    return w > 1 || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+}
+
+int comm_init(Comm *c, int *argc, char ***argv) {
+    memset(c, 0, sizeof *c);
+    comm_detect_env(&c->rank, &c->world, &c->local_rank);
+    c->kind = COMM_NONE;
+#ifdef MTBERT_HAVE_MPI
+    if (launched_in_parallel()) {
+        int inited = 0;
+        MPI_Initialized(&inited);
+        if (!inited) {
+            MPI_CHECK(MPI_Init(argc, argv));
+            c->mpi_initialized_here = 1;
+        }
+        /* errors come back as codes so that we can say which rank failed */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
+        MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->world));
+        MPI_Comm local;
+        MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local));
+        MPI_CHECK(MPI_Comm_rank(local, &c->local_rank));
+        MPI_Comm_free(&local);
+        c->kind = COMM_MPI;
+        return 0;
+    }
+#else
+    (void)argc;
+    (void)argv;
+    if (launched_in_parallel() && c->world > 1) {
+        fprintf(stderr, "mtbert: launched as %d processes, but this build has no MPI\n", c->world);
+        return -1;
+    }
+#endif
+    c->rank = 0;
+    c->world = 1;
+    return 0;
+}
+
+int comm_use_nccl(Comm *c) {
+    (void)c;
+    fprintf(stderr, "mtbert: NCCL reductions are not available in this build\n");
+    return -1;
+}
+
+void comm_finalize(Comm *c) {
+#ifdef MTBERT_HAVE_MPI
+    if (c->mpi_initialized_here) MPI_Finalize();
+#endif
+    c->mpi_initialized_here = 0;
+}
+
+int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
+    if (c->world <= 1 || n == 0) return 0;
+#ifdef MTBERT_HAVE_MPI
+    if (bucket == 0 || bucket > n) bucket = n;
+    for (size_t off = 0; off < n; off += bucket) {
+        size_t len = n - off < bucket ? n - off : bucket;
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+    float inv = 1.0f / (float)c->world;
+    for (size_t i = 0; i < n; i++) x[i] *= inv;
+    return 0;
+#else
+    (void)x; (void)bucket;
+    return -1;
+#endif
+}
+
+int comm_allreduce_sum_double(Comm *c, double *x, size_t n) {
+    if (c->world <= 1 || n == 0) return 0;
+#ifdef MTBERT_HAVE_MPI
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    return 0;
+#else
+    (void)x;
+    return -1;
+#endif
+}
+
+int comm_allreduce_max_int(Comm *c, int *x, size_t n) {
+    if (c->world <= 1 || n == 0) return 0;
+#ifdef MTBERT_HAVE_MPI
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return 0;
+#else
+    (void)x;
+    return -1;
+#endif
+}
+
+int comm_broadcast(Comm *c, void *buf, size_t bytes, int root) {
+    if (c->world <= 1) return 0;
+#ifdef MTBERT_HAVE_MPI
+    MPI_CHECK(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD));
+    return 0;
+#else
+    (void)buf; (void)bytes; (void)root;
+    return -1;
+#endif
+}
+
+int comm_barrier(Comm *c) {
+    if (c->world <= 1) return 0;
+#ifdef MTBERT_HAVE_MPI
+    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+void comm_abort(Comm *c, int code) {
+#ifdef MTBERT_HAVE_MPI
+    if (c->kind == COMM_MPI) {
+        fflush(stdout);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+#endif
+    (void)c;
+    exit(code);
+}

@@ -1,0 +1,45 @@
+/* comm.h — data-parallel communication: who am I, and averaging gradients.
+ *
+ * One interface, two backends: MPI on host buffers (CPU training) and NCCL
+ * on device buffers (GPU training; its unique id travels over MPI). Without
+ * a launcher (or a build without MPI) the world is one process and every
+ * collective is a no-op. Rank, world size and local rank come from MPI;
+ * Slurm (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID) and torchrun-style
+ * (RANK, WORLD_SIZE, LOCAL_RANK) variables are understood too. */
+#ifndef MTBERT_COMM_H
+#define MTBERT_COMM_H
+
+#include <stddef.h>
+
+typedef enum { COMM_NONE = 0, COMM_MPI, COMM_NCCL } CommKind;
+
+typedef struct Comm {
+    CommKind kind;
+    int rank, world, local_rank;
+    int mpi_initialized_here;
+    void *impl;   /* backend state */
+} Comm;
+
+/* Detect the launcher and start MPI when present. 0 or -1 (message on stderr). */
+int comm_init(Comm *c, int *argc, char ***argv);
+/* Switch gradient reductions to NCCL on device buffers (GPU training). */
+int comm_use_nccl(Comm *c);
+void comm_finalize(Comm *c);
+
+/* x[i] = mean over ranks of x[i], in place, in buckets of `bucket` floats
+ * (0 = one call). Host memory for MPI, device memory for NCCL. */
+int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
+/* Sum of doubles over ranks (host), e.g. losses and metric counts. */
+int comm_allreduce_sum_double(Comm *c, double *x, size_t n);
+/* Max of ints over ranks (host): agreeing on an error or a stop. */
+int comm_allreduce_max_int(Comm *c, int *x, size_t n);
+int comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
+int comm_barrier(Comm *c);
+/* End the whole job now with this exit code (no rank is left waiting). */
+void comm_abort(Comm *c, int code);
+
+/* Environment-only detection, for tests: fills rank/world/local_rank from
+ * SLURM_* or RANK/WORLD_SIZE/LOCAL_RANK (defaults 0/1/0). */
+void comm_detect_env(int *rank, int *world, int *local_rank);
+
+#endif
