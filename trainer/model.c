@@ -439,6 +439,10 @@ static void layer_backward(Model *m, int l, const float *x, const float *dout, f
     o->zero(d->qkv, 3 * NC * sizeof(float));
     o->attention_backward(d->qkv, d->atty, a->qkv, a->att, m->d_mask, B, T, C, NH, pa, site_key(m, site), 0);
     o->matmul_backward(below ? dx : NULL, G(w.qkv_w), G(w.qkv_b), d->qkv, x, w.qkv_w, N, C, 3 * C);
+    /* The key bias adds the same amount to every score of a softmax row, so
+     * the loss does not depend on it: its gradient is exactly zero, and
+     * rounding noise must not drive AdamW updates. */
+    if (G(w.qkv_b)) o->zero(G(w.qkv_b) + C, sizeof(float) * C);
 #undef G
 }
 
