@@ -1,0 +1,444 @@
+/* prepare.c — tokenization, label mapping and word-to-wordpiece alignment
+ * for `mtbert prepare` (see prepare.h). */
+#include "data/prepare.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "mtbert: out of memory (%zu bytes)\n", n);
+        abort();
+    }
+    return q;
+}
+
+void prepare_options_default(PrepareOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->max_len = 128;
+    o->score_scale = 1.0f;
+}
+
+void prepare_free_labels(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+static void push_name(char ***names, int *n, const char *s, size_t len) {
+    *names = xrealloc(*names, (size_t)(*n + 1) * sizeof **names);
+    char *c = xrealloc(NULL, len + 1);
+    memcpy(c, s, len);
+    c[len] = 0;
+    (*names)[(*n)++] = c;
+}
+
+static int find_name(char **names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+int prepare_parse_labels(const char *spec, char ***names, int *n, char *err, size_t errlen) {
+    *names = NULL;
+    *n = 0;
+    struct stat sb;
+    if (stat(spec, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        FILE *f = fopen(spec, "r");
+        if (!f) {
+            seterr(err, errlen, "%s: cannot open: %s", spec, strerror(errno));
+            return -1;
+        }
+        char line[1024];
+        long ln = 0;
+        while (fgets(line, sizeof line, f)) {
+            ln++;
+            size_t l = strlen(line);
+            while (l && isspace((unsigned char)line[l - 1])) line[--l] = 0;
+            char *s = line;
+            while (*s && isspace((unsigned char)*s)) s++;
+            if (!*s) continue;
+            if (find_name(*names, *n, s) >= 0) {
+                seterr(err, errlen, "%s:%ld: label '%s' listed twice", spec, ln, s);
+                fclose(f);
+                prepare_free_labels(*names, *n);
+                *names = NULL, *n = 0;
+                return -1;
+            }
+            push_name(names, n, s, strlen(s));
+        }
+        fclose(f);
+    } else {
+        const char *p = spec;
+        for (;;) {
+            const char *q = strchr(p, ',');
+            size_t l = q ? (size_t)(q - p) : strlen(p);
+            while (l && isspace((unsigned char)*p)) p++, l--;
+            while (l && isspace((unsigned char)p[l - 1])) l--;
+            if (l) {
+                char tmp[256];
+                snprintf(tmp, sizeof tmp, "%.*s", (int)l, p);
+                if (find_name(*names, *n, tmp) >= 0) {
+                    seterr(err, errlen, "--labels: label '%s' listed twice", tmp);
+                    prepare_free_labels(*names, *n);
+                    *names = NULL, *n = 0;
+                    return -1;
+                }
+                push_name(names, n, p, l);
+            }
+            if (!q) break;
+            p = q + 1;
+        }
+    }
+    if (*n == 0) {
+        seterr(err, errlen, "%s: no labels in the list (expected a comma-separated list or a file with one label a line)",
+               spec);
+        return -1;
+    }
+    return 0;
+}
+
+/* Integers sort as numbers ("2" < "10"), the rest as strings. */
+static int label_cmp(const void *a, const void *b) {
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    char *ex, *ey;
+    long vx = strtol(x, &ex, 10), vy = strtol(y, &ey, 10);
+    if (*x && *y && !*ex && !*ey) return vx < vy ? -1 : vx > vy;
+    return strcmp(x, y);
+}
+
+static int tag_cmp(const void *a, const void *b) {
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    if (!strcmp(x, "O")) return strcmp(y, "O") ? -1 : 0;
+    if (!strcmp(y, "O")) return 1;
+    /* group by type, B before I */
+    int c = strcmp(x[1] == '-' ? x + 2 : x, y[1] == '-' ? y + 2 : y);
+    return c ? c : strcmp(x, y);
+}
+
+static void collect_labels(const PrepareTask *t, int sent_idx, const RawSet *raw, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+    for (size_t i = 0; i < raw->n; i++) {
+        const RawExample *e = &raw->ex[i];
+        if (t->type == TASK_SENTENCE_CLS) {
+            if (sent_idx < e->n_labels && find_name(*names, *n, e->labels[sent_idx]) < 0)
+                push_name(names, n, e->labels[sent_idx], strlen(e->labels[sent_idx]));
+        } else {
+            for (int w = 0; w < e->n_words; w++) {
+                const char *g = e->tags[w];
+                if (find_name(*names, *n, g) < 0) push_name(names, n, g, strlen(g));
+                /* both B-X and I-X exist so that --label-all-wordpieces and
+                 * IOB2 decoding always find their tag */
+                if ((g[0] == 'B' || g[0] == 'I') && g[1] == '-') {
+                    char other[256];
+                    snprintf(other, sizeof other, "%c-%s", g[0] == 'B' ? 'I' : 'B', g + 2);
+                    if (find_name(*names, *n, other) < 0) push_name(names, n, other, strlen(other));
+                }
+            }
+        }
+    }
+    if (*n) qsort(*names, (size_t)*n, sizeof **names, t->type == TASK_TOKEN_CLS ? tag_cmp : label_cmp);
+}
+
+/* Growable buffers for one output array. */
+typedef struct {
+    void *p;
+    size_t n, cap, elt;
+} Buf;
+static void *buf_grow(Buf *b, size_t more) {
+    if (b->n + more > b->cap) {
+        while (b->n + more > b->cap) b->cap = b->cap ? 2 * b->cap : 4096;
+        b->p = xrealloc(b->p, b->cap * b->elt);
+    }
+    void *at = (char *)b->p + b->n * b->elt;
+    b->n += more;
+    return at;
+}
+
+typedef struct {
+    const PrepareOptions *o;
+    const Tokenizer *tok;
+    PrepareStats *st;
+    IntVec ids;    /* pieces of the current sequence */
+    IntVec wstart; /* for words: index in ids of each word's first piece */
+} Enc;
+
+/* Wordpieces of one text into e->ids; returns 0 or -1 (bad UTF-8 at *bad). */
+static int enc_text(Enc *e, const char *s, size_t *bad) {
+    return tokenizer_encode(e->tok, s, strlen(s), &e->ids, bad);
+}
+
+/* Emits [CLS] ids[0..keep) [SEP] into ids buffer; counts truncation. */
+static int emit_seq(Enc *e, Buf *ids, int *len_out) {
+    int maxp = e->o->max_len - 2;
+    int np = (int)e->ids.len;
+    if (np + 2 > e->st->longest) e->st->longest = np + 2;
+    int keep = np;
+    if (keep > maxp) {
+        keep = maxp;
+        e->st->truncated++;
+        e->st->tokens_dropped += np - keep;
+    }
+    int32_t *dst = buf_grow(ids, (size_t)keep + 2);
+    dst[0] = tokenizer_cls_id(e->tok);
+    for (int i = 0; i < keep; i++) dst[i + 1] = e->ids.data[i];
+    dst[keep + 1] = tokenizer_sep_id(e->tok);
+    *len_out = keep + 2;
+    e->st->tokens += keep + 2;
+    return keep;
+}
+
+int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *raw, ShardData *out,
+                   PrepareStats *st, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    memset(st, 0, sizeof *st);
+    if (o->max_len < 3) {
+        seterr(err, errlen, "max_len %d is too small (at least 3: [CLS] x [SEP])", o->max_len);
+        return -1;
+    }
+    if (tokenizer_cls_id(tok) < 0 || tokenizer_sep_id(tok) < 0 || tokenizer_unk_id(tok) < 0) {
+        seterr(err, errlen, "the vocabulary lacks [CLS], [SEP] or [UNK]");
+        return -1;
+    }
+    if (o->n_tasks < 1 || o->n_tasks > SHARD_MAX_TASKS) {
+        seterr(err, errlen, "expected 1..%d tasks, got %d", SHARD_MAX_TASKS, o->n_tasks);
+        return -1;
+    }
+    int rc = -1, n_token_tasks = 0, n_sim = 0, sent_idx[SHARD_MAX_TASKS];
+    int n_sent = 0;
+    for (int t = 0; t < o->n_tasks; t++) {
+        const PrepareTask *pt = &o->tasks[t];
+        ShardTask *k = &out->tasks[t];
+        snprintf(k->name, SHARD_NAME_LEN, "%s", pt->name);
+        k->type = pt->type;
+        sent_idx[t] = pt->type == TASK_SENTENCE_CLS ? n_sent++ : -1;
+        n_token_tasks += pt->type == TASK_TOKEN_CLS;
+        n_sim += pt->type == TASK_SIMILARITY;
+        for (int u = 0; u < t; u++)
+            if (!strcmp(o->tasks[u].name, pt->name)) {
+                seterr(err, errlen, "task name '%s' used twice", pt->name);
+                return -1;
+            }
+        if (pt->type == TASK_SIMILARITY) continue;
+        if (pt->labels) {
+            k->label_names = xrealloc(NULL, (size_t)pt->num_labels * sizeof(char *));
+            for (int i = 0; i < pt->num_labels; i++) k->label_names[i] = strdup(pt->labels[i]);
+            k->num_labels = pt->num_labels;
+        } else collect_labels(pt, sent_idx[t], raw, &k->label_names, &k->num_labels);
+    }
+    out->n_tasks = o->n_tasks;
+    if (n_token_tasks > 1 || n_sim > 1) {
+        seterr(err, errlen, "at most one token task and one similarity task per data source");
+        goto fail;
+    }
+    out->info.vocab_hash = tokenizer_vocab_hash(tok);
+    out->info.vocab_size = tokenizer_vocab_size(tok);
+    out->info.do_lower_case = tokenizer_do_lower_case(tok);
+    out->info.max_len = o->max_len;
+
+    Buf ids = {0, 0, 0, sizeof(int32_t)}, ids_b = {0, 0, 0, sizeof(int32_t)};
+    Buf offs = {0, 0, 0, sizeof(int64_t)}, lens = {0, 0, 0, sizeof(int32_t)};
+    Buf offs_b = {0, 0, 0, sizeof(int64_t)}, lens_b = {0, 0, 0, sizeof(int32_t)};
+    Buf tlab = {0, 0, 0, sizeof(int32_t)};
+    Buf lab[SHARD_MAX_TASKS], score = {0, 0, 0, sizeof(float)};
+    for (int t = 0; t < SHARD_MAX_TASKS; t++) lab[t] = (Buf){0, 0, 0, sizeof(int32_t)};
+    Enc e = {o, tok, st, {0}, {0}};
+    int unk = tokenizer_unk_id(tok);
+
+    for (size_t i = 0; i < raw->n; i++) {
+        const RawExample *r = &raw->ex[i];
+        const char *src = r->src ? r->src : "input";
+        size_t bad = 0;
+        /* sentence-level labels first: an unknown one stops before any output */
+        int lab_ids[SHARD_MAX_TASKS];
+        for (int t = 0; t < o->n_tasks; t++) {
+            const ShardTask *k = &out->tasks[t];
+            if (k->type == TASK_SENTENCE_CLS) {
+                if (sent_idx[t] >= r->n_labels) {
+                    seterr(err, errlen, "%s:%ld: no label for task '%s'", src, r->line, k->name);
+                    goto fail_bufs;
+                }
+                lab_ids[t] = find_name(k->label_names, k->num_labels, r->labels[sent_idx[t]]);
+                if (lab_ids[t] < 0) {
+                    char list[512] = "";
+                    for (int j = 0; j < k->num_labels && strlen(list) < 400; j++)
+                        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "", k->label_names[j]);
+                    seterr(err, errlen, "%s:%ld: unknown label '%s' for task '%s' (expected one of: %s)", src, r->line,
+                           r->labels[sent_idx[t]], k->name, list);
+                    goto fail_bufs;
+                }
+            } else if (k->type == TASK_TOKEN_CLS) {
+                if (!r->words) {
+                    seterr(err, errlen, "%s:%ld: token task '%s' needs words with tags (CoNLL or JSONL tokens/tags)", src,
+                           r->line, k->name);
+                    goto fail_bufs;
+                }
+                for (int w = 0; w < r->n_words; w++)
+                    if (find_name(k->label_names, k->num_labels, r->tags[w]) < 0) {
+                        seterr(err, errlen, "%s:%ld: unknown tag '%s' (word %d, '%s') for task '%s'", src,
+                               r->line + (r->word_lines ? w : 0), r->tags[w], w + 1, r->words[w], k->name);
+                        goto fail_bufs;
+                    }
+            } else if (!r->has_score || !r->text_b) {
+                seterr(err, errlen, "%s:%ld: similarity task '%s' needs two sentences and a score", src, r->line, k->name);
+                goto fail_bufs;
+            }
+        }
+        /* first sentence: from words (aligned) or from text */
+        e.ids.len = 0;
+        e.wstart.len = 0;
+        if (r->words) {
+            for (int w = 0; w < r->n_words; w++) {
+                intvec_push(&e.wstart, (int)e.ids.len);
+                if (enc_text(&e, r->words[w], &bad)) goto bad_utf8;
+                if ((int)e.ids.len == e.wstart.data[w]) {
+                    intvec_push(&e.ids, unk);
+                    st->empty_words++;
+                }
+            }
+        } else if (enc_text(&e, r->text, &bad)) goto bad_utf8;
+        if (n_sim && r->text_b) {
+            /* check the second sentence before emitting anything */
+            IntVec tmp = {0};
+            int bb = tokenizer_encode(tok, r->text_b, strlen(r->text_b), &tmp, &bad);
+            intvec_free(&tmp);
+            if (bb) goto bad_utf8_b;
+        }
+        int64_t start = (int64_t)ids.n;
+        *(int64_t *)buf_grow(&offs, 1) = start;
+        int len;
+        int keep = emit_seq(&e, &ids, &len);
+        *(int32_t *)buf_grow(&lens, 1) = len;
+        for (int t = 0; t < o->n_tasks; t++) {
+            const ShardTask *k = &out->tasks[t];
+            if (k->type == TASK_SENTENCE_CLS) *(int32_t *)buf_grow(&lab[t], 1) = lab_ids[t];
+            else if (k->type == TASK_SIMILARITY) *(float *)buf_grow(&score, 1) = r->score * o->score_scale;
+            else {
+                int32_t *tl = buf_grow(&tlab, (size_t)len);
+                for (int j = 0; j < len; j++) tl[j] = LABEL_IGNORE;
+                int nw = r->words ? r->n_words : 0;
+                for (int w = 0; w < nw; w++) {
+                    int a = e.wstart.data[w], b = w + 1 < nw ? e.wstart.data[w + 1] : (int)e.ids.len;
+                    if (a >= keep) {
+                        st->words_dropped += nw - w;
+                        break;
+                    }
+                    if (b > keep) b = keep;
+                    int id = find_name(k->label_names, k->num_labels, r->tags[w]);
+                    tl[1 + a] = id;
+                    if (o->label_all_wordpieces && b > a + 1) {
+                        int cont = id;
+                        if (r->tags[w][0] == 'B' && r->tags[w][1] == '-') {
+                            char itag[256];
+                            snprintf(itag, sizeof itag, "I-%s", r->tags[w] + 2);
+                            int ii = find_name(k->label_names, k->num_labels, itag);
+                            if (ii >= 0) cont = ii;
+                        }
+                        for (int j = a + 1; j < b; j++) tl[1 + j] = cont;
+                    }
+                }
+            }
+        }
+        if (n_sim) {
+            e.ids.len = 0;
+            enc_text(&e, r->text_b, &bad);
+            *(int64_t *)buf_grow(&offs_b, 1) = (int64_t)ids_b.n;
+            emit_seq(&e, &ids_b, &len);
+            *(int32_t *)buf_grow(&lens_b, 1) = len;
+        }
+        out->n++;
+        continue;
+    bad_utf8_b:
+        if (!o->skip_bad) {
+            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the second sentence (for ISO-8859-1 input use --encoding latin1)",
+                   src, r->line, bad);
+            goto fail_bufs;
+        }
+        st->skipped++;
+        continue;
+    bad_utf8:
+        if (!o->skip_bad) {
+            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the %s (for ISO-8859-1 input use --encoding latin1)",
+                   src, r->line, bad, r->words ? "word" : "text");
+            goto fail_bufs;
+        }
+        st->skipped++;
+    }
+    st->examples = out->n;
+    if (out->n == 0) {
+        seterr(err, errlen, "no examples left to write");
+        goto fail_bufs;
+    }
+    out->n_tokens = (int64_t)ids.n;
+    out->input_ids = ids.p;
+    out->offsets = offs.p;
+    out->lengths = lens.p;
+    if (n_sim) {
+        out->n_tokens_b = (int64_t)ids_b.n;
+        out->input_ids_b = ids_b.p;
+        out->offsets_b = offs_b.p;
+        out->lengths_b = lens_b.p;
+    }
+    for (int t = 0; t < o->n_tasks; t++) {
+        ShardTask *k = &out->tasks[t];
+        if (k->type == TASK_SENTENCE_CLS) k->labels = lab[t].p;
+        else if (k->type == TASK_TOKEN_CLS) k->labels = tlab.p;
+        else k->scores = score.p;
+    }
+    intvec_free(&e.ids);
+    intvec_free(&e.wstart);
+    return 0;
+fail_bufs:
+    free(ids.p), free(ids_b.p), free(offs.p), free(lens.p), free(offs_b.p), free(lens_b.p), free(tlab.p),
+        free(score.p);
+    for (int t = 0; t < SHARD_MAX_TASKS; t++) free(lab[t].p);
+    intvec_free(&e.ids);
+    intvec_free(&e.wstart);
+fail:
+    shard_data_free(out);
+    return rc;
+}
+
+int prepare_write_shards(ShardData *d, const char *dir, const char *name, int num_shards, int progress,
+                         char *err, size_t errlen) {
+    if (num_shards < 1) {
+        seterr(err, errlen, "--shards must be at least 1");
+        return -1;
+    }
+    if (num_shards > d->n) {
+        seterr(err, errlen, "%d shards for %lld examples: at most one shard per example", num_shards, (long long)d->n);
+        return -1;
+    }
+    if (dir && *dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        seterr(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    d->info.total_examples = d->n;
+    d->info.num_shards = num_shards;
+    d->first_example = 0;
+    for (int s = 0; s < num_shards; s++) {
+        int64_t lo = d->n * s / num_shards, hi = d->n * (s + 1) / num_shards;
+        char path[4096];
+        shard_file_name(path, sizeof path, dir, name, s, num_shards);
+        if (shard_write(path, d, lo, hi, s, err, errlen)) return -1;
+        if (progress) {
+            printf("  wrote %s (%lld examples)\n", path, (long long)(hi - lo));
+            fflush(stdout);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,426 @@
+/* test_shards.c — shard write -> read round trip (attributes and data
+ * exact), rank slicing, per-epoch deterministic shuffle, resume state,
+ * bucketing, corrupted shards and vocabulary mismatch (named errors), and
+ * the synthetic corpus. */
+#include <hdf5.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/loader.h"
+#include "data/prepare.h"
+#include "data/shard.h"
+#include "data/synthetic.h"
+#include "testutil.h"
+
+static char err[2048];
+static char dir[256];
+
+/* N examples with lengths 3..(3+N%13), one sentence, one token and one
+ * similarity task; ids encode (example, position) so any mix-up shows. */
+static void make_data(ShardData *d, int64_t n) {
+    memset(d, 0, sizeof *d);
+    d->info.vocab_hash = 0x0123456789abcdefull;
+    d->info.vocab_size = 1000;
+    d->info.do_lower_case = 1;
+    d->info.max_len = 20;
+    snprintf(d->info.source, sizeof d->info.source, "unit test");
+    d->n = n;
+    d->offsets = malloc((size_t)n * sizeof(int64_t));
+    d->lengths = malloc((size_t)n * sizeof(int32_t));
+    d->offsets_b = malloc((size_t)n * sizeof(int64_t));
+    d->lengths_b = malloc((size_t)n * sizeof(int32_t));
+    int64_t tot = 0, totb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        d->lengths[i] = 3 + (int32_t)((i * 7) % 13);
+        d->offsets[i] = tot;
+        tot += d->lengths[i];
+        d->lengths_b[i] = 3 + (int32_t)(i % 5);
+        d->offsets_b[i] = totb;
+        totb += d->lengths_b[i];
+    }
+    d->n_tokens = tot;
+    d->n_tokens_b = totb;
+    d->input_ids = malloc((size_t)tot * sizeof(int32_t));
+    d->input_ids_b = malloc((size_t)totb * sizeof(int32_t));
+    d->n_tasks = 3;
+    static const char *topics[] = {"a", "b", "c"}, *tags[] = {"O", "B-X", "I-X"};
+    ShardTask *t0 = &d->tasks[0], *t1 = &d->tasks[1], *t2 = &d->tasks[2];
+    snprintf(t0->name, SHARD_NAME_LEN, "topic");
+    t0->type = TASK_SENTENCE_CLS;
+    t0->num_labels = 3;
+    t0->label_names = malloc(3 * sizeof(char *));
+    for (int i = 0; i < 3; i++) t0->label_names[i] = strdup(topics[i]);
+    t0->labels = malloc((size_t)n * sizeof(int32_t));
+    snprintf(t1->name, SHARD_NAME_LEN, "ner");
+    t1->type = TASK_TOKEN_CLS;
+    t1->num_labels = 3;
+    t1->label_names = malloc(3 * sizeof(char *));
+    for (int i = 0; i < 3; i++) t1->label_names[i] = strdup(tags[i]);
+    t1->labels = malloc((size_t)tot * sizeof(int32_t));
+    snprintf(t2->name, SHARD_NAME_LEN, "sts");
+    t2->type = TASK_SIMILARITY;
+    t2->scores = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        t0->labels[i] = (int32_t)(i % 3);
+        t2->scores[i] = (float)i * 0.25f;
+        for (int j = 0; j < d->lengths[i]; j++) {
+            d->input_ids[d->offsets[i] + j] = (int32_t)(i * 100 + j);
+            t1->labels[d->offsets[i] + j] = (j == 0 || j == d->lengths[i] - 1) ? LABEL_IGNORE : (int32_t)((i + j) % 3);
+        }
+        for (int j = 0; j < d->lengths_b[i]; j++) d->input_ids_b[d->offsets_b[i] + j] = (int32_t)(-i * 100 - j);
+    }
+}
+
+static int write_set(ShardData *d, const char *name, int shards) {
+    int rc = prepare_write_shards(d, dir, name, shards, 0, err, sizeof err);
+    CHECKF(rc == 0, "write: %s", err);
+    return rc;
+}
+
+static void test_round_trip(void) {
+    ShardData d;
+    make_data(&d, 41);
+    if (write_set(&d, "rt", 3)) return;
+    char path[512];
+    int64_t seen = 0;
+    for (int s = 0; s < 3; s++) {
+        shard_file_name(path, sizeof path, dir, "rt", s, 3);
+        char want[64];
+        snprintf(want, sizeof want, "rt-%05d-of-00003.h5", s);
+        CHECK(strstr(path, want) != NULL);
+        ShardData r;
+        CHECKF(shard_read_header(path, &r, err, sizeof err) == 0, "%s", err);
+        int64_t lo = 41 * s / 3, hi = 41 * (s + 1) / 3;
+        CHECK(r.n == hi - lo && r.first_example == lo && r.shard_index == s && r.info.num_shards == 3);
+        CHECK(r.info.vocab_hash == d.info.vocab_hash && r.info.vocab_size == 1000 && r.info.do_lower_case == 1 &&
+              r.info.max_len == 20 && r.info.total_examples == 41 && !strcmp(r.info.source, "unit test"));
+        CHECK(r.n_tasks == 3 && !strcmp(r.tasks[0].name, "topic") && r.tasks[1].type == TASK_TOKEN_CLS &&
+              r.tasks[2].type == TASK_SIMILARITY && r.tasks[1].num_labels == 3 &&
+              !strcmp(r.tasks[1].label_names[2], "I-X") && r.tasks[2].num_labels == 0);
+        CHECKF(shard_read_range(path, &r, 0, r.n, err, sizeof err) == 0, "%s", err);
+        for (int64_t i = 0; i < r.n; i++) {
+            int64_t g = lo + i;
+            CHECK(r.lengths[i] == d.lengths[g] && r.lengths_b[i] == d.lengths_b[g]);
+            CHECK(memcmp(r.input_ids + r.offsets[i], d.input_ids + d.offsets[g], (size_t)d.lengths[g] * 4) == 0);
+            CHECK(memcmp(r.input_ids_b + r.offsets_b[i], d.input_ids_b + d.offsets_b[g], (size_t)d.lengths_b[g] * 4) == 0);
+            CHECK(memcmp(r.tasks[1].labels + r.offsets[i], d.tasks[1].labels + d.offsets[g], (size_t)d.lengths[g] * 4) == 0);
+            CHECK(r.tasks[0].labels[i] == d.tasks[0].labels[g] && r.tasks[2].scores[i] == d.tasks[2].scores[g]);
+            seen++;
+        }
+        /* a sub-range reads only that range, rebased */
+        ShardData q;
+        shard_read_header(path, &q, err, sizeof err);
+        CHECK(shard_read_range(path, &q, 2, 5, err, sizeof err) == 0 && q.n == 3 && q.offsets[0] == 0 &&
+              q.first_example == lo + 2 && q.input_ids[0] == (int32_t)((lo + 2) * 100));
+        shard_data_free(&q);
+        shard_data_free(&r);
+    }
+    CHECK(seen == 41);
+    /* no temporary files left behind */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp-", dir);
+    CHECK(system(cmd) != 0);
+    shard_data_free(&d);
+}
+
+static Loader *open_set(const char *pattern, int rank, int world, int bs, int shuffle, uint64_t seed) {
+    LoaderConfig c;
+    loader_config_default(&c);
+    c.paths = &pattern;
+    c.n_paths = 1;
+    c.rank = rank, c.world = world, c.batch_size = bs, c.shuffle = shuffle, c.seed = seed;
+    Loader *L = loader_open(&c, err, sizeof err);
+    CHECKF(L != NULL, "loader_open: %s", err);
+    return L;
+}
+
+static void test_ranks_and_batches(void) {
+    ShardData d;
+    make_data(&d, 42);
+    if (write_set(&d, "rk", 3)) return;
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/rk-*-of-00003.h5", dir);
+    int covered[42] = {0};
+    for (int r = 0; r < 4; r++) {
+        Loader *L = open_set(pat, r, 4, 1, 0, 0);
+        if (!L) return;
+        int64_t first = loader_rank_first(L), cnt = loader_rank_count(L);
+        CHECK(first == 42 * r / 4 && cnt == 42 * (r + 1) / 4 - first);
+        for (int64_t i = first; i < first + cnt; i++) covered[i]++;
+        /* unshuffled batches of 1 walk exactly this rank's range with its data */
+        for (int64_t k = 0; k < loader_batches_per_epoch(L); k++) {
+            const LoaderBatch *b = loader_next_batch(L);
+            int64_t g = b->example[0];
+            CHECK(g >= first && g < first + cnt && g == first + k);
+            CHECK(b->B == 1 && b->T == d.lengths[g] && b->input_ids[0] == (int)(g * 100) && b->tasks[0].labels[0] == g % 3);
+            CHECK(b->T_b == d.lengths_b[g] && b->input_ids_b[1] == (int)(-g * 100 - 1) && b->tasks[2].scores[0] == g * 0.25f);
+        }
+        loader_close(L);
+    }
+    for (int i = 0; i < 42; i++) CHECKF(covered[i] == 1, "example %d covered %d times", i, covered[i]);
+
+    /* padded batches: (B,T) with T = longest, mask, -100 on padding */
+    Loader *L = open_set(pat, 0, 1, 8, 1, 5);
+    if (!L) return;
+    const LoaderBatch *b = loader_next_batch(L);
+    int maxlen = 0;
+    for (int i = 0; i < b->B; i++)
+        if (d.lengths[b->example[i]] > maxlen) maxlen = d.lengths[b->example[i]];
+    CHECK(b->B == 8 && b->T == maxlen);
+    for (int i = 0; i < b->B; i++) {
+        int64_t g = b->example[i];
+        for (int j = 0; j < b->T; j++) {
+            int in = j < d.lengths[g];
+            CHECK(b->mask[i * b->T + j] == in && b->type_ids[i * b->T + j] == 0);
+            CHECK(b->input_ids[i * b->T + j] == (in ? (int)(g * 100 + j) : 0));
+            CHECK(b->tasks[1].labels[i * b->T + j] == (in ? d.tasks[1].labels[d.offsets[g] + j] : LABEL_IGNORE));
+        }
+    }
+    /* the epoch covers every example once; the last batch is partial */
+    int64_t steps = loader_batches_per_epoch(L);
+    CHECK(steps == 6);
+    int seen[42] = {0};
+    for (int i = 0; i < b->B; i++) seen[b->example[i]]++;
+    for (int64_t k = 1; k < steps; k++) {
+        b = loader_next_batch(L);
+        CHECK(b->epoch == 0 && b->batch == k && b->B == (k == 5 ? 2 : 8));
+        for (int i = 0; i < b->B; i++) seen[b->example[i]]++;
+    }
+    for (int i = 0; i < 42; i++) CHECK(seen[i] == 1);
+    b = loader_next_batch(L);
+    CHECK(b->epoch == 1 && b->batch == 0);
+    loader_close(L);
+    shard_data_free(&d);
+}
+
+static void test_shuffle_and_resume(void) {
+    int64_t a[100], b[100], c[100];
+    loader_permutation(7, 3, 1, a, 100);
+    loader_permutation(7, 3, 1, b, 100);
+    loader_permutation(7, 4, 1, c, 100);
+    int same = 1, differs = 0, hit[100] = {0};
+    for (int i = 0; i < 100; i++) {
+        same &= a[i] == b[i];
+        differs += a[i] != c[i];
+        if (a[i] >= 0 && a[i] < 100) hit[a[i]]++;
+    }
+    CHECK(same);
+    CHECK(differs > 50);
+    for (int i = 0; i < 100; i++) CHECK(hit[i] == 1);
+    loader_permutation(8, 3, 1, c, 100);
+    differs = 0;
+    for (int i = 0; i < 100; i++) differs += a[i] != c[i];
+    CHECK(differs > 50);
+
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/rk-*.h5", dir);
+    /* resume: state after 9 batches, then the next 8 batches agree exactly */
+    Loader *L1 = open_set(pat, 1, 2, 4, 1, 11), *L2 = open_set(pat, 1, 2, 4, 1, 11);
+    if (!L1 || !L2) return;
+    for (int k = 0; k < 9; k++) loader_next_batch(L1);
+    LoaderState s = loader_get_state(L1);
+    CHECK(s.epoch == 1 && s.batch == 3); /* 21 examples, bs 4: 6 batches per epoch */
+    CHECK(loader_set_state(L2, s, err, sizeof err) == 0);
+    for (int k = 0; k < 8; k++) {
+        const LoaderBatch *x = loader_next_batch(L1);
+        int64_t ex[8], ep = x->epoch, bt = x->batch;
+        int B = x->B;
+        memcpy(ex, x->example, (size_t)B * sizeof(int64_t));
+        const LoaderBatch *y = loader_next_batch(L2);
+        CHECK(y->B == B && y->epoch == ep && y->batch == bt && !memcmp(ex, y->example, (size_t)B * sizeof(int64_t)));
+    }
+    s.batch = 99;
+    CHECK(loader_set_state(L2, s, err, sizeof err) == -1);
+    loader_close(L1);
+    loader_close(L2);
+    /* two epochs of one rank come in different orders */
+    Loader *L = open_set(pat, 0, 1, 42, 1, 3);
+    if (!L) return;
+    int64_t e0[42];
+    const LoaderBatch *x = loader_next_batch(L);
+    memcpy(e0, x->example, sizeof e0);
+    x = loader_next_batch(L);
+    CHECK(x->epoch == 1 && memcmp(e0, x->example, sizeof e0) != 0);
+    loader_close(L);
+}
+
+static void test_bucketing(void) {
+    ShardData d;
+    make_data(&d, 400);
+    if (write_set(&d, "bk", 2)) return;
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/bk-*.h5", dir);
+    const char *p = pat;
+    LoaderConfig c;
+    loader_config_default(&c);
+    c.paths = &p, c.n_paths = 1, c.batch_size = 16, c.seed = 1;
+    Loader *plain = loader_open(&c, err, sizeof err);
+    c.bucket_batches = 10;
+    Loader *buck = loader_open(&c, err, sizeof err);
+    CHECK(plain && buck);
+    if (plain && buck) {
+        double f0 = loader_padding_fraction(plain), f1 = loader_padding_fraction(buck);
+        printf("padding fraction: %.3f unbucketed, %.3f bucketed\n", f0, f1);
+        CHECK(f1 < f0 * 0.5);
+        int seen[400] = {0};
+        int64_t real = 0, slots = 0;
+        for (int64_t k = 0; k < loader_batches_per_epoch(buck); k++) {
+            const LoaderBatch *b = loader_next_batch(buck);
+            real += b->real_tokens, slots += b->padded_tokens;
+            for (int i = 0; i < b->B; i++) seen[b->example[i]]++;
+        }
+        for (int i = 0; i < 400; i++) CHECK(seen[i] == 1);
+        CHECK(slots > 0 && (1.0 - (double)real / slots) - f1 < 1e-9 && (1.0 - (double)real / slots) - f1 > -1e-9);
+    }
+    loader_close(plain);
+    loader_close(buck);
+    /* fixed length */
+    c.bucket_batches = 0, c.fixed_len = 32;
+    Loader *fx = loader_open(&c, err, sizeof err);
+    CHECK(fx && loader_next_batch(fx)->T == 32);
+    loader_close(fx);
+    c.fixed_len = 8;
+    CHECK(loader_open(&c, err, sizeof err) == NULL && strstr(err, "max_len 20"));
+    shard_data_free(&d);
+}
+
+/* copies a shard file and damages the copy with the HDF5 API */
+static void corrupt(const char *src, const char *dst, int how) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp %s %s", src, dst);
+    if (system(cmd) != 0) return;
+    hid_t f = H5Fopen(dst, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (how == 0) H5Ldelete(f, "labels/ner", H5P_DEFAULT);
+    if (how == 1 || how == 2) {
+        H5Ldelete(f, "lengths", H5P_DEFAULT);
+        hsize_t dims[2] = {how == 1 ? 3 : 14, 2};
+        hid_t sp = H5Screate_simple(how == 1 ? 1 : 2, dims, NULL);
+        hid_t ds = H5Dcreate2(f, "lengths", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dclose(ds);
+        H5Sclose(sp);
+    }
+    if (how == 3) H5Adelete(f, "tokenizer_vocab_hash");
+    H5Fclose(f);
+}
+
+static void test_corrupt_and_mismatch(void) {
+    char src[512], dst[512];
+    shard_file_name(src, sizeof src, dir, "rk", 0, 3);
+    snprintf(dst, sizeof dst, "%s/bad.h5", dir);
+    ShardData r;
+    corrupt(src, dst, 0);
+    CHECKF(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "bad.h5") && strstr(err, "'labels/ner'") &&
+               strstr(err, "missing"),
+           "%s", err);
+    corrupt(src, dst, 1);
+    CHECKF(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "bad.h5") && strstr(err, "'lengths'") &&
+               strstr(err, "shape (3)") && strstr(err, "expected int32 (14)"),
+           "%s", err);
+    corrupt(src, dst, 2);
+    CHECKF(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "'lengths'") && strstr(err, "shape (14,2)"),
+           "%s", err);
+    corrupt(src, dst, 3);
+    CHECKF(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "tokenizer_vocab_hash"), "%s", err);
+    FILE *f = fopen(dst, "w");
+    fputs("not hdf5", f);
+    fclose(f);
+    CHECKF(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "bad.h5") && strstr(err, "HDF5"), "%s", err);
+    snprintf(dst, sizeof dst, "%s/missing.h5", dir);
+    CHECK(shard_read_header(dst, &r, err, sizeof err) == -1 && strstr(err, "missing.h5"));
+
+    /* the loader names the bad file too, and a missing shard of the set */
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/rk-0000[01]-of-00003.h5", dir);
+    const char *p = pat;
+    LoaderConfig c;
+    loader_config_default(&c);
+    c.paths = &p, c.n_paths = 1;
+    CHECKF(loader_open(&c, err, sizeof err) == NULL && strstr(err, "shard 2 is missing"), "%s", err);
+    /* vocabulary mismatch: both hashes and the file */
+    snprintf(pat, sizeof pat, "%s/rk-*.h5", dir);
+    c.check_vocab = 1;
+    c.vocab_hash = 0xfeedfacecafebeefull;
+    CHECKF(loader_open(&c, err, sizeof err) == NULL && strstr(err, "rk-00000-of-00003.h5") &&
+               strstr(err, "0123456789abcdef") && strstr(err, "feedfacecafebeef"),
+           "%s", err);
+    c.vocab_hash = 0x0123456789abcdefull;
+    Loader *L = loader_open(&c, err, sizeof err);
+    CHECKF(L != NULL, "%s", err);
+    loader_close(L);
+    snprintf(pat, sizeof pat, "%s/nothing-*.h5", dir);
+    CHECK(loader_open(&c, err, sizeof err) == NULL && strstr(err, "no shard files match"));
+}
+
+static void test_synthetic(void) {
+    RawSet a, b;
+    rawset_init(&a);
+    rawset_init(&b);
+    synth_generate(3, 0, 200, &a);
+    synth_generate(3, 0, 200, &b);
+    int same = 1, ents[4] = {0}, first_pos_entity = 0;
+    int topics[SYNTH_N_TOPICS] = {0}, sents[SYNTH_N_SENTIMENTS] = {0};
+    for (size_t i = 0; i < a.n; i++) {
+        same &= a.ex[i].n_words == b.ex[i].n_words && !strcmp(a.ex[i].labels[0], b.ex[i].labels[0]);
+        for (int w = 0; w < a.ex[i].n_words && w < b.ex[i].n_words; w++) {
+            same &= !strcmp(a.ex[i].words[w], b.ex[i].words[w]) && !strcmp(a.ex[i].tags[w], b.ex[i].tags[w]);
+            const char *t = a.ex[i].tags[w];
+            /* IOB2: I-X only after B-X or I-X */
+            if (t[0] == 'I') CHECK(w > 0 && strcmp(a.ex[i].tags[w - 1], "O") && !strcmp(a.ex[i].tags[w - 1] + 2, t + 2));
+            if (t[0] == 'B') {
+                ents[!strcmp(t + 2, "PER") ? 0 : !strcmp(t + 2, "LOC") ? 1 : !strcmp(t + 2, "ORG") ? 2 : 3]++;
+                if (w == 0) first_pos_entity++;
+            }
+        }
+        for (int k = 0; k < SYNTH_N_TOPICS; k++) topics[k] += !strcmp(a.ex[i].labels[0], synth_topics[k]);
+        for (int k = 0; k < SYNTH_N_SENTIMENTS; k++) sents[k] += !strcmp(a.ex[i].labels[1], synth_sentiments[k]);
+    }
+    CHECK(same);
+    for (int k = 0; k < 4; k++) CHECKF(ents[k] > 20, "entity type %d: %d", k, ents[k]);
+    CHECK(first_pos_entity > 10);
+    for (int k = 0; k < SYNTH_N_TOPICS; k++) CHECK(topics[k] > 20);
+    for (int k = 0; k < SYNTH_N_SENTIMENTS; k++) CHECK(sents[k] > 30);
+    rawset_free(&b);
+    synth_generate(4, 0, 200, &b);
+    int differ = 0;
+    for (size_t i = 0; i < a.n; i++) differ += a.ex[i].n_words != b.ex[i].n_words || strcmp(a.ex[i].words[0], b.ex[i].words[0]);
+    CHECK(differ > 50);
+    rawset_free(&a);
+    rawset_free(&b);
+    /* the vocabulary covers every word: no [UNK] in the shards */
+    char sd[512];
+    snprintf(sd, sizeof sd, "%s/synth", dir);
+    CHECKF(synth_make_dataset(sd, 1, 300, 50, 64, 2, 0, err, sizeof err) == 0, "%s", err);
+    char pat[600];
+    snprintf(pat, sizeof pat, "%s/train-*.h5", sd);
+    Loader *L = open_set(pat, 0, 1, 300, 0, 0);
+    if (!L) return;
+    const LoaderBatch *bt = loader_next_batch(L);
+    const ShardData *info = loader_info(L);
+    CHECK(bt->B == 300 && info->n_tasks == 3 && !strcmp(info->tasks[2].name, "ner") && info->tasks[2].num_labels == 9);
+    int unk = 0, labelled = 0;
+    for (int i = 0; i < bt->B * bt->T; i++) {
+        unk += bt->input_ids[i] == 1;
+        labelled += bt->tasks[2].labels[i] != LABEL_IGNORE;
+    }
+    CHECK(unk == 0 && labelled > 300 * 5);
+    loader_close(L);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/mtbert_test_shards_%ld", (long)getpid());
+    mkdir(dir, 0777);
+    test_round_trip();
+    test_ranks_and_batches();
+    test_shuffle_and_resume();
+    test_bucketing();
+    test_corrupt_and_mismatch();
+    test_synthetic();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (test_failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_finish("test_shards");
+}
