@@ -10,10 +10,19 @@
 #include "data/tokenizer.h"
 #include "trainer/cli.h"
 
+static const char USAGE_LINES[] =
+    "usage: mtbert tokenize --vocab FILE [--cased] [--tokens] [--input FILE] < text > ids\n"
+    "       mtbert tokenize --vocab FILE [--cased] --bench FILE [--repeat N]\n";
+
+/* A usage error gets the two usage lines and a pointer to --help. */
+static void usage_error(void) {
+    fputs(USAGE_LINES, stderr);
+    fputs("run 'mtbert tokenize --help' for the options\n", stderr);
+}
+
 static void usage(FILE *f) {
+    fputs(USAGE_LINES, f);
     fprintf(f,
-            "usage: mtbert tokenize --vocab FILE [--cased] [--tokens] [--input FILE] < text > ids\n"
-            "       mtbert tokenize --vocab FILE [--cased] --bench FILE [--repeat N]\n"
             "\n"
             "Reads UTF-8 lines and writes, for each, one line of space-separated\n"
             "WordPiece ids (BERT BasicTokenizer + WordPiece, no [CLS]/[SEP]). A line\n"
@@ -22,6 +31,8 @@ static void usage(FILE *f) {
             "  --vocab FILE    WordPiece vocab.txt (one token a line, id = line number - 1)\n"
             "  --cased         keep case and accents (for cased vocabularies)\n"
             "  --tokens        write the wordpiece strings instead of ids\n"
+            "  --max-word-chars N  longer words become [UNK] (default 100, as Hugging\n"
+            "                  Face; the original google-research BERT code uses 200)\n"
             "  --input FILE    read FILE instead of stdin\n"
             "  --bench FILE    tokenize every line of FILE --repeat times on one thread\n"
             "                  and print tokens/s (nothing else is written)\n"
@@ -152,13 +163,13 @@ static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    enum { O_VOCAB = 1, O_CASED, O_TOKENS, O_INPUT, O_BENCH, O_REPEAT, O_HELP };
+    enum { O_VOCAB = 1, O_CASED, O_TOKENS, O_INPUT, O_BENCH, O_REPEAT, O_HELP, O_MAXW };
     static const struct option opts[] = {
         {"vocab", 1, 0, O_VOCAB}, {"cased", 0, 0, O_CASED}, {"tokens", 0, 0, O_TOKENS},
         {"input", 1, 0, O_INPUT}, {"bench", 1, 0, O_BENCH}, {"repeat", 1, 0, O_REPEAT},
-        {"help", 0, 0, O_HELP},   {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP},   {"max-word-chars", 1, 0, O_MAXW}, {0, 0, 0, 0}};
     const char *vocab = NULL, *input = NULL, *bench = NULL;
-    int cased = 0, as_tokens = 0, repeat = 5, c;
+    int cased = 0, as_tokens = 0, repeat = 5, max_word = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
@@ -178,27 +189,38 @@ int cmd_tokenize(int argc, char **argv) {
             repeat = (int)v;
             break;
         }
+        case O_MAXW: {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (*e || v < 1 || v > TOKENIZER_MAX_WORD_CHARS_LIMIT) {
+                fprintf(stderr, "mtbert tokenize: --max-word-chars wants 1..%d, got '%s'\n",
+                        TOKENIZER_MAX_WORD_CHARS_LIMIT, optarg);
+                return 2;
+            }
+            max_word = (int)v;
+            break;
+        }
         case 'h':
         case O_HELP: usage(stdout); return 0;
         case ':':
             fprintf(stderr, "mtbert tokenize: option '%s' needs a value\n", argv[optind - 1]);
-            usage(stderr);
+            usage_error();
             return 2;
         default:
             fprintf(stderr, "mtbert tokenize: unknown option '%s'\n", argv[optind - 1]);
-            usage(stderr);
+            usage_error();
             return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "mtbert tokenize: unexpected argument '%s' (text is read from stdin or --input)\n",
                 argv[optind]);
-        usage(stderr);
+        usage_error();
         return 2;
     }
     if (!vocab) {
         fprintf(stderr, "mtbert tokenize: --vocab FILE is required\n");
-        usage(stderr);
+        usage_error();
         return 2;
     }
     char err[512];
@@ -207,6 +229,7 @@ int cmd_tokenize(int argc, char **argv) {
         fprintf(stderr, "mtbert tokenize: %s\n", err);
         return 2;
     }
+    if (max_word) tokenizer_set_max_word_chars(tok, max_word);
     if (bench) {
         int rc = run_bench(tok, bench, repeat);
         tokenizer_free(tok);

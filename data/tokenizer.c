@@ -200,12 +200,14 @@ static int is_case_ignorable(uint32_t cp) {
 }
 
 /* Unicode Cased: Lu Ll Lt, Other_Uppercase/Other_Lowercase (letters with a
- * case mapping such as Ⓐ or Ⅻ, and ª º; the Lm ones are case-ignorable
- * and never asked about). */
+ * case mapping such as Ⓐ or Ⅻ, and ª º and the squared letters 🄰..🆉 without
+ * one; the Lm ones are case-ignorable and never asked about). */
 static int is_cased(uint32_t cp) {
     int cat = utf8proc_get_property((utf8proc_int32_t)cp)->category;
     if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT) return 1;
-    if (cp == 0xAA || cp == 0xBA) return 1;
+    if (cp == 0xAA || cp == 0xBA || (cp >= 0x1F130 && cp <= 0x1F149) || (cp >= 0x1F150 && cp <= 0x1F169) ||
+        (cp >= 0x1F170 && cp <= 0x1F189))
+        return 1;
     utf8proc_int32_t c = (utf8proc_int32_t)cp;
     return utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
 }
@@ -549,7 +551,11 @@ static void put_lowered(const Tokenizer *t, Word *w, Pending *p, IntVec *ids, ui
     for (utf8proc_ssize_t k = 0; k < nd; k++) {
         uint32_t d = (uint32_t)dec[k];
         const utf8proc_property_t *pr = utf8proc_get_property(dec[k]);
-        if (pr->category == UTF8PROC_CATEGORY_MN) continue;
+        if (pr->category == UTF8PROC_CATEGORY_MN) {
+            /* dropped, but an Mn of class 0 still ends a reordering run */
+            if (!pr->combining_class && p->n) pending_flush(p, w);
+            continue;
+        }
         if (pr->combining_class) {
             if (p->n <= w->max) {
                 p->cp[p->n] = d;

@@ -36,6 +36,16 @@ int tokenizer_cls_id(const Tokenizer *tok);
 int tokenizer_sep_id(const Tokenizer *tok);
 int tokenizer_pad_id(const Tokenizer *tok);
 int tokenizer_unk_id(const Tokenizer *tok);
+int tokenizer_mask_id(const Tokenizer *tok);
+
+/* A word (after punctuation splitting) of more than this many code points
+ * becomes one [UNK]. Default 100, as Hugging Face's BertTokenizer; the
+ * original google-research BERT code uses 200 (and so do the parity cases
+ * in ../shared/tokenizer-cases). Setting: 0, or -1 outside
+ * 1..TOKENIZER_MAX_WORD_CHARS_LIMIT. */
+#define TOKENIZER_MAX_WORD_CHARS_LIMIT 1024
+int tokenizer_max_word_chars(const Tokenizer *tok);
+int tokenizer_set_max_word_chars(Tokenizer *tok, int n);
 /* FNV-1a 64 hash of the vocabulary (tokens in order), stored in shards and
  * checkpoints to detect a vocabulary mismatch. */
 uint64_t tokenizer_vocab_hash(const Tokenizer *tok);

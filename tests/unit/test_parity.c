@@ -1,7 +1,7 @@
 /* test_parity.c — the C model against PyTorch fixtures (tests/fixtures/,
  * made by tests/reference/make_fixtures.py): sentence embeddings, logits,
  * losses, every gradient, and the parameters after 3 AdamW steps with
- * clipping, in fp32. A second run with one weight perturbed must fail the
+ * clipping, in fp32, as norm-wise relative errors (see compare()). A second run with one weight perturbed must fail the
  * same comparisons, so the check itself is shown to be able to fail. */
 #include <jansson.h>
 #include <math.h>
@@ -20,6 +20,7 @@
 typedef struct {
     int mismatches;   /* comparisons over tolerance in this run */
     int verbose;
+    double worst[2];  /* largest error: outputs, gradients/parameters */
 } Run;
 
 static float *read_tensor(StFile *f, const char *name, size_t *n) {
@@ -41,16 +42,19 @@ static int *read_ints(StFile *f, const char *name) {
     return x;
 }
 
-/* Compare; a floor of 1e-3 x the reference's largest magnitude keeps
- * values near zero from dominating a relative measure. */
+/* Relative error of a tensor: max |got - want| / max |want| (norm-wise).
+ * Element-wise ratios are not meaningful in fp32 for entries far below the
+ * tensor's scale: summation order alone moves them by ~1e-7 of the largest
+ * entry (measured here: 2e-7 to 6e-7 against PyTorch). */
 static void compare(Run *r, const char *what, const float *got, const float *want, size_t n, double tol) {
     double amax = 0;
     for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs(want[i]));
-    double err = test_max_rel_err(got, want, n, fmax(amax * 1e-3, 1e-7));
+    double err = test_max_abs_err(got, want, n) / fmax(amax, 1e-30);
     if (!(err <= tol)) {
         r->mismatches++;
-        if (r->verbose) fprintf(stderr, "  %s: max relative error %.3g > %.1g\n", what, err, tol);
+        if (r->verbose) fprintf(stderr, "  %s: relative error %.3g > %.1g\n", what, err, tol);
     }
+    if (err > r->worst[tol == TOL_OUT ? 0 : 1]) r->worst[tol == TOL_OUT ? 0 : 1] = err;
 }
 
 static int parse_config(const char *json, ModelConfig *mc) {
@@ -228,6 +232,8 @@ static int run_fixture(const char *path, int perturb, int verbose) {
     for (int t = 0; t < mc.ntasks; t++) free(labels[t]);
     model_free(&m);
     st_close(&f);
+    if (verbose)
+        printf("%s: worst relative error: outputs %.2g, gradients and parameters %.2g\n", path, r.worst[0], r.worst[1]);
     return r.mismatches;
 }
 

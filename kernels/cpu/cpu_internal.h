@@ -1,0 +1,176 @@
+/* cpu_internal.h — private declarations shared by the CPU backend's files.
+ *
+ * Every function here is one field of the Ops table (see kernels/ops.h for
+ * shapes and semantics); cpu_ops.c assembles the table. */
+#ifndef MTBERT_CPU_INTERNAL_H
+#define MTBERT_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/ops.h"
+
+/* ---- scratch ----
+ * A grow-only buffer private to the calling thread (thread-local), for the
+ * few ops that need temporary space (attention backward: two (T,T) blocks).
+ * It is never freed while the thread lives and only grows, so the step loop
+ * does no allocation once the first step has run. Returns NULL on failure. */
+float *cpu_scratch(size_t nfloats);
+
+/* Dropout multipliers for elements start..start+n-1 of the stream `seed`:
+ * mult[k] = 1/(1-p) if philox_uniform(seed, start+k) >= p, else 0. One
+ * Philox call serves 4 consecutive elements, as in philox_uniform. */
+void cpu_dropout_mult(float *mult, uint64_t seed, uint64_t start, size_t n, float p);
+
+/* BLAS threads: make OpenBLAS single-threaded around our own OpenMP regions
+ * that call it (returns the previous count to restore). */
+int cpu_blas_enter_parallel(void);
+void cpu_blas_leave_parallel(int prev);
+
+/* Split [0,n) into nt contiguous ranges whose inner boundaries are
+ * multiples of `align` (16 floats = one cache line, so two threads never
+ * write the same line); range tid is [*lo,*hi), possibly empty. */
+static inline void cpu_chunk(size_t n, int nt, int tid, size_t align, size_t *lo, size_t *hi) {
+    size_t per = (n + (size_t)nt - 1) / (size_t)nt;
+    per = (per + align - 1) / align * align;
+    size_t a = per * (size_t)tid, b = a + per;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+/* ---- branch-free math that GCC vectorises (glibc's expf/erff are scalar
+ * calls without -ffast-math, and they dominate GELU and softmax) ---- */
+
+static inline float cpu_f32_from_bits(uint32_t u) {
+    union { uint32_t u; float f; } v = {u};
+    return v.f;
+}
+static inline uint32_t cpu_bits_from_f32(float f) {
+    union { float f; uint32_t u; } v = {f};
+    return v.u;
+}
+
+/* e^x, relative error about 2 ulp on [-87, 88]; 0 below -87.3, and finite
+ * (saturating at e^88.3) above. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a
+ * degree-7 Taylor/minimax polynomial for e^r and 2^n built in the exponent. */
+static inline float cpu_expf(float x) {
+    float xc = x < -87.0f ? -87.0f : (x > 88.3f ? 88.3f : x);
+    /* round x/ln2 to nearest with the 1.5*2^23 trick (no fast-math here) */
+    const float shifter = 12582912.0f;
+    float kf = xc * 1.44269504088896341f + shifter;
+    int32_t n = (int32_t)(cpu_bits_from_f32(kf) - cpu_bits_from_f32(shifter));
+    kf -= shifter;
+    float r = xc - kf * 0.693359375f;
+    r = r - kf * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    float y = p * cpu_f32_from_bits((uint32_t)(n + 127) << 23);
+    return x < -87.3f ? 0.0f : y;
+}
+
+/* erfc(z) for z >= 0 with relative error below ~3e-7 (Chebyshev fit of
+ * erfc(z) = t exp(-z^2 + P(t)), t = 1/(1+z/2), as in Numerical Recipes'
+ * erfcc), so the tail stays accurate where 1 - erf(z) would cancel. */
+static inline float cpu_erfc_pos(float z) {
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t + -0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t + -1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t + -0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t + -1.26551223f;
+    return t * cpu_expf(-z * z + p);
+}
+
+/* Phi(x) = 0.5 (1 + erf(x/sqrt2)), the standard normal CDF */
+static inline float cpu_normcdf(float x) {
+    float z = fabsf(x) * 0.70710678118654752440f;
+    float h = 0.5f * cpu_erfc_pos(z);
+    return x < 0.0f ? h : 1.0f - h;
+}
+
+/* tanh(u) = 1 - 2/(e^{2u}+1): absolute error ~1e-7, enough inside GELU */
+static inline float cpu_tanh_abs(float u) {
+    return 1.0f - 2.0f / (cpu_expf(2.0f * u) + 1.0f);
+}
+
+/* memory */
+void *cpu_alloc(size_t bytes);
+void cpu_free(void *p);
+void cpu_memcpy(void *dst, const void *src, size_t bytes);
+void cpu_zero(void *p, size_t bytes);
+
+/* embeddings */
+void cpu_embedding_forward(float *out, const int *ids, const int *type_ids, const float *wte,
+                           const float *wpe, const float *wtt, int B, int T, int C);
+void cpu_embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout,
+                            const int *ids, const int *type_ids, int B, int T, int C);
+
+/* layer norm */
+void cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                           const float *w, const float *b, int N, int C, float eps);
+void cpu_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const float *mean,
+                            const float *rstd, int N, int C);
+
+/* linear */
+void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                        int N, int C, int OC);
+void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                         const float *inp, const float *w, int N, int C, int OC);
+
+/* attention */
+void cpu_attention_forward(float *out, float *att, const float *qkv, const int *mask, int B,
+                           int T, int C, int NH, float p, uint64_t seed, uint64_t offset);
+void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                            const int *mask, int B, int T, int C, int NH, float p,
+                            uint64_t seed, uint64_t offset);
+
+/* elementwise */
+void cpu_gelu_forward(float *out, const float *inp, size_t n, int kind);
+void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, int kind);
+void cpu_tanh_forward(float *out, const float *inp, size_t n);
+void cpu_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
+void cpu_add(float *out, const float *a, const float *b, size_t n);
+void cpu_accumulate(float *dst, const float *src, size_t n);
+void cpu_scale(float *x, float s, size_t n);
+void cpu_dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t seed,
+                         uint64_t offset);
+void cpu_dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t seed,
+                          uint64_t offset);
+
+/* pooling, normalisation, similarity */
+void cpu_pool_forward(float *out, int *argmax, const float *hidden, const int *mask, int B,
+                      int T, int C, int mode);
+void cpu_pool_backward(float *dhidden, const float *dout, const int *argmax, const int *mask,
+                       int B, int T, int C, int mode);
+void cpu_l2norm_forward(float *out, float *norm, const float *inp, int N, int D);
+void cpu_l2norm_backward(float *dinp, const float *dout, const float *out, const float *norm,
+                         int N, int D);
+void cpu_cosine_forward(float *cos, const float *a, const float *b, int N, int D);
+void cpu_cosine_backward(float *da, float *db, const float *dcos, const float *a,
+                         const float *b, const float *cos, int N, int D);
+
+/* loss */
+void cpu_crossentropy_forward(float *losses, float *probs, const float *logits,
+                              const int *targets, int N, int V);
+void cpu_crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N,
+                               int V, float scale);
+
+/* optimizer */
+void cpu_adamw_update(float *params, const float *grads, float *m, float *v,
+                      const AdamSpan *spans, int nspans, float beta1, float beta2, float eps,
+                      int t);
+double cpu_sumsq(const float *x, const AdamSpan *spans, int nspans);
+
+#endif
