@@ -216,19 +216,31 @@ static int is_cased(uint32_t cp) {
  * not followed by one (case-ignorable characters skipped on both sides),
  * within the string being lowered: BERT lowers each whitespace token after
  * cleaning, so removed characters are skipped and boundaries end the scan.
- * [tok, at) is the token so far (valid UTF-8), `after` follows the sigma. */
-static int final_sigma(const unsigned char *s, size_t n, size_t tok, size_t at, size_t after) {
-    int before_cased = 0;
+ * The look-behind state is carried from one sigma to the next in `sc`, so a
+ * token full of sigmas costs linear, not quadratic, time. */
+typedef struct {
+    size_t tok;     /* token the state belongs to (its start offset) */
+    size_t pos;     /* scanned up to here */
+    int cased;      /* the last non-case-ignorable character was cased */
+} SigmaScan;
+
+static int final_sigma(const unsigned char *s, size_t n, SigmaScan *sc, size_t tok, size_t at, size_t after) {
     uint32_t cp;
-    for (size_t i = tok; i < at;) {
+    if (sc->tok != tok || sc->pos > at) {
+        sc->tok = tok;
+        sc->pos = tok;
+        sc->cased = 0;
+    }
+    for (size_t i = sc->pos; i < at;) {
         int l = utf8_decode(s, n, i, &cp);
-        if (!l) return 0;  /* cannot happen: already decoded */
+        if (!l) break;  /* cannot happen: already decoded */
         i += (size_t)l;
         int cat = utf8proc_get_property((utf8proc_int32_t)cp)->category;
         if (is_removed(cp, cat) || is_case_ignorable(cp)) continue;
-        before_cased = is_cased(cp);
+        sc->cased = is_cased(cp);
     }
-    if (!before_cased) return 0;
+    sc->pos = at;
+    if (!sc->cased) return 0;
     for (size_t i = after; i < n;) {
         int l = utf8_decode(s, n, i, &cp);
         if (!l) return 1;  /* the caller stops there with an error anyway */
@@ -575,6 +587,7 @@ int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, IntVec 
     const int lower = tok->lower;
     size_t mark0 = ids->len;
     size_t tok_start = 0;   /* where the current whitespace token began */
+    SigmaScan sigma = {(size_t)-1, 0, 0};
     Word w;
     Pending p;
     w.ncp = 0;
@@ -654,7 +667,7 @@ int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, IntVec 
             continue;
         }
         uint32_t lc;
-        if (cp == 0x3A3) lc = final_sigma(s, len, tok_start, at, i) ? 0x3C2 : 0x3C3;
+        if (cp == 0x3A3) lc = final_sigma(s, len, &sigma, tok_start, at, i) ? 0x3C2 : 0x3C3;
         else if (cp == 0x130) lc = 'i';  /* Python: "i" + U+0307, an Mn that is stripped */
         else lc = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
         put_lowered(tok, &w, &p, ids, lc);

@@ -390,8 +390,12 @@ int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     json_error_t jerr;
     root = json_loadb((const char *)bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        seterr(err, errlen, "%s: header is not valid JSON (line %d, column %d): %s",
-               path, jerr.line, jerr.column, jerr.text);
+        const char *what = "is not valid JSON";
+#if JANSSON_VERSION_HEX >= 0x020b00
+        if (json_error_code(&jerr) == json_error_duplicate_key) what = "has a duplicate key";
+#endif
+        seterr(err, errlen, "%s: header %s (line %d, column %d): %s",
+               path, what, jerr.line, jerr.column, jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {
