@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-configs/bench/bert-mini.yaml}
 py=${2:-python3}
-[ -x build/mtbert ] || { cmake -B build -S . >/dev/null && cmake --build build -j"$(nproc)" >/dev/null; }
+bin=${MTBERT_BIN:-build/mtbert}
+[ -x "$bin" ] || { cmake -B build -S . >/dev/null && cmake --build build -j"$(nproc)" >/dev/null; }
 
 echo "== mtbert bench $config"
-ours=$(build/mtbert bench "$config" | tail -n 1)
+ours=$("$bin" bench "$config" --quiet | tail -n 1)
 echo "$ours"
 args=$(python3 - "$ours" <<'PY'
 import json, sys

@@ -21,20 +21,40 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
         if (!bias) cpu_zero(out, sizeof(float) * (size_t)N * OC);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
-                bias ? 1.0f : 0.0f, out, OC);
+    /* one thread pool: OpenMP threads take row blocks, BLAS runs single-threaded */
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        cpu_chunk((size_t)N, omp_get_num_threads(), omp_get_thread_num(), 8, &lo, &hi);
+        if (lo < hi)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), OC, C, 1.0f,
+                        inp + lo * C, C, w, C, bias ? 1.0f : 0.0f, out + lo * OC, OC);
+    }
 }
 
 // dout (N,OC) -> dinp (N,C) += dout @ w, dw (OC,C) += dout^T @ inp, dbias (OC) += colsum
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int C, int OC) {
     if (N <= 0 || OC <= 0 || C <= 0) return;
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    1.0f, dinp, C);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dw, C);
+    /* dinp: threads own row blocks of N; dw: threads own row blocks of OC
+     * (each sums over all N itself, so no reduction between threads) */
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        size_t lo, hi;
+        if (dinp) {
+            cpu_chunk((size_t)N, nt, id, 8, &lo, &hi);
+            if (lo < hi)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), C, OC, 1.0f,
+                            dout + lo * OC, OC, w, C, 1.0f, dinp + lo * C, C);
+        }
+        if (dw) {
+            cpu_chunk((size_t)OC, nt, id, 8, &lo, &hi);
+            if (lo < hi)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), C, N, 1.0f,
+                            dout + lo, OC, inp, C, 1.0f, dw + lo * C, C);
+        }
+    }
     if (dbias) {
         /* column sums; threads own column ranges, rows summed in order */
 #pragma omp parallel

@@ -91,7 +91,7 @@ static int parse_config(const char *json, ModelConfig *mc) {
 static int run_fixture(const char *path, int perturb, int verbose) {
     char err[512];
     StFile f;
-    Run r = {0, verbose};
+    Run r = {0, verbose, {0, 0}};
     if (st_open(&f, path, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
