@@ -38,6 +38,8 @@ typedef struct {
     int pooling;                 /* POOL_MEAN, POOL_CLS, POOL_MAX, POOL_POOLER */
     int embedding_dim;           /* 0: no projection; else Linear(C, embedding_dim) */
     int normalize;               /* L2-normalise the sentence embedding */
+    int uncertainty_weighting;   /* learned task weights (Kendall et al. 2018):
+                                    total = sum_t w_t exp(-s_t) L_t + s_t */
     int ntasks;
     TaskConfig tasks[MAX_TASKS];
 } ModelConfig;

@@ -158,12 +158,19 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
         }
         fault("rename");
         if (!rc) {
+            /* the crash point "latest" lies inside the replacement of the
+             * pointer: written in full under a temporary name, not yet renamed */
             char line[64];
             snprintf(line, sizeof line, "step-%07ld\n", t->st.step);
             snprintf(p, sizeof p, "%s/latest", run);
-            rc = fs_write_atomic(p, line, strlen(line), err, errlen);
+            FsAtomicFile af;
+            rc = fs_atomic_begin(&af, p, err, errlen);
+            if (!rc) rc = fs_atomic_write(&af, line, strlen(line), err, errlen);
+            if (!rc) {
+                fault("latest");
+                rc = fs_atomic_commit(&af, err, errlen);
+            }
         }
-        fault("latest");
         if (rc) rm_rf(tmp);
         else {
             if (t->st.best_step == t->st.step) {
@@ -274,17 +281,21 @@ out:
 }
 
 int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, size_t errlen) {
+    char p[1400];
+    /* the trainer state first: its task list names a different task set
+     * plainly, where the weights and moments would only differ in size */
+    if (with_optimizer) {
+        snprintf(p, sizeof p, "%s/trainer_state.json", dir);
+        if (load_state(t, p, err, errlen)) return -1;
+    }
     ModelDir md;
     if (model_dir_read(&md, dir, err, errlen)) return -1;
     md.mc = t->cfg->model;
     char report[8192];
     if (model_dir_load(&t->model, &md, report, sizeof report, err, errlen)) return -1;
     if (!with_optimizer) return 0;
-    char p[1400];
     snprintf(p, sizeof p, "%s/optimizer.safetensors", dir);
-    if (load_optimizer(t, p, err, errlen)) return -1;
-    snprintf(p, sizeof p, "%s/trainer_state.json", dir);
-    return load_state(t, p, err, errlen);
+    return load_optimizer(t, p, err, errlen);
 }
 
 int checkpoint_maybe_resume(Trainer *t, char *err, size_t errlen) {

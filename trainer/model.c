@@ -337,10 +337,14 @@ float model_forward(Model *m, const Batch *b) {
     sentence_forward(m, B, T);
 
     float total = 0.0f;
+    float logvar[MAX_TASKS] = {0};
+    float *lv = model_param(m, "loss_weights.log_var");
+    if (lv) o->to_host(logvar, lv, sizeof(float) * m->cfg.ntasks);
     for (int t = 0; t < m->cfg.ntasks; t++) {
         const TaskConfig *tc = &m->cfg.tasks[t];
         m->task_loss[t] = 0.0f;
         m->task_count[t] = 0;
+        m->task_weight[t] = tc->loss_weight * (lv ? expf(-logvar[t]) : 1.0f);
         if (tc->type == TASK_SIMILARITY) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             if (P <= 0 || !b->sim_scores[t]) continue;
@@ -355,7 +359,7 @@ float model_forward(Model *m, const Batch *b) {
             }
             m->task_loss[t] = (float)(se / P);
             m->task_count[t] = P;
-            total += tc->loss_weight * m->task_loss[t];
+            total += m->task_weight[t] * m->task_loss[t] + (lv ? logvar[t] : 0.0f);
             continue;
         }
         int token = tc->type == TASK_TOKEN_CLS, V = tc->num_labels;
@@ -381,7 +385,7 @@ float model_forward(Model *m, const Batch *b) {
         double s = 0;
         for (int i = 0; i < rows; i++) s += m->host_scratch[i];
         m->task_loss[t] = (float)(s / m->task_count[t]);
-        total += tc->loss_weight * m->task_loss[t];
+        total += m->task_weight[t] * m->task_loss[t] + (lv ? logvar[t] : 0.0f);
     }
     return total;
 }
@@ -488,13 +492,23 @@ void model_backward(Model *m, const Batch *b, float scale) {
     int below = any_trainable_from(m, L - 1);
     float *dh = m->dx[0];
     int sentence_used = 0;
+    /* learned task weights: d/ds_t [w exp(-s_t) L_t + s_t] = 1 - w exp(-s_t) L_t */
+    float *lv = model_param(m, "loss_weights.log_var");
+    if (lv && m->grads) {
+        float g[MAX_TASKS];
+        float *dlv = m->grads + (lv - m->params);
+        o->to_host(g, dlv, sizeof(float) * m->cfg.ntasks);
+        for (int t = 0; t < m->cfg.ntasks; t++)
+            if (m->task_count[t]) g[t] += scale * (1.0f - m->task_weight[t] * m->task_loss[t]);
+        o->to_device(dlv, g, sizeof(float) * m->cfg.ntasks);
+    }
     o->zero(dh, sizeof(float) * N * C);
     o->zero(m->dembed, sizeof(float) * B * D);
 
     for (int t = 0; t < m->cfg.ntasks; t++) {
         const TaskConfig *tc = &m->cfg.tasks[t];
         if (!m->task_count[t]) continue;
-        float s = scale * tc->loss_weight / m->task_count[t];
+        float s = scale * m->task_weight[t] / m->task_count[t];
         if (tc->type == TASK_SIMILARITY) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);

@@ -86,6 +86,7 @@ typedef struct {
     /* the last forward */
     int B, T;
     float task_loss[MAX_TASKS];   /* mean over labelled items; 0 if none */
+    float task_weight[MAX_TASKS]; /* weight in the total: loss_weight, x exp(-s_t) when learned */
     int task_count[MAX_TASKS];    /* labelled items in the batch */
     uint64_t dropout_key;          /* per step: philox_key(seed, step, rank) */
     int training;                  /* dropout on */

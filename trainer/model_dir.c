@@ -307,7 +307,7 @@ static int is_encoder(const ParamTensor *t) {
     return t->group == GROUP_EMBEDDINGS || t->group == GROUP_LAYER || t->group == GROUP_POOLER;
 }
 static int is_projection(const ParamTensor *t) { return t->group == GROUP_PROJECTION; }
-static int is_head(const ParamTensor *t) { return t->group == GROUP_HEAD; }
+static int is_head(const ParamTensor *t) { return t->group == GROUP_HEAD || t->group == GROUP_LOSS_WEIGHTS; }
 static void strip_bert(const char *in, char *out, size_t n) {
     snprintf(out, n, "%s", strncmp(in, "bert.", 5) ? in : in + 5);
 }

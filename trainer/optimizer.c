@@ -64,6 +64,7 @@ static int tensor_active(const Model *m, const ParamTensor *t, const int *task_a
     case GROUP_POOLER: return m->train.pooler && m->sentence_needed && m->cfg.pooling == POOL_POOLER;
     case GROUP_PROJECTION: return m->train.projection && m->sentence_needed;
     case GROUP_HEAD: return m->train.head[t->index] && (!task_active || task_active[t->index]);
+    case GROUP_LOSS_WEIGHTS: return m->train.projection; /* off only when everything is frozen */
     }
     return 0;
 }

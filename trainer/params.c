@@ -88,6 +88,8 @@ int params_build(ParamTable *pt, const ModelConfig *cfg) {
         add_tensor(pt, &cap, GROUP_HEAD, t, INIT_NORMAL, tc->num_labels, in, "heads.%s.weight", tc->name);
         add_tensor(pt, &cap, GROUP_HEAD, t, INIT_ZEROS, tc->num_labels, 0, "heads.%s.bias", tc->name);
     }
+    if (cfg->uncertainty_weighting && cfg->ntasks > 0)
+        add_tensor(pt, &cap, GROUP_LOSS_WEIGHTS, 0, INIT_ZEROS, cfg->ntasks, 0, "loss_weights.log_var");
     return 0;
 }
 

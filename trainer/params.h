@@ -21,7 +21,8 @@ typedef enum {
     GROUP_LAYER,      /* index = layer number */
     GROUP_POOLER,
     GROUP_PROJECTION,
-    GROUP_HEAD        /* index = task number */
+    GROUP_HEAD,       /* index = task number */
+    GROUP_LOSS_WEIGHTS /* learned log-variances s_t, one per task */
 } ParamGroup;
 
 typedef enum { INIT_NORMAL = 0, INIT_ZEROS, INIT_ONES } ParamInit;

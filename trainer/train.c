@@ -300,6 +300,11 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->comm = comm;
     int rank0 = comm->rank == 0;
 
+    if (cfg->data.mixed_batches) {
+        fprintf(stderr, "mtbert: %s: data.mixed_batches: true is not implemented yet; "
+                "batches are single-source (one data source per step)\n", cfg->source);
+        return 2;
+    }
     /* backend */
     t->ops = ops_cpu();
     if (cfg->train.backend != CFG_BACKEND_CPU) {
@@ -369,6 +374,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         if (ml > maxT) maxT = ml;
     }
     if (maxT > cfg->model.bert.max_position_embeddings) maxT = cfg->model.bert.max_position_embeddings;
+    cfg->model.uncertainty_weighting = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
     if (model_create(&t->model, &cfg->model, t->ops, maxB, maxT, for_training, cfg->train.seed, err, sizeof err)) {
         fprintf(stderr, "mtbert: %s\n", err);
         return 1;

@@ -124,6 +124,27 @@ int main(void) {
             model_free(&m);
         }
 
+    /* learned task weights (uncertainty weighting): the log-variances get
+     * gradients that agree with finite differences too */
+    {
+        ModelConfig mc = tiny(POOL_MEAN, 0, 0);
+        mc.uncertainty_weighting = 1;
+        Model m;
+        CHECK(model_create(&m, &mc, ops_cpu(), B, T, 1, 4321, err, sizeof err) == 0);
+        float *lv = model_param(&m, "loss_weights.log_var");
+        CHECK(lv != NULL);
+        if (lv) { lv[0] = 0.3f; lv[1] = -0.2f; lv[2] = 0.1f; }
+        m.dropout_key = 5;
+        int bad = gradcheck(&m, &b, "uncertainty");
+        CHECKF(bad == 0, "uncertainty weighting: %d gradient entries disagree", bad);
+        model_zero_grad(&m);
+        model_forward(&m, &b);
+        model_backward(&m, &b, 1.0f);
+        const ParamTensor *pt = params_find(&m.table, "loss_weights.log_var");
+        for (int t = 0; pt && t < 3; t++) CHECKF(m.grads[pt->offset + t] != 0.0f, "log_var[%d] has no gradient", t);
+        model_free(&m);
+    }
+
     /* freezing: embeddings and layer 0 frozen -> exactly zero gradients
      * there, and nothing else changes */
     ModelConfig mc = tiny(POOL_MEAN, 0, 0);
