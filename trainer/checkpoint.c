@@ -290,9 +290,29 @@ int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, 
     }
     ModelDir md;
     if (model_dir_read(&md, dir, err, errlen)) return -1;
+    /* every configured task needs its trained head: the heads file is read
+     * with missing tensors allowed (they keep their random initialisation) */
+    for (int k = 0; k < t->cfg->model.ntasks; k++) {
+        const char *name = t->cfg->model.tasks[k].name;
+        int found = 0;
+        for (int j = 0; j < md.mc.ntasks; j++) found |= !strcmp(md.mc.tasks[j].name, name);
+        if (!found) {
+            snprintf(err, errlen, "%s: has no head for task '%s' (its tasks:", dir, name);
+            for (int j = 0; j < md.mc.ntasks; j++) {
+                size_t u = strlen(err);
+                snprintf(err + u, errlen - u, " %s", md.mc.tasks[j].name);
+            }
+            size_t u = strlen(err);
+            snprintf(err + u, errlen - u, "%s)", md.mc.ntasks ? "" : " none");
+            model_dir_free(&md);
+            return -1;
+        }
+    }
     md.mc = t->cfg->model;
     char report[8192];
-    if (model_dir_load(&t->model, &md, report, sizeof report, err, errlen)) return -1;
+    int lrc = model_dir_load(&t->model, &md, report, sizeof report, err, errlen);
+    model_dir_free(&md);
+    if (lrc) return -1;
     if (!with_optimizer) return 0;
     snprintf(p, sizeof p, "%s/optimizer.safetensors", dir);
     return load_optimizer(t, p, err, errlen);

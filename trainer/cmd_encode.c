@@ -1,5 +1,6 @@
 /* mtbert encode — sentence embeddings, one line of floats per input line. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void usage(FILE *f) {
             "  --no-normalize     do not normalise\n"
             "  --batch N          sentences per forward pass (default 32)\n"
             "  --max-len N        wordpieces per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
-            "  --threads N        CPU threads (default: all cores)\n");
+            "  --threads N        CPU threads (default: all cores)\n"
+            "  --pairs            each line is SENTENCE<TAB>SENTENCE: print their cosine similarity\n");
 }
 
 typedef struct {
@@ -77,7 +79,7 @@ static int by_length_desc(const void *a, const void *b, void *lens) {
 
 int cmd_encode(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *output = NULL, *pooling = NULL;
-    int normalize = -1, batch = 32, max_len = 0, threads = 0;
+    int normalize = -1, batch = 32, max_len = 0, threads = 0, pairs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -91,6 +93,7 @@ int cmd_encode(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
         else if (!strcmp(a, "--max-len") && more) max_len = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--pairs")) pairs = 1;
         else {
             fprintf(stderr, "mtbert encode: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -118,6 +121,7 @@ int cmd_encode(int argc, char **argv) {
         fprintf(stderr, "mtbert encode: --max-len must be in [2, %d]\n", d.mc.bert.max_position_embeddings);
         return 2;
     }
+    model_dir_free(&d); /* label names are not needed here */
     Tokenizer *tok = tokenizer_load(d.vocab, d.do_lower_case, err, sizeof err);
     if (!tok) { fprintf(stderr, "mtbert encode: %s\n", err); return 2; }
     if (tokenizer_vocab_size(tok) > d.mc.bert.vocab_size || tokenizer_cls_id(tok) < 0 || tokenizer_sep_id(tok) < 0) {
@@ -133,6 +137,30 @@ int cmd_encode(int argc, char **argv) {
     int rc = read_lines(in, input ? input : "<stdin>", &L);
     if (input) fclose(in);
     if (rc) { tokenizer_free(tok); return 1; }
+    if (pairs) {
+        /* line i -> sentences 2i and 2i+1 */
+        char **two = malloc(sizeof(char *) * 2 * (L.n ? L.n : 1));
+        for (size_t i = 0; i < L.n; i++) {
+            char *tab = strchr(L.lines[i], '\t');
+            if (!tab) {
+                fprintf(stderr, "mtbert encode: %s:%zu: --pairs needs SENTENCE<TAB>SENTENCE\n", input ? input : "<stdin>", i + 1);
+                for (size_t k = 0; k < 2 * i; k++) free(two[k]);
+                for (size_t k = i; k < L.n; k++) free(L.lines[k]);
+                free(two);
+                free(L.lines);
+                tokenizer_free(tok);
+                return 2;
+            }
+            *tab = 0;
+            two[2 * i] = strdup(L.lines[i]);
+            two[2 * i + 1] = strdup(tab + 1);
+            free(L.lines[i]);
+        }
+        free(L.lines);
+        L.lines = two;
+        L.n *= 2;
+        L.cap = L.n;
+    }
 
     /* tokenize everything: [CLS] pieces [SEP], truncated */
     int **ids = calloc(L.n ? L.n : 1, sizeof(int *));
@@ -204,7 +232,14 @@ int cmd_encode(int argc, char **argv) {
     }
     if (of) {
         size_t ol = output ? strlen(output) : 0;
-        if (ol > 4 && !strcmp(output + ol - 4, ".npy")) rc = write_npy(of, emb, L.n, D) ? 1 : 0;
+        if (pairs)
+            for (size_t i = 0; i + 1 < L.n; i += 2) {
+                const float *a = emb + i * D, *c = emb + (i + 1) * D;
+                double dot = 0, na = 0, nc = 0;
+                for (int k = 0; k < D; k++) { dot += a[k] * c[k]; na += a[k] * a[k]; nc += c[k] * c[k]; }
+                fprintf(of, "%.6f\n", dot / fmax(sqrt(na * nc), 1e-8));
+            }
+        else if (ol > 4 && !strcmp(output + ol - 4, ".npy")) rc = write_npy(of, emb, L.n, D) ? 1 : 0;
         else
             for (size_t i = 0; i < L.n; i++)
                 for (int k = 0; k < D; k++) fprintf(of, "%.7g%c", emb[i * D + k], k + 1 < D ? ' ' : '\n');

@@ -1,4 +1,5 @@
 /* mtbert train / mtbert eval — the CLIs over trainer/train.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,11 @@ static int parse(int argc, char **argv, Args *a, int is_eval) {
 
 static void print_metrics_json(const MetricSet *ms) {
     printf("{");
-    for (int i = 0; i < ms->n; i++) printf("%s\"%s\": %.6g", i ? ", " : "", ms->name[i], ms->value[i]);
+    /* JSON has no NaN: a non-finite value (a loss of nan, a correlation of
+     * constant predictions) is written as a string, as metrics.jsonl does */
+    for (int i = 0; i < ms->n; i++)
+        printf(isfinite(ms->value[i]) ? "%s\"%s\": %.6g" : "%s\"%s\": \"%.6g\"", i ? ", " : "", ms->name[i],
+               ms->value[i]);
     printf("}\n");
 }
 

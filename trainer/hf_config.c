@@ -150,19 +150,20 @@ static void appendf(char *buf, size_t len, const char *fmt, const char *arg) {
     if (used + 1 < len) snprintf(buf + used, len - used, fmt, arg);
 }
 
-int model_load_safetensors(Model *m, const char *path, int allow_missing, char *report,
-                           size_t reportlen, char *err, size_t errlen) {
+int model_load_file(Model *m, const char *path, const char *from, const char *to, unsigned char *loaded,
+                    char *report, size_t reportlen, char *err, size_t errlen) {
     StFile f;
     if (st_open(&f, path, err, errlen)) return -1;
-    if (report && reportlen) report[0] = 0;
-    int rc = -1, nt = m->table.n;
-    char *seen = calloc(nt ? nt : 1, 1);
+    int rc = -1;
     float *host = NULL;
     size_t hostcap = 0;
     for (int i = 0; i < f.ntensors; i++) {
         const StTensor *st = &f.tensors[i];
         char name[256];
-        canonical_name(st->name, name, sizeof name);
+        if (from && !strncmp(st->name, from, strlen(from)))
+            snprintf(name, sizeof name, "%s%s", to, st->name + strlen(from));
+        else
+            canonical_name(st->name, name, sizeof name);
         const ParamTensor *t = params_find(&m->table, name);
         if (!t) {
             /* buffers saved by some exporters, and the MLM/NSP heads of pre-training */
@@ -188,11 +189,20 @@ int model_load_safetensors(Model *m, const char *path, int allow_missing, char *
         }
         if (st_read_f32(&f, st, host, err, errlen)) goto out;
         m->ops->to_device(m->params + t->offset, host, sizeof(float) * t->numel);
-        seen[t - m->table.t] = 1;
+        if (loaded) loaded[t - m->table.t] = 1;
     }
+    rc = 0;
+out:
+    free(host);
+    st_close(&f);
+    return rc;
+}
+
+int model_check_loaded(const Model *m, const unsigned char *loaded, int allow_missing, const char *path,
+                       char *report, size_t reportlen, char *err, size_t errlen) {
     int missing_core = 0;
-    for (int i = 0; i < nt; i++) {
-        if (seen[i]) continue;
+    for (int i = 0; i < m->table.n; i++) {
+        if (loaded[i]) continue;
         const ParamTensor *t = &m->table.t[i];
         int core = t->group == GROUP_EMBEDDINGS || t->group == GROUP_LAYER;
         if (core && !allow_missing) {
@@ -204,11 +214,15 @@ int model_load_safetensors(Model *m, const char *path, int allow_missing, char *
             appendf(report, reportlen, "new tensor %s (initialised)\n", t->name);
         }
     }
-    if (missing_core) goto out;
-    rc = 0;
-out:
-    free(seen);
-    free(host);
-    st_close(&f);
+    return missing_core ? -1 : 0;
+}
+
+int model_load_safetensors(Model *m, const char *path, int allow_missing, char *report,
+                           size_t reportlen, char *err, size_t errlen) {
+    if (report && reportlen) report[0] = 0;
+    unsigned char *loaded = calloc(m->table.n ? m->table.n : 1, 1);
+    int rc = model_load_file(m, path, NULL, NULL, loaded, report, reportlen, err, errlen);
+    if (!rc) rc = model_check_loaded(m, loaded, allow_missing, path, report, reportlen, err, errlen);
+    free(loaded);
     return rc;
 }

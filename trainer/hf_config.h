@@ -29,4 +29,13 @@ char *bert_config_to_json(const BertConfig *c);
 int model_load_safetensors(Model *m, const char *path, int allow_missing, char *report,
                            size_t reportlen, char *err, size_t errlen);
 
+/* The steps of the above, for folders whose tensors are spread over files:
+ * load every tensor of `path` the model has (names mapped as above, or the
+ * prefix `from` replaced by `to`), marking loaded[i]; then check that every
+ * BERT tensor was loaded somewhere and list the rest as new. */
+int model_load_file(Model *m, const char *path, const char *from, const char *to, unsigned char *loaded,
+                    char *report, size_t reportlen, char *err, size_t errlen);
+int model_check_loaded(const Model *m, const unsigned char *loaded, int allow_missing, const char *path,
+                       char *report, size_t reportlen, char *err, size_t errlen);
+
 #endif

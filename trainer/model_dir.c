@@ -144,6 +144,20 @@ static int read_tasks_file(ModelDir *d, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: task %s: num_labels must be in [1, %d]", path, name, MAX_LABELS);
             goto out;
         }
+        json_t *names = json_object_get(o, "labels");
+        if (json_is_array(names)) {
+            if ((int)json_array_size(names) != tc->num_labels) {
+                snprintf(err, errlen, "%s: task %s: %zu label names for num_labels %d", path, name,
+                         json_array_size(names), tc->num_labels);
+                goto out;
+            }
+            d->labels[i] = calloc(json_array_size(names), sizeof(char *));
+            d->nlabels[i] = (int)json_array_size(names);
+            for (size_t k = 0; k < json_array_size(names); k++) {
+                const char *ln = json_string_value(json_array_get(names, k));
+                d->labels[i][k] = strdup(ln ? ln : "?");
+            }
+        }
         json_t *w = json_object_get(o, "loss_weight"), *dr = json_object_get(o, "dropout");
         tc->loss_weight = json_is_number(w) ? (float)json_number_value(w) : 1.0f;
         tc->dropout = json_is_number(dr) ? (float)json_number_value(dr) : 0.1f;
@@ -154,6 +168,15 @@ static int read_tasks_file(ModelDir *d, char *err, size_t errlen) {
 out:
     json_decref(root);
     return rc;
+}
+
+void model_dir_free(ModelDir *d) {
+    for (int t = 0; t < MAX_TASKS; t++) {
+        for (int k = 0; k < d->nlabels[t]; k++) free(d->labels[t][k]);
+        free(d->labels[t]);
+        d->labels[t] = NULL;
+        d->nlabels[t] = 0;
+    }
 }
 
 int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen) {
@@ -208,38 +231,32 @@ int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen) {
 }
 
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen) {
-    if (model_load_safetensors(m, d->weights, 0, report, reportlen, err, errlen)) return -1;
-    if (m->cfg.pooling == POOL_POOLER && report && strstr(report, "new tensor bert.pooler.")) {
-        snprintf(err, errlen, "%s: pooling 'pooler' needs bert.pooler.dense.*, which this checkpoint lacks",
-                 d->weights);
-        return -1;
-    }
-    if (d->heads[0] && m->cfg.ntasks > 0) {
-        int rc = model_load_safetensors(m, d->heads, 1, NULL, 0, err, errlen);
-        if (rc) return -1;
-    }
-    if (!d->dense_weights[0]) return 0;
-    /* the Dense module stores linear.weight / linear.bias */
-    StFile f;
-    if (st_open(&f, d->dense_weights, err, errlen)) return -1;
-    int rc = -1;
-    const char *names[2][2] = {{"linear.weight", "projection.weight"}, {"linear.bias", "projection.bias"}};
-    for (int i = 0; i < 2; i++) {
-        const StTensor *t = st_find(&f, names[i][0]);
-        const ParamTensor *pt = params_find(&m->table, names[i][1]);
-        if (!t || !pt || (size_t)t->numel != pt->numel) {
-            snprintf(err, errlen, "%s: tensor %s missing or of the wrong size (expected %zu values)",
-                     d->dense_weights, names[i][0], pt ? pt->numel : 0);
-            goto out;
+    char local[64];
+    if (!report || !reportlen) { report = local; reportlen = sizeof local; }
+    report[0] = 0;
+    unsigned char *loaded = calloc(m->table.n ? m->table.n : 1, 1);
+    int rc = model_load_file(m, d->weights, NULL, NULL, loaded, report, reportlen, err, errlen);
+    if (!rc && d->heads[0] && m->cfg.ntasks > 0)
+        rc = model_load_file(m, d->heads, NULL, NULL, loaded, report, reportlen, err, errlen);
+    /* the sentence-transformers Dense module stores linear.weight / linear.bias */
+    if (!rc && d->dense_weights[0])
+        rc = model_load_file(m, d->dense_weights, "linear.", "projection.", loaded, report, reportlen, err, errlen);
+    if (!rc) rc = model_check_loaded(m, loaded, 0, d->weights, report, reportlen, err, errlen);
+    if (!rc && m->cfg.pooling == POOL_POOLER) {
+        const ParamTensor *pw = params_find(&m->table, "bert.pooler.dense.weight");
+        if (pw && !loaded[pw - m->table.t]) {
+            snprintf(err, errlen, "%s: pooling 'pooler' needs bert.pooler.dense.*, which this model lacks", d->weights);
+            rc = -1;
         }
-        float *host = malloc(sizeof(float) * pt->numel);
-        if (!host || st_read_f32(&f, t, host, err, errlen)) { free(host); goto out; }
-        m->ops->to_device(m->params + pt->offset, host, sizeof(float) * pt->numel);
-        free(host);
     }
-    rc = 0;
-out:
-    st_close(&f);
+    if (!rc && d->dense_weights[0]) {
+        const ParamTensor *pw = params_find(&m->table, "projection.weight");
+        if (pw && !loaded[pw - m->table.t]) {
+            snprintf(err, errlen, "%s: linear.weight missing", d->dense_weights);
+            rc = -1;
+        }
+    }
+    free(loaded);
     return rc;
 }
 

@@ -21,7 +21,11 @@ typedef struct {
     int do_lower_case;
     int max_seq_length;        /* from sentence_bert_config.json, else max_position_embeddings */
     int is_sentence_transformer;
+    char **labels[MAX_TASKS];  /* label names per task from mtbert_tasks.json, or NULL */
+    int nlabels[MAX_TASKS];
 } ModelDir;
+
+void model_dir_free(ModelDir *d);
 
 /* Read the folder's configuration files. Errors name the file and field. */
 int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen);

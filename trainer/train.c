@@ -387,6 +387,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
             return 2;
         }
         if (rank0 && report[0]) fprintf(stderr, "mtbert: loading %s:\n%s", cfg->model_path, report);
+        model_dir_free(&md);
     }
     if (!for_training) return 0;
 
@@ -635,6 +636,12 @@ static double selection_metric(const Trainer *t, const MetricSet *ms, int *ok) {
     return v;
 }
 
+/* ", \"key\": value" with a non-finite value quoted ("nan"): JSON has no NaN. */
+static void jsonl_number(FILE *f, const char *key, double v) {
+    if (isfinite(v)) fprintf(f, ", \"%s\": %.6g", key, v);
+    else fprintf(f, ", \"%s\": \"%.6g\"", key, v);
+}
+
 static void log_eval(Trainer *t, const MetricSet *ms, long step) {
     if (t->comm->rank != 0 || !ms->n) return;
     fprintf(stderr, "eval @ step %ld:", step);
@@ -776,11 +783,20 @@ int trainer_run(Trainer *t) {
                     fprintf(stderr, "  lr %.3g  |g| %.3g  %.0f tok/s  ETA %s\n", lr, norm, tps, eta);
                 }
                 if (t->jsonl) {
-                    fprintf(t->jsonl, "{\"event\": \"train\", \"step\": %ld, \"loss\": %.6g", t->st.step, total);
+                    /* a skipped step's loss is nan/inf: written as a string, as
+                     * log_eval does, so that every line stays valid JSON */
+                    fprintf(t->jsonl, "{\"event\": \"train\", \"step\": %ld", t->st.step);
+                    jsonl_number(t->jsonl, "loss", total);
                     for (int k = 0; k < nt; k++)
-                        if (red[nt + k] > 0) fprintf(t->jsonl, ", \"loss.%s\": %.6g", cfg->model.tasks[k].name, red[k] / red[nt + k]);
-                    fprintf(t->jsonl, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"nonfinite_skipped\": %ld}\n",
-                            lr, norm, tps, t->st.nonfinite_skipped);
+                        if (red[nt + k] > 0) {
+                            char key[MAX_NAME + 8];
+                            snprintf(key, sizeof key, "loss.%s", cfg->model.tasks[k].name);
+                            jsonl_number(t->jsonl, key, red[k] / red[nt + k]);
+                        }
+                    jsonl_number(t->jsonl, "lr", lr);
+                    jsonl_number(t->jsonl, "grad_norm", norm);
+                    fprintf(t->jsonl, ", \"tokens_per_s\": %.1f, \"nonfinite_skipped\": %ld}\n", tps,
+                            t->st.nonfinite_skipped);
                     fflush(t->jsonl);
                 }
             }
