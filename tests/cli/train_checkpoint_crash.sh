@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# A crash while the second checkpoint of a run is written
+# (MTBERT_FAULT_AT = model, optimizer, state, rename, latest): the process
+# exits 3; `latest` still names the first, complete checkpoint; no
+# half-written folder is taken for a checkpoint; a resume from `latest`
+# succeeds and ends exactly where an uninterrupted run ends.
+set -u
+BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
+SRC=${MTBERT_SOURCE:-.}
+[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+N=6
+
+"$BIN" prepare --synthetic "$T/data" --train 120 --dev 24 --seed 13 >/dev/null 2>&1 || fail "prepare --synthetic"
+SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
+      --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
+      --set train.epochs= --set train.threads=2 --set train.backend=cpu --set logging.every=1
+      --set schedule.warmup_ratio=0 --set schedule.decay=constant --set checkpoint.every=$N
+      --set checkpoint.keep_last=0 --quiet)
+for k in topic sentiment ner; do
+    SETS+=(--set "tasks.$k.data.train=$T/data/train-*.h5" --set "tasks.$k.data.eval=$T/data/dev-*.h5")
+done
+train() { "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" "$@"; }
+C1=$(printf 'step-%07d' $N) C2=$(printf 'step-%07d' $((2 * N)))
+
+# reference: 2N steps without a crash
+train --set "train.run_dir=$T/ref" --set train.steps=$((2 * N)) >"$T/stdout" 2>"$T/stderr" || fail "reference run"
+[ "$(cat "$T/ref/latest")" = "$C2" ] || fail "reference latest: $(cat "$T/ref/latest")"
+
+for stage in model optimizer state rename latest; do
+    R="$T/run-$stage"
+    # the first checkpoint, written normally
+    train --set "train.run_dir=$R" --set train.steps=$N >"$T/stdout" 2>"$T/stderr" || fail "$stage: first run"
+    [ "$(cat "$R/latest")" = "$C1" ] || fail "$stage: latest after the first run: $(cat "$R/latest")"
+    # the second checkpoint of the run crashes at $stage
+    MTBERT_FAULT_AT=$stage train --set "train.run_dir=$R" --set train.steps=$((3 * N)) \
+        --set checkpoint.resume=auto >"$T/stdout" 2>"$T/stderr"
+    rc=$?
+    [ $rc -eq 3 ] || fail "$stage: exit $rc, expected 3 (simulated crash)"
+    grep -qF "MTBERT_FAULT_AT=$stage" "$T/stderr" || fail "$stage: no simulated-crash message"
+    grep -qF "resumed from $R/$C1 at step $N" "$T/stderr" || fail "$stage: the crashing run did not resume from $C1"
+    [ "$(cat "$R/latest")" = "$C1" ] || fail "$stage: latest names '$(cat "$R/latest")' after the crash, expected $C1"
+    for f in model.safetensors mtbert_heads.safetensors optimizer.safetensors trainer_state.json config.yaml; do
+        [ -s "$R/$C1/$f" ] || fail "$stage: $C1/$f missing after the crash"
+    done
+    case $stage in
+    model|optimizer|state)
+        # only a temporary folder, which must not look like a checkpoint
+        [ -e "$R/$C2" ] && fail "$stage: $C2 exists although the crash came before the rename"
+        ls -A "$R" | grep -q "^\.$C2" || fail "$stage: no temporary folder left (was the stage reached?)"
+        ;;
+    rename|latest)
+        # complete on disk, but `latest` was not (yet) moved to it
+        [ -s "$R/$C2/trainer_state.json" ] || fail "$stage: $C2 not complete after the rename"
+        ;;
+    esac
+    # resume from `latest` and finish the 2N steps
+    train --set "train.run_dir=$R" --set train.steps=$((2 * N)) --set checkpoint.resume=auto \
+        >"$T/stdout" 2>"$T/stderr" || fail "$stage: resume after the crash: exit $?"
+    grep -qF "resumed from $R/$C1 at step $N" "$T/stderr" || fail "$stage: resume did not start from $C1"
+    [ "$(cat "$R/latest")" = "$C2" ] || fail "$stage: latest after the resume: $(cat "$R/latest")"
+    for f in model.safetensors mtbert_heads.safetensors optimizer.safetensors; do
+        cmp -s "$T/ref/$C2/$f" "$R/$C2/$f" || fail "$stage: $f after crash + resume differs from the uninterrupted run"
+    done
+    ls -A "$R" | grep -q "^\.step-.*\.tmp" && fail "$stage: temporary files left after the resume: $(ls -A "$R" | tr '\n' ' ')"
+done
+
+# a step-* folder that `latest` does not name is never loaded: a broken one
+# next to a good `latest` does not disturb the resume
+R="$T/run-latest"
+mkdir "$R/step-9999999"
+echo garbage >"$R/step-9999999/model.safetensors"
+train --set "train.run_dir=$R" --set train.steps=$((2 * N + 1)) --set checkpoint.resume=auto \
+    >"$T/stdout" 2>"$T/stderr" || fail "resume beside a broken step folder: exit $?"
+grep -qF "resumed from $R/$C2" "$T/stderr" || fail "did not resume from $C2 beside a broken step folder"
+echo "train_checkpoint_crash: ok"
