@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -457,7 +458,8 @@ static int parse_float(const char *s, float *v) {
     errno = 0;
     double d = strtod(s, &end);
     while (*end && isspace((unsigned char)*end)) end++;
-    if (end == s || *end || errno) return -1;
+    /* NaN, Inf and values beyond float range are not scores */
+    if (end == s || *end || errno || !isfinite(d) || fabs(d) > 3.4e38) return -1;
     *v = (float)d;
     return 0;
 }

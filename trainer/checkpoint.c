@@ -48,10 +48,11 @@ static int save_optimizer(Trainer *t, const char *path, char *err, size_t errlen
     t->ops->to_host(m, t->opt.m, sizeof(float) * n);
     t->ops->to_host(v, t->opt.v, sizeof(float) * n);
     int32_t steps = t->opt.t;
-    StWriteTensor w[3] = {{"adamw.m", ST_F32, 1, {(int64_t)n}, m},
+    StWriteTensor w[4] = {{"adamw.m", ST_F32, 1, {(int64_t)n}, m},
                           {"adamw.v", ST_F32, 1, {(int64_t)n}, v},
-                          {"adamw.t", ST_I32, 1, {1}, &steps}};
-    int rc = st_write(path, w, 3, NULL, err, errlen);
+                          {"adamw.t", ST_I32, 1, {1}, &steps},
+                          {"adamw.tensor_steps", ST_I32, 1, {t->model.table.n}, t->opt.tsteps}};
+    int rc = st_write(path, w, 4, NULL, err, errlen);
     free(m);
     free(v);
     return rc;
@@ -147,8 +148,17 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
             rc = config_write_resolved(t->cfg, p, err, errlen);
         }
         fault("state");
+        struct stat fst;
+        if (!rc && stat(final, &fst) == 0) {
+            /* this step is already saved (e.g. a finished run resumed): keep that
+             * one; replacing it would open a window where `latest` names nothing */
+            rm_rf(tmp);
+            if (!t->quiet) fprintf(stderr, "mtbert: checkpoint %s already exists; kept\n", final);
+            int bad = 0;
+            comm_allreduce_max_int(t->comm, &bad, 1);
+            return 0;
+        }
         if (!rc) {
-            rm_rf(final);
             if (rename(tmp, final)) {
                 snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
                 rc = -1;
@@ -214,6 +224,18 @@ static int load_optimizer(Trainer *t, const char *path, char *err, size_t errlen
         goto out;
     }
     t->opt.t = steps;
+    const StTensor *tt = st_find(&f, "adamw.tensor_steps");
+    if (!tt || tt->numel != t->model.table.n || st_read_i32(&f, tt, t->opt.tsteps, err, errlen)) {
+        snprintf(err, errlen, "%s: tensor adamw.tensor_steps missing or not %d values (one per tensor)", path,
+                 t->model.table.n);
+        goto out;
+    }
+    for (int i = 0; i < t->model.table.n; i++)
+        if (t->opt.tsteps[i] < 0 || t->opt.tsteps[i] > steps) {
+            snprintf(err, errlen, "%s: tensor adamw.tensor_steps[%d] = %d is outside [0, %d]", path, i,
+                     t->opt.tsteps[i], steps);
+            goto out;
+        }
     rc = 0;
 out:
     free(host);

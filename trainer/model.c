@@ -499,7 +499,10 @@ void model_backward(Model *m, const Batch *b, float scale) {
         float *dlv = m->grads + (lv - m->params);
         o->to_host(g, dlv, sizeof(float) * m->cfg.ntasks);
         for (int t = 0; t < m->cfg.ntasks; t++)
-            if (m->task_count[t]) g[t] += scale * (1.0f - m->task_weight[t] * m->task_loss[t]);
+            if (m->task_count[t] || m->task_norm[t] > 0) { /* some rank has items of task t */
+                float share = m->task_norm[t] > 0 ? (float)m->task_count[t] / m->task_norm[t] : 1.0f;
+                g[t] += scale * (1.0f - m->task_weight[t] * m->task_loss[t] * share);
+            }
         o->to_device(dlv, g, sizeof(float) * m->cfg.ntasks);
     }
     o->zero(dh, sizeof(float) * N * C);
@@ -508,7 +511,7 @@ void model_backward(Model *m, const Batch *b, float scale) {
     for (int t = 0; t < m->cfg.ntasks; t++) {
         const TaskConfig *tc = &m->cfg.tasks[t];
         if (!m->task_count[t]) continue;
-        float s = scale * m->task_weight[t] / m->task_count[t];
+        float s = scale * m->task_weight[t] / (m->task_norm[t] > 0 ? m->task_norm[t] : (float)m->task_count[t]);
         if (tc->type == TASK_SIMILARITY) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);

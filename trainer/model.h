@@ -88,6 +88,11 @@ typedef struct {
     float task_loss[MAX_TASKS];   /* mean over labelled items; 0 if none */
     float task_weight[MAX_TASKS]; /* weight in the total: loss_weight, x exp(-s_t) when learned */
     int task_count[MAX_TASKS];    /* labelled items in the batch */
+    /* > 0: model_backward divides task t by this instead of task_count[t].
+     * Data parallel: (labelled items over all ranks) / ranks, so that after
+     * the gradient mean over ranks it is the global mean over labelled items.
+     * The trainer sets it after each forward; 0 (the default) = task_count. */
+    float task_norm[MAX_TASKS];
     uint64_t dropout_key;          /* per step: philox_key(seed, step, rank) */
     int training;                  /* dropout on */
 } Model;

@@ -24,7 +24,8 @@ int optimizer_create(Optimizer *opt, const Model *model, const OptimConfig *cfg)
     opt->v = model->ops->alloc(bytes);
     opt->lr_scale = malloc(sizeof(float) * model->table.n);
     opt->spans = malloc(sizeof(AdamSpan) * model->table.n);
-    if (!opt->m || !opt->v || !opt->lr_scale || !opt->spans) {
+    opt->tsteps = calloc(model->table.n ? model->table.n : 1, sizeof(int));
+    if (!opt->m || !opt->v || !opt->lr_scale || !opt->spans || !opt->tsteps) {
         optimizer_free(opt, model);
         return -1;
     }
@@ -39,6 +40,7 @@ void optimizer_free(Optimizer *opt, const Model *model) {
     }
     free(opt->lr_scale);
     free(opt->spans);
+    free(opt->tsteps);
     memset(opt, 0, sizeof *opt);
 }
 
@@ -72,19 +74,24 @@ static int tensor_active(const Model *m, const ParamTensor *t, const int *task_a
 float optimizer_step(Optimizer *opt, Model *model, float lr, const int *task_active) {
     const Ops *o = model->ops;
     const OptimConfig *c = &opt->cfg;
-    int n = 0;
-    for (int i = 0; i < model->table.n; i++) {
+    int n = 0, nt = model->table.n;
+    int *owner = opt->tsteps ? malloc(sizeof(int) * (nt ? nt : 1)) : NULL; /* span -> a tensor of it */
+    for (int i = 0; i < nt; i++) {
         const ParamTensor *t = &model->table.t[i];
         if (!tensor_active(model, t, task_active)) continue;
         float wd = c->weight_decay;
         if (t->group == GROUP_HEAD && c->head_weight_decay >= 0) wd = c->head_weight_decay;
         AdamSpan s = {t->offset, t->numel, lr * opt->lr_scale[i], t->no_decay ? 0.0f : wd};
+        opt->tsteps[i]++;
         /* merge with the previous span when adjacent and alike: fewer passes */
         if (n && opt->spans[n - 1].offset + opt->spans[n - 1].count == s.offset &&
-            opt->spans[n - 1].lr == s.lr && opt->spans[n - 1].weight_decay == s.weight_decay)
+            opt->spans[n - 1].lr == s.lr && opt->spans[n - 1].weight_decay == s.weight_decay &&
+            opt->tsteps[owner[n - 1]] == opt->tsteps[i])
             opt->spans[n - 1].count += s.count;
-        else
+        else {
+            owner[n] = i;
             opt->spans[n++] = s;
+        }
     }
     double sq = o->sumsq(model->grads, opt->spans, n);
     float norm = (float)sqrt(sq);
@@ -94,7 +101,22 @@ float optimizer_step(Optimizer *opt, Model *model, float lr, const int *task_act
         for (int i = 0; i < n; i++) o->scale(model->grads + opt->spans[i].offset, coef, opt->spans[i].count);
     }
     opt->t++;
-    o->adamw_update(model->params, model->grads, opt->m, opt->v, opt->spans, n, c->beta1, c->beta2,
-                    c->eps, opt->t);
+    /* one AdamW pass per distinct step count (usually one: all tensors move
+     * together; heads of rarely sampled tasks and late-unfrozen parts lag) */
+    AdamSpan *group = malloc(sizeof(AdamSpan) * (n ? n : 1));
+    int *done = calloc(n ? n : 1, sizeof(int));
+    for (int a = 0; a < n; a++) {
+        if (done[a]) continue;
+        int t = opt->tsteps[owner[a]], g = 0;
+        for (int b = a; b < n; b++)
+            if (!done[b] && opt->tsteps[owner[b]] == t) {
+                group[g++] = opt->spans[b];
+                done[b] = 1;
+            }
+        o->adamw_update(model->params, model->grads, opt->m, opt->v, group, g, c->beta1, c->beta2, c->eps, t);
+    }
+    free(group);
+    free(done);
+    free(owner);
     return norm;
 }

@@ -20,6 +20,8 @@ typedef struct {
     OptimConfig cfg;
     float *m, *v;             /* backend memory, table.total floats each */
     int t;                    /* steps taken */
+    int *tsteps;              /* per tensor: updates it has had (PyTorch's per-parameter
+                                 `step`, which drives the bias correction) */
     float *lr_scale;          /* per tensor: multiplier of the scheduled lr */
     AdamSpan *spans;          /* scratch, one per tensor */
 } Optimizer;

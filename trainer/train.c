@@ -666,6 +666,29 @@ static void fmt_duration(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%ldm%02lds", x / 60, x % 60);
 }
 
+/* MTBERT_DUMP_PARAMS=DIR: every rank writes its final parameters, raw
+ * float32 in table order, to DIR/rank-R.bin (tests/cli/mpi_equivalence.sh
+ * checks that data-parallel ranks stay bit-identical). */
+static int dump_params(Trainer *t) {
+    const char *dir = getenv("MTBERT_DUMP_PARAMS");
+    if (!dir || !*dir) return 0;
+    Model *m = &t->model;
+    size_t n = m->table.total;
+    float *h = malloc(n * sizeof(float));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rank-%d.bin", dir, t->comm->rank);
+    FILE *f = h ? fopen(path, "wb") : NULL;
+    int ok = f != NULL;
+    if (ok) {
+        t->ops->to_host(h, m->params, n * sizeof(float));
+        ok = fwrite(h, sizeof(float), n, f) == n;
+    }
+    if (f && fclose(f)) ok = 0;
+    free(h);
+    if (!ok) fprintf(stderr, "mtbert: rank %d: cannot write %s: %s\n", t->comm->rank, path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
 int trainer_run(Trainer *t) {
     Config *cfg = t->cfg;
     Model *m = &t->model;
@@ -711,11 +734,23 @@ int trainer_run(Trainer *t) {
             batch_convert(src, lb, &cfg->model, &t->buf, &b);
             m->dropout_key = philox_key(cfg->train.seed, (uint64_t)draw, (uint64_t)comm->rank + 1);
             float loss = model_forward(m, &b);
+            /* data parallel: each task's loss and gradient are the mean over
+             * its labelled items in the global batch (ranks' counts differ for
+             * token tasks): rank r weighs its mean by W * count_r / global */
+            double glob[MAX_TASKS];
+            for (int k = 0; k < nt; k++) glob[k] = m->task_count[k];
+            if (comm->world > 1) {
+                if (comm_allreduce_sum_double(comm, glob, (size_t)nt)) {
+                    fprintf(stderr, "mtbert: rank %d: label-count all-reduce failed at step %ld\n", comm->rank, step + 1);
+                    comm_abort(comm, 1);
+                }
+                for (int k = 0; k < nt; k++) m->task_norm[k] = (float)(glob[k] / comm->world);
+            }
             for (int k = 0; k < nt; k++) {
-                if (!m->task_count[k]) continue;
-                active[k] = 1;
+                if (glob[k] <= 0) continue;
+                if (m->task_count[k]) active[k] = 1;
                 if (!isfinite(m->task_loss[k]) && bad_task < 0) bad_task = k;
-                step_loss[k] += m->task_loss[k];
+                step_loss[k] += comm->world > 1 ? m->task_loss[k] * m->task_count[k] / m->task_norm[k] : m->task_loss[k];
                 step_cnt[k] += 1;
             }
             if (!isfinite(loss)) { nonfinite = 1; continue; }
@@ -850,6 +885,7 @@ int trainer_run(Trainer *t) {
             if (t->st.nonfinite_skipped) fprintf(stderr, ", %ld non-finite steps skipped", t->st.nonfinite_skipped);
             fprintf(stderr, "\n");
         }
+        if (dump_params(t)) rc = 1;
     }
     return rc;
 }
