@@ -150,15 +150,11 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
         fault("state");
         struct stat fst;
         if (!rc && stat(final, &fst) == 0) {
-            /* this step is already saved (e.g. a finished run resumed): keep that
-             * one; replacing it would open a window where `latest` names nothing */
+            /* this step is already saved (a finished run resumed, or a crash
+             * after the rename): keep that folder rather than open a window
+             * in which it is gone, and point `latest` at it below */
             rm_rf(tmp);
-            if (!t->quiet) fprintf(stderr, "mtbert: checkpoint %s already exists; kept\n", final);
-            int bad = 0;
-            comm_allreduce_max_int(t->comm, &bad, 1);
-            return 0;
-        }
-        if (!rc) {
+        } else if (!rc) {
             if (rename(tmp, final)) {
                 snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
                 rc = -1;
