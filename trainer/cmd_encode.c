@@ -1,5 +1,7 @@
 /* mtbert encode — sentence embeddings, one line of floats per input line. */
 #include <errno.h>
+#include <hdf5.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,8 @@ static void usage(FILE *f) {
             "  --model DIR        Hugging Face BERT folder (config.json, model.safetensors,\n"
             "                     vocab.txt), optionally in the sentence-transformers layout\n"
             "  --input FILE       read sentences from FILE instead of stdin\n"
-            "  --output FILE      write embeddings to FILE (.npy: a float32 NumPy array)\n"
+            "  --out FILE         write embeddings to FILE: .npy (float32 NumPy array), .h5\n"
+            "                     (HDF5 dataset \"embeddings\", float32 (N, D)), else text\n"
             "  --pooling MODE     mean | cls | max | pooler (default: the folder's, else mean)\n"
             "  --normalize        L2-normalise the embeddings (default: the folder's)\n"
             "  --no-normalize     do not normalise\n"
@@ -71,6 +74,27 @@ static int write_npy(FILE *f, const float *x, size_t rows, int cols) {
     return ferror(f) ? -1 : 0;
 }
 
+/* HDF5: one float32 dataset "embeddings" (N, D), written to a temporary
+ * name and renamed so that a failure leaves no half file. */
+static int write_h5(const char *path, const float *x, size_t rows, int cols) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return -1;
+    hsize_t dims[2] = {rows, (hsize_t)cols};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(f, "embeddings", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t w = ds >= 0 && rows ? H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) : 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    herr_t c = H5Fclose(f);
+    if (ds < 0 || w < 0 || c < 0 || rename(tmp, path)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 static int by_length_desc(const void *a, const void *b, void *lens) {
     const int *l = lens;
     int x = *(const int *)a, y = *(const int *)b;
@@ -86,7 +110,7 @@ int cmd_encode(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--model") && more) model_dir = argv[++i];
         else if (!strcmp(a, "--input") && more) input = argv[++i];
-        else if (!strcmp(a, "--output") && more) output = argv[++i];
+        else if ((!strcmp(a, "--out") || !strcmp(a, "--output")) && more) output = argv[++i];
         else if (!strcmp(a, "--pooling") && more) pooling = argv[++i];
         else if (!strcmp(a, "--normalize")) normalize = 1;
         else if (!strcmp(a, "--no-normalize")) normalize = 0;
@@ -225,6 +249,15 @@ int cmd_encode(int argc, char **argv) {
         model_get_embeddings(&m, out);
         for (int r = 0; r < nb; r++) memcpy(emb + (size_t)order[s + r] * D, out + (size_t)r * D, sizeof(float) * D);
     }
+    size_t olen = output ? strlen(output) : 0;
+    if (!pairs && olen > 3 && !strcmp(output + olen - 3, ".h5")) {
+        if (write_h5(output, emb, L.n, D)) {
+            fprintf(stderr, "mtbert encode: %s: cannot write the HDF5 file\n", output);
+            rc = 1;
+        }
+        output = NULL;
+        goto written;
+    }
     FILE *of = stdout;
     if (output) {
         of = fopen(output, "wb");
@@ -246,6 +279,7 @@ int cmd_encode(int argc, char **argv) {
         if (fflush(of) || ferror(of)) { fprintf(stderr, "mtbert encode: write failed: %s\n", strerror(errno)); rc = 1; }
         if (output) fclose(of);
     }
+written:
     free(order); free(bid); free(bmask); free(out); free(emb);
     model_free(&m);
 done:
