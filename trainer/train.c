@@ -845,8 +845,10 @@ int trainer_run(Trainer *t) {
         int do_ckpt = cfg->checkpoint.every > 0 && t->st.step % cfg->checkpoint.every == 0 && !last;
         MetricSet ms = {0};
         if (do_eval) {
+            double e0 = now_s();
             trainer_evaluate(t, &ms);
             log_eval(t, &ms, t->st.step);
+            t_last += now_s() - e0; /* tokens/s counts training time only */
         }
         if (do_ckpt || do_eval) {
             int ok;
