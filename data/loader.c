@@ -15,7 +15,8 @@ struct Loader {
     LoaderConfig cfg;
     ShardData info; /* header of the first shard: attributes and tasks */
     ShardData mine; /* this rank's examples, concatenated over shards */
-    int64_t total, first, count;
+    int64_t total, first, count; /* first: global index of the rank's first example */
+    int64_t block;               /* share: blocks of this many examples dealt round-robin */
     int64_t per_epoch; /* examples used per epoch (the same on every rank) */
     int64_t steps;     /* batches per epoch */
     int64_t epoch, next_batch;
@@ -143,6 +144,23 @@ static void append_range(ShardData *dst, const ShardData *src) {
     dst->n_tokens += src->n_tokens;
 }
 
+/* The share: the global examples are dealt to the ranks in blocks of
+ * `block` (the per-rank batch size): block j = [j*block, (j+1)*block) goes
+ * to rank j mod W. Unshuffled, rank r's k-th batch is global block k*W + r,
+ * so the W batches of step k together are exactly global examples
+ * [k*W*block, (k+1)*W*block): the 1-rank batch k at W times the batch size. */
+static int64_t share_count(int64_t n, int64_t block, int world, int rank) {
+    int64_t round = block * world, full = n / round, rem = n - full * round;
+    int64_t extra = rem - (int64_t)rank * block;
+    return full * block + (extra < 0 ? 0 : extra > block ? block : extra);
+}
+
+static int64_t global_index(int64_t n, int64_t block, int world, int rank, int64_t local) {
+    (void)n;
+    int64_t j = local / block;
+    return (j * world + rank) * block + local % block;
+}
+
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
 Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
@@ -240,9 +258,10 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
     L->cfg = *cfg;
     L->cfg.paths = NULL;
     L->total = expect_first;
-    L->first = L->total * cfg->rank / cfg->world;
-    L->count = L->total * (cfg->rank + 1) / cfg->world - L->first;
-    L->per_epoch = L->total / cfg->world; /* the smallest share: equal steps on every rank */
+    L->block = cfg->batch_size;
+    L->count = share_count(L->total, L->block, cfg->world, cfg->rank);
+    L->first = L->count ? (int64_t)cfg->rank * L->block : 0;
+    L->per_epoch = share_count(L->total, L->block, cfg->world, cfg->world - 1); /* the smallest share: equal steps */
     L->steps = cfg->drop_last ? L->per_epoch / cfg->batch_size : (L->per_epoch + cfg->batch_size - 1) / cfg->batch_size;
     if (L->steps < 1) {
         seterr(err, errlen, "%s: %lld examples are too few for %d ranks with batch size %d", paths[0], (long long)L->total,
@@ -252,7 +271,8 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         L = NULL;
         goto fail_hdr;
     }
-    /* the rank's slice: only overlapping shards, only the overlapping range */
+    /* the rank's share: its blocks only, each block read as a hyperslab range
+     * of the shard(s) it overlaps; adjacent blocks (one rank) are merged */
     L->mine.info = hdr[0].info;
     L->mine.n_tasks = hdr[0].n_tasks;
     for (int t = 0; t < hdr[0].n_tasks; t++) {
@@ -260,26 +280,33 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         snprintf(L->mine.tasks[t].name, SHARD_NAME_LEN, "%s", hdr[0].tasks[t].name);
     }
     L->mine.first_example = L->first;
-    for (int s = 0; s < S; s++) {
-        ShardData *h = &hdr[by_index[s]];
-        int64_t lo = L->first > h->first_example ? L->first : h->first_example;
-        int64_t hi = L->first + L->count < h->first_example + h->n ? L->first + L->count : h->first_example + h->n;
-        if (lo >= hi) continue;
-        ShardData part = *h; /* header copy: label names stay owned by hdr */
-        for (int t = 0; t < part.n_tasks; t++) part.tasks[t].labels = NULL, part.tasks[t].scores = NULL;
-        part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
-        part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
-        int r = shard_read_range(paths[by_index[s]], &part, lo - h->first_example, hi - h->first_example, err, errlen);
-        if (!r) append_range(&L->mine, &part);
-        free(part.input_ids), free(part.offsets), free(part.lengths);
-        free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
-        for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
-        if (r) {
-            free(by_index);
-            shard_data_free(&L->mine);
-            free(L);
-            L = NULL;
-            goto fail_hdr;
+    int s = 0;
+    for (int64_t i = 0; i < L->count;) {
+        int64_t g0 = global_index(L->total, L->block, cfg->world, cfg->rank, i), g1 = g0, j = i;
+        while (j < L->count && global_index(L->total, L->block, cfg->world, cfg->rank, j) == g1) j++, g1++;
+        i = j;
+        /* [g0, g1): a run of this rank's examples, split at shard boundaries */
+        for (int64_t lo = g0; lo < g1;) {
+            while (s < S && hdr[by_index[s]].first_example + hdr[by_index[s]].n <= lo) s++;
+            ShardData *h = &hdr[by_index[s]];
+            int64_t hi = g1 < h->first_example + h->n ? g1 : h->first_example + h->n;
+            ShardData part = *h; /* header copy: label names stay owned by hdr */
+            for (int t = 0; t < part.n_tasks; t++) part.tasks[t].labels = NULL, part.tasks[t].scores = NULL;
+            part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
+            part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
+            int r = shard_read_range(paths[by_index[s]], &part, lo - h->first_example, hi - h->first_example, err, errlen);
+            if (!r) append_range(&L->mine, &part);
+            free(part.input_ids), free(part.offsets), free(part.lengths);
+            free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
+            for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
+            if (r) {
+                free(by_index);
+                shard_data_free(&L->mine);
+                free(L);
+                L = NULL;
+                goto fail_hdr;
+            }
+            lo = hi;
         }
     }
     free(by_index);
@@ -416,7 +443,7 @@ const LoaderBatch *loader_next_batch(Loader *L) {
         int64_t r = rows[i];
         int len = m->lengths[r];
         const int32_t *ids = m->input_ids + m->offsets[r];
-        b->example[i] = L->first + r;
+        b->example[i] = global_index(L->total, L->block, L->cfg.world, L->cfg.rank, r);
         b->real_tokens += len;
         for (int j = 0; j < T; j++) {
             b->input_ids[i * T + j] = j < len ? ids[j] : L->cfg.pad_id;
@@ -468,6 +495,10 @@ int64_t loader_batches_per_epoch(const Loader *L) { return L->steps; }
 int64_t loader_total_examples(const Loader *L) { return L->total; }
 int64_t loader_rank_first(const Loader *L) { return L->first; }
 int64_t loader_rank_count(const Loader *L) { return L->count; }
+int64_t loader_rank_block(const Loader *L) { return L->block; }
+int64_t loader_global_index(const Loader *L, int64_t local) {
+    return global_index(L->total, L->block, L->cfg.world, L->cfg.rank, local);
+}
 const ShardData *loader_info(const Loader *L) { return &L->info; }
 
 double loader_padding_fraction(Loader *L) {

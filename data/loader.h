@@ -1,7 +1,10 @@
 /* loader.h — batches for training from a set of HDF5 shards.
  *
- * Each rank reads only its own contiguous share of the global example index
- * ([N*r/W, N*(r+1)/W)) with hyperslab selections, keeps it in memory,
+ * Each rank reads only its own share of the global example index with
+ * hyperslab selections: the examples are dealt to the W ranks in blocks of
+ * batch_size (block j = [j*B, (j+1)*B) goes to rank j mod W), so that with
+ * shuffling off the W per-rank batches of step k are together exactly the
+ * 1-rank batch k of size W*B (see docs/data-format.md). It keeps the share in memory,
  * shuffles it per epoch with a Philox permutation keyed by (seed, epoch,
  * rank), and hands out padded batches. The (epoch, batch) state fully
  * determines what comes next, so a run resumes exactly. */
@@ -72,8 +75,11 @@ int loader_set_state(Loader *L, LoaderState s, char *err, size_t errlen);
 
 int64_t loader_batches_per_epoch(const Loader *L);
 int64_t loader_total_examples(const Loader *L); /* over all ranks */
-int64_t loader_rank_first(const Loader *L);     /* this rank's global range [first, first+count) */
-int64_t loader_rank_count(const Loader *L);
+int64_t loader_rank_first(const Loader *L);     /* global index of this rank's first example */
+int64_t loader_rank_count(const Loader *L);     /* examples in this rank's share */
+int64_t loader_rank_block(const Loader *L);     /* the share's block size (= batch_size) */
+/* Global example index of this rank's local example `local` (0..count-1). */
+int64_t loader_global_index(const Loader *L, int64_t local);
 /* Attributes and task descriptions of the set (label names etc.); no data. */
 const ShardData *loader_info(const Loader *L);
 /* Fraction of padding in the current epoch's batches (first sentences). */

@@ -148,20 +148,60 @@ static void test_ranks_and_batches(void) {
     for (int r = 0; r < 4; r++) {
         Loader *L = open_set(pat, r, 4, 1, 0, 0);
         if (!L) return;
+        /* batch size 1: blocks of one example dealt round-robin, rank r owns r, r+4, ... */
         int64_t first = loader_rank_first(L), cnt = loader_rank_count(L);
-        CHECK(first == 42 * r / 4 && cnt == 42 * (r + 1) / 4 - first);
-        for (int64_t i = first; i < first + cnt; i++) covered[i]++;
-        /* unshuffled batches of 1 walk exactly this rank's range with its data */
+        CHECK(first == r && cnt == (42 - r + 3) / 4 && loader_rank_block(L) == 1);
+        for (int64_t i = 0; i < cnt; i++) {
+            int64_t g = loader_global_index(L, i);
+            CHECK(g == r + 4 * i);
+            if (g >= 0 && g < 42) covered[g]++;
+        }
+        /* unshuffled batches of 1 walk this rank's examples in order, with their data;
+         * every rank takes the smallest share's 10 steps */
+        CHECK(loader_batches_per_epoch(L) == 10);
         for (int64_t k = 0; k < loader_batches_per_epoch(L); k++) {
             const LoaderBatch *b = loader_next_batch(L);
             int64_t g = b->example[0];
-            CHECK(g >= first && g < first + cnt && g == first + k);
+            CHECK(g == r + 4 * k);
             CHECK(b->B == 1 && b->T == d.lengths[g] && b->input_ids[0] == (int)(g * 100) && b->tasks[0].labels[0] == g % 3);
             CHECK(b->T_b == d.lengths_b[g] && b->input_ids_b[1] == (int)(-g * 100 - 1) && b->tasks[2].scores[0] == g * 0.25f);
         }
         loader_close(L);
     }
     for (int i = 0; i < 42; i++) CHECKF(covered[i] == 1, "example %d covered %d times", i, covered[i]);
+
+    /* data parallelism: unshuffled, the 4 per-rank batches of 2 at step k are
+     * exactly the 1-rank batch k of 8 (blocks of 2 cross shard boundaries) */
+    {
+        Loader *one = open_set(pat, 0, 1, 8, 0, 0), *R[4];
+        if (!one) return;
+        for (int r = 0; r < 4; r++) {
+            R[r] = open_set(pat, r, 4, 2, 0, 0);
+            if (!R[r]) return;
+            CHECK(loader_rank_block(R[r]) == 2 && loader_rank_first(R[r]) == 2 * r);
+        }
+        /* shares of 42 in blocks of 2: 12, 10, 10, 10; every rank takes 5 steps */
+        CHECK(loader_rank_count(R[0]) == 12 && loader_rank_count(R[3]) == 10);
+        CHECK(loader_batches_per_epoch(R[0]) == 5 && loader_batches_per_epoch(R[3]) == 5);
+        for (int k = 0; k < 5; k++) {
+            const LoaderBatch *b1 = loader_next_batch(one);
+            int got[8], n = 0;
+            for (int r = 0; r < 4; r++) {
+                const LoaderBatch *br = loader_next_batch(R[r]);
+                CHECK(br->B == 2);
+                for (int i = 0; i < br->B && n < 8; i++) {
+                    got[n++] = (int)br->example[i];
+                    CHECK(br->input_ids[i * br->T] == (int)(br->example[i] * 100));
+                }
+            }
+            CHECK(b1->B == 8 && n == 8);
+            for (int i = 0; i < 8 && i < n; i++) CHECKF(got[i] == b1->example[i] && got[i] == 8 * k + i,
+                                                        "step %d row %d: ranks give %d, 1 rank %lld", k, i, got[i],
+                                                        (long long)b1->example[i]);
+        }
+        loader_close(one);
+        for (int r = 0; r < 4; r++) loader_close(R[r]);
+    }
 
     /* padded batches: (B,T) with T = longest, mask, -100 on padding */
     Loader *L = open_set(pat, 0, 1, 8, 1, 5);
@@ -223,7 +263,7 @@ static void test_shuffle_and_resume(void) {
     if (!L1 || !L2) return;
     for (int k = 0; k < 9; k++) loader_next_batch(L1);
     LoaderState s = loader_get_state(L1);
-    CHECK(s.epoch == 1 && s.batch == 3); /* 21 examples, bs 4: 6 batches per epoch */
+    CHECK(s.epoch == 1 && s.batch == 4); /* shares of 42 in blocks of 4: 22 and 20; 5 batches per epoch */
     CHECK(loader_set_state(L2, s, err, sizeof err) == 0);
     for (int k = 0; k < 8; k++) {
         const LoaderBatch *x = loader_next_batch(L1);
