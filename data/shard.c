@@ -21,8 +21,19 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* HDF5 prints its own error stack by default; our messages say more. */
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* HDF5 prints its own error stack by default; our messages say more.
+ * No atexit clean-up by HDF5 either: after a failed H5Fclose (a full disk,
+ * "File too large") HDF5 1.10's exit handler closes the half-closed file
+ * again and crashes (SIGSEGV in H5F__close_cb), turning a named write error
+ * into a segfault. Every file is closed explicitly here. */
+static void h5_quiet(void) {
+    static int once;
+    if (!once) {
+        once = 1;
+        H5dont_atexit(); /* effective only before the library's first use */
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 /* The message of the innermost HDF5 error, for "... (HDF5: ...)". */
 static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
@@ -380,6 +391,8 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
     if (!read_str_attr(f, "source", &strs, &nstr) && nstr == 1)
         snprintf(d->info.source, sizeof d->info.source, "%s", strs[0]);
     free_strs(strs, nstr);
+    strs = NULL; /* a later failure path frees strs again */
+    nstr = 0;
     if (d->n < 0 || d->first_example < 0 || d->first_example + d->n > d->info.total_examples ||
         d->info.num_shards < 1 || d->shard_index < 0 || d->shard_index >= d->info.num_shards) {
         seterr(err, errlen, "%s: inconsistent attributes (num_examples %lld, first_example %lld, total_examples %lld, shard %d of %d)",
@@ -401,6 +414,8 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
     d->n_tasks = nstr;
     for (int t = 0; t < nstr; t++) snprintf(d->tasks[t].name, SHARD_NAME_LEN, "%s", strs[t]);
     free_strs(strs, nstr);
+    strs = NULL; /* a later failure path frees strs again */
+    nstr = 0;
     int sim = 0;
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
@@ -419,6 +434,8 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
             goto out;
         }
         free_strs(strs, nstr);
+        strs = NULL; /* a later failure path frees strs again */
+        nstr = 0;
         if (k->type != TASK_SIMILARITY &&
             (read_str_attr(ds, "label_names", &k->label_names, &k->num_labels) || k->num_labels < 1)) {
             H5Dclose(ds);

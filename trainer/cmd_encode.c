@@ -79,6 +79,7 @@ static int write_npy(FILE *f, const float *x, size_t rows, int cols) {
 static int write_h5(const char *path, const float *x, size_t rows, int cols) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    H5dont_atexit(); /* HDF5 1.10 re-closes failed files at exit and crashes */
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return -1;
     hsize_t dims[2] = {rows, (hsize_t)cols};

@@ -227,7 +227,11 @@ int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen) {
         json_decref(sc);
     }
     if (read_st_modules(d, err, errlen)) return -1;
-    return read_tasks_file(d, err, errlen);
+    if (read_tasks_file(d, err, errlen)) {
+        model_dir_free(d); /* label names of the tasks read before the bad one */
+        return -1;
+    }
+    return 0;
 }
 
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen) {

@@ -110,6 +110,7 @@ int main(void) {
     CHECKF(strstr(err, "missing") && strstr(err, "bert.encoder.layer.1.output.dense.weight"), "%s", err);
     CHECK(model_load_safetensors(&b, p, 1, report, sizeof report, err, sizeof err) == 0);
     CHECKF(strstr(report, "unexpected tensor cls.predictions.bias"), "%s", report);
+    model_dir_free(&d); /* its label names; d is read again below */
 
     /* config.json problems name the file and key */
     snprintf(p, sizeof p, "%s/config.json", out);
