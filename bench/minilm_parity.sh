@@ -24,7 +24,7 @@
 #   MTBERT_BIN     the binary (default build/mtbert, built there if missing)
 #   MTBERT_SHARED  the shared data folder (default ../shared beside the tree)
 #   PER_SOURCE     sentences from each of SST-2, TREC, STS-B, CoNLL (default 300)
-#   REPEAT         timed passes of each encoder, best kept (default 1)
+#   REPEAT         timed passes of each encoder, best kept (default 3)
 #   KEEP           a folder to keep the work files in (default: a temp dir, removed)
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +34,7 @@ VENV=${VENV:-/tmp/mtbert-ref-venv}
 BIN=${MTBERT_BIN:-$SRC/build/mtbert}
 SHARED=${MTBERT_SHARED:-$SRC/../shared}
 PER_SOURCE=${PER_SOURCE:-300}
-REPEAT=${REPEAT:-1}
+REPEAT=${REPEAT:-3}
 HELPER=$SRC/bench/minilm_parity.py
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
 
@@ -69,6 +69,7 @@ done
 
 # ---- mtbert
 if [ ! -x "$BIN" ]; then
+    [ -n "${MTBERT_BIN:-}" ] && die "MTBERT_BIN=$MTBERT_BIN is not an executable"
     echo "== building mtbert in $SRC/build"
     { cmake -B "$SRC/build" -S "$SRC" >/dev/null && cmake --build "$SRC/build" -j"$(nproc)" >/dev/null; } ||
         die "build failed"
@@ -99,42 +100,57 @@ echo "== (a) tokenizer ids"
 "$PY" "$HELPER" hf-tokenize "$MODEL" "$W/sentences.txt" "$W/hf_ids.txt" 2> >(grep -v -i warn >&2) ||
     die "reference tokenizer failed"
 
-echo "== (b, d) embeddings: mtbert encode"
+CASES=$SHARED/tokenizer-cases/input.txt
+if [ -f "$CASES" ]; then
+    echo "== (a2) awkward-Unicode cases $CASES (informational)"
+    cp "$CASES" "$W/cases.txt"
+    "$BIN" tokenize --vocab "$MODEL/vocab.txt" --input "$W/cases.txt" >"$W/cases_mtbert_ids.txt" ||
+        die "mtbert tokenize failed"
+    "$PY" "$HELPER" hf-tokenize "$MODEL" "$W/cases.txt" "$W/cases_hf_ids.txt" 2> >(grep -v -i warn >&2) ||
+        die "reference tokenizer failed"
+fi
+
+echo "== (b, d) embeddings, timed ($REPEAT pass(es), alternating mtbert and sentence-transformers)"
 run_encode() {  # input output
     "$BIN" encode --model "$MODEL" --input "$1" --output "$2" --batch "$BATCH" --threads "$THREADS"
 }
+st_encode() {  # input output [args]
+    local in=$1 out=$2
+    shift 2
+    "$PY" "$HELPER" st-encode "$MODEL" "$in" "$out" --batch "$BATCH" --threads "$THREADS" "$@" \
+        2> >(grep -v -i -E "warn|Loading weights" >&2)
+}
 head -n 1 "$W/sentences.txt" >"$W/one.txt"
 run_encode "$W/one.txt" "$W/one.npy" || die "mtbert encode failed"  # warms the page cache
-best=""
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$W/st_time.jsonl"
+times="" cpus=""
+TIMEFORMAT='%R %U %S'
 for _ in $(seq "$REPEAT"); do
-    t0=$(now)
-    run_encode "$W/sentences.txt" "$W/mtbert_emb.npy" || die "mtbert encode failed"
-    t1=$(now)
-    dt=$(elapsed "$t0" "$t1")
-    best=$(awk -v a="$dt" -v b="$best" 'BEGIN { print (b == "" || a < b) ? a : b }')
+    # wall and CPU (user + system) seconds of the whole command
+    { time run_encode "$W/sentences.txt" "$W/mtbert_emb.npy" 2>&3; } 3>&2 2>"$W/time.txt" ||
+        die "mtbert encode failed"
+    read -r wall user sys <"$W/time.txt"
+    times="$times${times:+, }$wall"
+    cpus="$cpus${cpus:+, }$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')"
+    st_encode "$W/sentences.txt" "$W/st_emb.npy" >>"$W/st_time.jsonl" || die "sentence-transformers encode failed"
 done
 # start-up: reading the folder, loading 90 MB of weights, one sentence
-st_best=""
+startup=""
 for _ in 1 2 3; do
     t0=$(now)
     run_encode "$W/one.txt" "$W/one.npy" || die "mtbert encode failed"
     t1=$(now)
-    dt=$(elapsed "$t0" "$t1")
-    st_best=$(awk -v a="$dt" -v b="$st_best" 'BEGIN { print (b == "" || a < b) ? a : b }')
+    startup="$startup${startup:+, }$(elapsed "$t0" "$t1")"
 done
-echo "{\"seconds\": $best, \"startup_seconds\": $st_best}" >"$W/mtbert_time.json"
-cat "$W/mtbert_time.json"
-
-echo "== (b, d) embeddings: SentenceTransformer.encode"
-"$PY" "$HELPER" st-encode "$MODEL" "$W/sentences.txt" "$W/st_emb.npy" --batch "$BATCH" --threads "$THREADS" \
-    --repeat "$REPEAT" >"$W/st_time.json" 2> >(grep -v -i -E "warn|Loading weights" >&2) ||
-    die "sentence-transformers encode failed"
-cat "$W/st_time.json"
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "{\"seconds\": [$times], \"cpu_seconds\": [$cpus], \"startup_seconds\": [$startup]}" >"$W/mtbert_time.json"
+echo "mtbert: $(cat "$W/mtbert_time.json")"
+echo "sentence-transformers:"
+cat "$W/st_time.jsonl"
 
 echo "== (c) STS-B dev"
 run_encode "$W/stsb_dev_sentences.txt" "$W/mtbert_stsb.npy" || die "mtbert encode (STS-B dev) failed"
-"$PY" "$HELPER" st-encode "$MODEL" "$W/stsb_dev_sentences.txt" "$W/st_stsb.npy" --batch "$BATCH" \
-    --threads "$THREADS" >/dev/null 2> >(grep -v -i -E "warn|Loading weights" >&2) ||
-    die "sentence-transformers encode (STS-B dev) failed"
+st_encode "$W/stsb_dev_sentences.txt" "$W/st_stsb.npy" >/dev/null || die "sentence-transformers encode (STS-B dev) failed"
 
 "$PY" "$HELPER" compare "$W" --batch "$BATCH" --threads "$THREADS"
