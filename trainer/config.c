@@ -902,6 +902,10 @@ static void check_all(Ctx *c) {
         diag(c, mark2(c, "data.max_len", "model.max_position_embeddings"),
              "data.max_len: %d is more than model.max_position_embeddings (%d)", cfg->data.max_len,
              b->max_position_embeddings);
+    /* the bench default (128) follows a smaller model; only a value the
+     * user wrote is an error */
+    if (cfg->bench.seq_len > b->max_position_embeddings && !mark(c, "bench.seq_len"))
+        cfg->bench.seq_len = b->max_position_embeddings;
     if (cfg->bench.seq_len > b->max_position_embeddings)
         diag(c, mark2(c, "bench.seq_len", "model.max_position_embeddings"),
              "bench.seq_len: %d is more than model.max_position_embeddings (%d)", cfg->bench.seq_len,

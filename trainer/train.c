@@ -131,7 +131,8 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.rank = for_eval ? 0 : t->comm->rank;
     lc.world = for_eval ? 1 : t->comm->world;
     lc.seed = cfg->train.seed;
-    lc.batch_size = cfg->data.batch_size;
+    /* mixed batches assemble each batch row by row from several sources */
+    lc.batch_size = !for_eval && cfg->data.mixed_batches ? 1 : cfg->data.batch_size;
     lc.shuffle = for_eval ? 0 : cfg->data.shuffle;
     lc.drop_last = 0;
     lc.bucket_batches = !for_eval && cfg->data.length_bucketing ? 16 : 0;
@@ -300,11 +301,13 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->comm = comm;
     int rank0 = comm->rank == 0;
 
-    if (cfg->data.mixed_batches) {
-        fprintf(stderr, "mtbert: %s: data.mixed_batches: true is not implemented yet; "
-                "batches are single-source (one data source per step)\n", cfg->source);
-        return 2;
-    }
+    for (int k = 0; cfg->data.mixed_batches && k < cfg->model.ntasks; k++)
+        if (cfg->model.tasks[k].type == TASK_SIMILARITY) {
+            fprintf(stderr, "mtbert: %s: data.mixed_batches cannot include the similarity task '%s' "
+                    "(pairs need batches of their own); set data.mixed_batches: false\n", cfg->source,
+                    cfg->model.tasks[k].name);
+            return 2;
+        }
     /* backend */
     t->ops = ops_cpu();
     if (cfg->train.backend != CFG_BACKEND_CPU) {
@@ -408,6 +411,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     /* length of training */
     int64_t per_epoch = 0;
     for (int s = 0; s < t->nsources; s++) per_epoch += loader_batches_per_epoch(t->src[s].loader);
+    if (cfg->data.mixed_batches) per_epoch = (per_epoch + cfg->data.batch_size - 1) / cfg->data.batch_size;
     per_epoch = (per_epoch + cfg->train.grad_accum - 1) / cfg->train.grad_accum;
     if (per_epoch < 1) per_epoch = 1;
     t->total_steps = cfg->train.steps > 0 ? cfg->train.steps : (long)ceil(cfg->train.epochs * (double)per_epoch);
@@ -459,6 +463,7 @@ void trainer_free(Trainer *t) {
     }
     if (t->jsonl) fclose(t->jsonl);
     buf_free(&t->buf);
+    buf_free(&t->mix);
     if (t->opt.m) optimizer_free(&t->opt, &t->model);
     model_free(&t->model);
 }
@@ -689,6 +694,59 @@ static int dump_params(Trainer *t) {
     return ok ? 0 : -1;
 }
 
+/* A mixed batch: row r comes from the source sampler_task_row(step, r)
+ * draws, one example at a time (those loaders yield single rows); tasks a
+ * row's source does not label get -100 there. */
+static void mixed_batch(Trainer *t, const Sampler *smp, long draw, Batch *b, int64_t *real_tokens) {
+    const Config *cfg = t->cfg;
+    int B = cfg->data.batch_size, W = t->model.maxT, nt = cfg->model.ntasks, T = 1;
+    BatchBuf *st = &t->mix, *out = &t->buf;
+    buf_reserve(st, B, W);
+    *real_tokens = 0;
+    for (int r = 0; r < B; r++) {
+        const Source *src = &t->src[sampler_task_row(smp, draw, r)];
+        const LoaderBatch *lb = loader_next_batch(src->loader);
+        int L = lb->T < W ? lb->T : W;
+        if (L > T) T = L;
+        *real_tokens += lb->real_tokens;
+        for (int j = 0; j < W; j++) {
+            size_t at = (size_t)r * W + j;
+            st->ids[at] = j < L ? lb->input_ids[j] : 0;
+            st->types[at] = j < L && lb->type_ids ? lb->type_ids[j] : 0;
+            st->mask[at] = j < L ? lb->mask[j] : 0;
+        }
+        for (int k = 0; k < nt; k++) {
+            int sk = src->shard_task[k];
+            const int *lab = sk >= 0 ? lb->tasks[sk].labels : NULL;
+            if (cfg->model.tasks[k].type == TASK_TOKEN_CLS)
+                for (int j = 0; j < W; j++) st->labels[k][(size_t)r * W + j] = lab && j < L ? lab[j] : -100;
+            else
+                st->labels[k][r] = lab ? lab[0] : -100;
+        }
+    }
+    /* compact rows of width W to the batch's longest row T */
+    buf_reserve(out, B, T);
+    memset(b, 0, sizeof *b);
+    for (int r = 0; r < B; r++) {
+        memcpy(out->ids + (size_t)r * T, st->ids + (size_t)r * W, sizeof(int) * T);
+        memcpy(out->types + (size_t)r * T, st->types + (size_t)r * W, sizeof(int) * T);
+        memcpy(out->mask + (size_t)r * T, st->mask + (size_t)r * W, sizeof(int) * T);
+    }
+    for (int k = 0; k < nt; k++) {
+        if (cfg->model.tasks[k].type == TASK_TOKEN_CLS)
+            for (int r = 0; r < B; r++)
+                memcpy(out->labels[k] + (size_t)r * T, st->labels[k] + (size_t)r * W, sizeof(int) * T);
+        else
+            memcpy(out->labels[k], st->labels[k], sizeof(int) * B);
+        b->labels[k] = out->labels[k];
+    }
+    b->B = B;
+    b->T = T;
+    b->input_ids = out->ids;
+    b->type_ids = out->types;
+    b->mask = out->mask;
+}
+
 int trainer_run(Trainer *t) {
     Config *cfg = t->cfg;
     Model *m = &t->model;
@@ -727,11 +785,16 @@ int trainer_run(Trainer *t) {
         int nonfinite = 0, bad_task = -1;
         for (int a = 0; a < cfg->train.grad_accum; a++) {
             long draw = step * cfg->train.grad_accum + a;
-            int s = sampler_task(&smp, draw);
-            Source *src = &t->src[s];
-            const LoaderBatch *lb = loader_next_batch(src->loader);
             Batch b;
-            batch_convert(src, lb, &cfg->model, &t->buf, &b);
+            int64_t real_tokens;
+            if (cfg->data.mixed_batches) {
+                mixed_batch(t, &smp, draw, &b, &real_tokens);
+            } else {
+                Source *src = &t->src[sampler_task(&smp, draw)];
+                const LoaderBatch *lb = loader_next_batch(src->loader);
+                batch_convert(src, lb, &cfg->model, &t->buf, &b);
+                real_tokens = lb->real_tokens;
+            }
             m->dropout_key = philox_key(cfg->train.seed, (uint64_t)draw, (uint64_t)comm->rank + 1);
             float loss = model_forward(m, &b);
             /* data parallel: each task's loss and gradient are the mean over
@@ -755,7 +818,7 @@ int trainer_run(Trainer *t) {
             }
             if (!isfinite(loss)) { nonfinite = 1; continue; }
             model_backward(m, &b, 1.0f / cfg->train.grad_accum);
-            tokens_since += lb->real_tokens;
+            tokens_since += real_tokens;
         }
         /* all ranks agree on which heads move and whether the step is good */
         int flags[MAX_TASKS + 1];

@@ -61,7 +61,7 @@ typedef struct {
     int task_source[MAX_TASKS];    /* model task -> train source, or -1 */
     Source eval_src[MAX_TASKS];    /* per task with eval data (rank 0 reads all) */
     int neval;
-    BatchBuf buf;
+    BatchBuf buf, mix;         /* model batches; staging rows of mixed batches */
     char vocab[1100];
     int do_lower_case;
     char **label_names[MAX_TASKS];
