@@ -239,63 +239,88 @@ out:
     return rc;
 }
 
-static int load_state(Trainer *t, const char *path, char *err, size_t errlen) {
+int checkpoint_parse_state(const char *text, const char *path, const char *const *task_names, int ntasks,
+                           int world, int nsources, TrainState *st, char *err, size_t errlen) {
     json_error_t je;
-    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
         snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
         return -1;
     }
     int rc = -1;
     json_t *step = json_object_get(o, "step"), *tasks = json_object_get(o, "tasks");
-    json_t *loaders = json_object_get(o, "loaders"), *world = json_object_get(o, "world");
-    if (!json_is_integer(step) || json_integer_value(step) < 0) {
+    json_t *loaders = json_object_get(o, "loaders"), *w = json_object_get(o, "world");
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "%s: expected a JSON object", path);
+        goto out;
+    }
+    if (!json_is_integer(step) || json_integer_value(step) < 0 || json_integer_value(step) > (1LL << 40)) {
         snprintf(err, errlen, "%s: field \"step\" missing or not a non-negative integer", path);
         goto out;
     }
-    if (!json_is_array(tasks) || (int)json_array_size(tasks) != t->cfg->model.ntasks) {
+    if (!json_is_array(tasks) || (int)json_array_size(tasks) != ntasks) {
         snprintf(err, errlen, "%s: field \"tasks\" lists %zu tasks, the config has %d (a different task set: "
-                 "use --init-from to start a new task set from these weights)", path, json_array_size(tasks),
-                 t->cfg->model.ntasks);
+                 "use --init-from to start a new task set from these weights)", path, json_array_size(tasks), ntasks);
         goto out;
     }
-    for (int k = 0; k < t->cfg->model.ntasks; k++) {
+    for (int k = 0; k < ntasks; k++) {
         const char *name = json_string_value(json_array_get(tasks, k));
-        if (!name || strcmp(name, t->cfg->model.tasks[k].name)) {
-            snprintf(err, errlen, "%s: field \"tasks\"[%d] is '%s', the config's task %d is '%s'", path, k,
-                     name ? name : "?", k, t->cfg->model.tasks[k].name);
+        if (!name || strcmp(name, task_names[k])) {
+            snprintf(err, errlen, "%s: field \"tasks\"[%d] is '%.64s', the config's task %d is '%s'", path, k,
+                     name ? name : "?", k, task_names[k]);
             goto out;
         }
     }
-    if (!json_is_integer(world) || json_integer_value(world) != t->comm->world) {
+    if (!json_is_integer(w) || json_integer_value(w) != world) {
         snprintf(err, errlen, "%s: field \"world\": the checkpoint was written by %lld ranks, this run has %d "
-                 "(loader positions are per rank)", path, (long long)json_integer_value(world), t->comm->world);
+                 "(loader positions are per rank)", path, (long long)json_integer_value(w), world);
         goto out;
     }
-    if (!json_is_array(loaders) || (int)json_array_size(loaders) != t->nsources) {
+    if (!json_is_array(loaders) || (int)json_array_size(loaders) != nsources || nsources > MAX_TASKS) {
         snprintf(err, errlen, "%s: field \"loaders\" does not match the %d data sources of this config", path,
-                 t->nsources);
+                 nsources);
         goto out;
     }
-    for (int s = 0; s < t->nsources; s++) {
+    for (int s = 0; s < nsources; s++) {
         json_t *l = json_array_get(loaders, s);
         json_t *e = json_object_get(l, "epoch"), *b = json_object_get(l, "batch");
-        if (!json_is_integer(e) || !json_is_integer(b)) {
-            snprintf(err, errlen, "%s: field \"loaders\"[%d] needs integer epoch and batch", path, s);
+        if (!json_is_integer(e) || !json_is_integer(b) || json_integer_value(e) < 0 || json_integer_value(b) < 0) {
+            snprintf(err, errlen, "%s: field \"loaders\"[%d] needs non-negative integer epoch and batch", path, s);
             goto out;
         }
-        LoaderState ls = {json_integer_value(e), json_integer_value(b)};
-        if (loader_set_state(t->src[s].loader, ls, err, errlen)) goto out;
+        st->loader[s] = (LoaderState){json_integer_value(e), json_integer_value(b)};
     }
-    t->st.step = (long)json_integer_value(step);
-    json_t *bm = json_object_get(o, "best_metric");
-    t->st.best_metric = json_is_number(bm) ? json_number_value(bm) : NAN;
-    t->st.best_step = (long)json_integer_value(json_object_get(o, "best_step"));
-    t->st.nonfinite_skipped = (long)json_integer_value(json_object_get(o, "nonfinite_skipped"));
+    json_t *bm = json_object_get(o, "best_metric"), *bs = json_object_get(o, "best_step");
+    json_t *nf = json_object_get(o, "nonfinite_skipped");
+    if ((bm && !json_is_null(bm) && !json_is_number(bm)) || (bs && !json_is_integer(bs)) ||
+        (nf && (!json_is_integer(nf) || json_integer_value(nf) < 0))) {
+        snprintf(err, errlen, "%s: fields \"best_metric\", \"best_step\", \"nonfinite_skipped\" must be numbers", path);
+        goto out;
+    }
+    st->step = (long)json_integer_value(step);
+    st->best_metric = json_is_number(bm) ? json_number_value(bm) : NAN;
+    st->best_step = bs ? (long)json_integer_value(bs) : -1;
+    st->nonfinite_skipped = nf ? (long)json_integer_value(nf) : 0;
     rc = 0;
 out:
     json_decref(o);
     return rc;
+}
+
+static int load_state(Trainer *t, const char *path, char *err, size_t errlen) {
+    char *text = fs_read_file(path, NULL, err, errlen);
+    if (!text) return -1;
+    const char *names[MAX_TASKS];
+    for (int k = 0; k < t->cfg->model.ntasks; k++) names[k] = t->cfg->model.tasks[k].name;
+    TrainState st = t->st;
+    int rc = checkpoint_parse_state(text, path, names, t->cfg->model.ntasks, t->comm->world, t->nsources, &st,
+                                    err, errlen);
+    free(text);
+    if (rc) return -1;
+    for (int s = 0; s < t->nsources; s++)
+        if (loader_set_state(t->src[s].loader, st.loader[s], err, errlen)) return -1;
+    t->st = st;
+    return 0;
 }
 
 int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, size_t errlen) {

@@ -25,6 +25,12 @@ int checkpoint_maybe_resume(Trainer *t, char *err, size_t errlen);
 /* Load a checkpoint folder into t (used by resume and by `eval`). */
 int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, size_t errlen);
 
+/* Parse and check trainer_state.json text against this run (task names,
+ * world size, number of data sources); fills st (step, loader positions,
+ * best metric, skipped steps). Errors name `path` and the field. */
+int checkpoint_parse_state(const char *text, const char *path, const char *const *task_names, int ntasks,
+                           int world, int nsources, TrainState *st, char *err, size_t errlen);
+
 /* Test hook: MTBERT_FAULT_AT=<stage> makes checkpoint_save exit(3) at that
  * stage (model, optimizer, state, rename, latest), simulating a crash. */
 

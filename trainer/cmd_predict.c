@@ -49,7 +49,13 @@ static int encode_line(const Tokenizer *tok, char *line, int max_len, Encoded *e
             e->first = realloc(e->first, sizeof(int) * cap);
         }
         size_t before = v.len;
-        if (tokenizer_encode(tok, w, strlen(w), &v, bad)) { intvec_free(&v); return -1; }
+        if (tokenizer_encode(tok, w, strlen(w), &v, bad)) {
+            *bad += (size_t)(w - line); /* offset within the line */
+            intvec_free(&v);
+            free(e->words);
+            free(e->first);
+            return -1;
+        }
         e->words[e->nwords] = w;
         e->first[e->nwords] = v.len > before && before < (size_t)max_len - 1 ? (int)before : -1;
         e->nwords++;

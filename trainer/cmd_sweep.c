@@ -106,22 +106,6 @@ static char *node_text(const YNode *n) {
     return strdup(buf);
 }
 
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    size_t r;
-    while (s && (r = fread(s + len, 1, cap - len - 1, f)) > 0) {
-        len += r;
-        if (cap - len < 2) s = realloc(s, cap *= 2);
-    }
-    fclose(f);
-    if (s) s[len] = 0;
-    if (n) *n = len;
-    return s;
-}
-
 /* ---- the search space ---- */
 
 typedef struct {
@@ -170,8 +154,9 @@ static int cmd_expand(int argc, char **argv) {
     }
     if (!sweep || !out) { usage(stderr); return 2; }
     size_t len;
-    char *text = read_file(sweep, &len);
-    if (!text) { fprintf(stderr, "mtbert sweep: %s: %s\n", sweep, strerror(errno)); return 2; }
+    char ferr[1200];
+    char *text = fs_read_file(sweep, &len, ferr, sizeof ferr);
+    if (!text) { fprintf(stderr, "mtbert sweep: %s\n", ferr); return 2; }
     YNode *root = NULL;
     YError ye;
     int rc = 2;
