@@ -76,13 +76,27 @@ int comm_init(Comm *c, int *argc, char ***argv) {
     return 0;
 }
 
+#ifdef MTBERT_HAVE_NCCL
+/* comm_nccl.c: comm_use_nccl, comm_bind_device and these two */
+int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
+void comm_nccl_finalize(Comm *c);
+#else
 int comm_use_nccl(Comm *c) {
     (void)c;
     fprintf(stderr, "mtbert: NCCL reductions are not available in this build\n");
     return -1;
 }
 
+int comm_bind_device(Comm *c) {
+    (void)c;
+    return 0;
+}
+#endif
+
 void comm_finalize(Comm *c) {
+#ifdef MTBERT_HAVE_NCCL
+    comm_nccl_finalize(c); /* before MPI goes away */
+#endif
 #ifdef MTBERT_HAVE_MPI
     if (c->mpi_initialized_here) MPI_Finalize();
 #endif
@@ -90,6 +104,10 @@ void comm_finalize(Comm *c) {
 }
 
 int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
+#ifdef MTBERT_HAVE_NCCL
+    /* device buffer; runs with a world of one too (that is how it is tested) */
+    if (c->kind == COMM_NCCL) return comm_nccl_allreduce_mean(c, x, n, bucket);
+#endif
     if (c->world <= 1 || n == 0) return 0;
 #ifdef MTBERT_HAVE_MPI
     if (bucket == 0 || bucket > n) bucket = n;
@@ -151,7 +169,8 @@ int comm_barrier(Comm *c) {
 
 void comm_abort(Comm *c, int code) {
 #ifdef MTBERT_HAVE_MPI
-    if (c->kind == COMM_MPI) {
+    /* with NCCL, MPI still carries the job when the world is larger than one */
+    if (c->kind == COMM_MPI || (c->kind == COMM_NCCL && c->world > 1)) {
         fflush(stdout);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, code);

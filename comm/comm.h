@@ -22,12 +22,23 @@ typedef struct Comm {
 
 /* Detect the launcher and start MPI when present. 0 or -1 (message on stderr). */
 int comm_init(Comm *c, int *argc, char ***argv);
-/* Switch gradient reductions to NCCL on device buffers (GPU training). */
+/* GPU training: make GPU local_rank % (visible devices) current. Call it
+ * before any other CUDA work (ops_cuda() creates its stream and handles on
+ * the current device). 0 also when there is no GPU or no NCCL in the build
+ * (nothing to bind); -1 when cudaSetDevice fails. */
+int comm_bind_device(Comm *c);
+/* Switch comm_allreduce_mean to NCCL on device buffers (GPU training):
+ * binds the GPU as above, rank 0's ncclUniqueId is broadcast over MPI (a
+ * world of one needs no MPI), one communicator and a stream of its own.
+ * Collective: every rank calls it. 0, or -1 with a message on stderr
+ * (always -1 in a build without NCCL). comm_finalize destroys it. */
 int comm_use_nccl(Comm *c);
 void comm_finalize(Comm *c);
 
 /* x[i] = mean over ranks of x[i], in place, in buckets of `bucket` floats
- * (0 = one call). Host memory for MPI, device memory for NCCL. */
+ * (0 = one call). Host memory for MPI, device memory for NCCL (after
+ * comm_use_nccl; it waits for all queued device work first and returns
+ * with the result complete). */
 int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
 /* Sum of doubles over ranks (host), e.g. losses and metric counts. */
 int comm_allreduce_sum_double(Comm *c, double *x, size_t n);

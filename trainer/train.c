@@ -311,12 +311,31 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     /* backend */
     t->ops = ops_cpu();
     if (cfg->train.backend != CFG_BACKEND_CPU) {
+        /* GPU local_rank % devices, before ops_cuda() makes its stream and handles */
+        if (comm->world > 1 && comm_bind_device(comm)) return 2;
         const Ops *cuda = ops_cuda();
         if (cuda) t->ops = cuda;
         else if (cfg->train.backend == CFG_BACKEND_CUDA) {
             fprintf(stderr, "mtbert: %s: train.backend is cuda, but no CUDA GPU is available\n", cfg->source);
             return 2;
         }
+    }
+    if (for_training && comm->world > 1 && t->ops != ops_cpu()) {
+        /* gradients stay on the GPU: the MPI all-reduce (host memory) cannot
+         * average them, NCCL must (comm_use_nccl is collective) */
+        int nbad = comm_use_nccl(comm) ? 1 : 0;
+        if (nbad)
+            fprintf(stderr, "mtbert: rank %d: the %s backend with %d ranks needs NCCL for the gradient "
+                    "all-reduce (device memory), and it could not be set up%s; or set train.backend: cpu\n",
+                    comm->rank, t->ops->name, comm->world,
+#ifdef MTBERT_HAVE_NCCL
+                    " (see the NCCL messages above)"
+#else
+                    ": this build has no NCCL (rebuild with CUDA and NCCL)"
+#endif
+                    );
+        comm_allreduce_max_int(comm, &nbad, 1);
+        if (nbad) return 2;
     }
     int threads = cfg->train.threads > 0 ? cfg->train.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (comm->world > 1 && cfg->train.threads <= 0) {
