@@ -13,6 +13,7 @@
 #
 #   MTBERT_SKIP_ASAN=1   skip the sanitizer suite
 #   MTBERT_SKIP_FUZZ=1   skip the fuzz smoke run
+#   MTBERT_SLURM_TEST=1  run tests/slurm/run_slurm_test.sh (always when CI=true)
 #   MTBERT_FUZZ_SECONDS  seconds per fuzz target (default 10)
 # Extra arguments go to the first (normal) ctest only.
 set -euo pipefail
@@ -46,6 +47,14 @@ if [ "${MTBERT_SKIP_ASAN:-0}" != 1 ]; then
     fi
     [ $rc -eq 0 ] || { echo "sanitizer suite FAILED"; exit 1; }
     echo "=== sanitizer suite: no findings"
+fi
+
+# Slurm integration test (private one-node cluster; installs slurm-wlm): CI only
+if [ "${CI:-}" = true ] || [ "${MTBERT_SLURM_TEST:-0}" = 1 ]; then
+    echo "=== Slurm integration test (tests/slurm/run_slurm_test.sh)"
+    src=0; MTBERT_BIN="$ROOT/build/mtbert" bash tests/slurm/run_slurm_test.sh || src=$?
+    case $src in 0) echo "=== Slurm test: passed" ;; 77) echo "=== Slurm test: SKIPPED" ;;
+                 *) echo "=== Slurm test: FAILED (exit $src)"; exit 1 ;; esac
 fi
 
 if [ "${MTBERT_SKIP_FUZZ:-0}" != 1 ]; then

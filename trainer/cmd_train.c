@@ -132,7 +132,7 @@ int cmd_eval(int argc, char **argv) {
         rc = 2;
     }
     if (rc == 0) {
-        if (t.neval == 0) {
+        if (!t.has_eval) {
             fprintf(stderr, "mtbert eval: %s: no task has data.eval\n", a.config);
             rc = 2;
         } else {

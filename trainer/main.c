@@ -1,6 +1,8 @@
 /* mtbert — multi-task BERT trainer. Dispatches to the subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trainer/cli.h"
 
@@ -35,6 +37,16 @@ int cli_not_available(const char *command) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenMP threads that spin-wait between parallel regions lose badly when
+     * the cores are shared (a 5 s demo took minutes under load), and cost
+     * nothing measurable when idle. libgomp reads OMP_WAIT_POLICY when it is
+     * loaded, before main, so set it and start again once. A user's own
+     * setting is kept. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);
+        /* exec failed (no /proc): carry on with the default policy */
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -383,6 +383,10 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     comm_allreduce_max_int(comm, &bad, 1);
     if (bad) return 2;
 
+    /* every rank must agree on evaluating: rank 0 evaluates, all wait for it */
+    t->has_eval = t->neval > 0;
+    comm_allreduce_max_int(comm, &t->has_eval, 1);
+
     /* model */
     int maxB = cfg->data.batch_size, maxT = cfg->data.max_len;
     for (int s = 0; s < t->nsources; s++) if (t->src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
@@ -923,7 +927,7 @@ int trainer_run(Trainer *t) {
             t_last = now;
         }
         int last = t->st.step == t->total_steps;
-        int do_eval = t->neval > 0 && cfg->eval.every > 0 && t->st.step % cfg->eval.every == 0 && !last;
+        int do_eval = t->has_eval && cfg->eval.every > 0 && t->st.step % cfg->eval.every == 0 && !last;
         int do_ckpt = cfg->checkpoint.every > 0 && t->st.step % cfg->checkpoint.every == 0 && !last;
         MetricSet ms = {0};
         if (do_eval) {
@@ -948,7 +952,7 @@ int trainer_run(Trainer *t) {
     }
     if (rc == 0) {
         MetricSet ms = {0};
-        if (t->neval > 0) {
+        if (t->has_eval) {
             trainer_evaluate(t, &ms);
             log_eval(t, &ms, t->st.step);
             int ok;

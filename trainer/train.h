@@ -60,7 +60,8 @@ typedef struct {
     Source src[MAX_TASKS];
     int task_source[MAX_TASKS];    /* model task -> train source, or -1 */
     Source eval_src[MAX_TASKS];    /* per task with eval data (rank 0 reads all) */
-    int neval;
+    int neval;                 /* eval sources open here (rank 0 only) */
+    int has_eval;              /* some task has eval data: the same on every rank */
     BatchBuf buf, mix;         /* model batches; staging rows of mixed batches */
     char vocab[1100];
     int do_lower_case;

@@ -53,4 +53,12 @@ res=$(paste <(od -An -v -tf4 -w4 "$T/d1/rank-0.bin") <(od -An -v -tf4 -w4 "$T/d4
     { a = $1 + 0; b = $2 + 0; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; if ((b < 0 ? -b : b) > m) m = b < 0 ? -b : b
       if (m < 1e-2) m = 1e-2; r = d / m; if (r > mx) { mx = r; at = NR - 1 } n++ }
     END { printf "%d %.3g %d\n", n, mx, at; exit !(n > 0 && mx <= 1e-5) }') || fail "parameters differ: n, max rel, index = $res"
+# evaluation with several ranks: rank 0 evaluates while the others wait for
+# its numbers (a run with eval sets must not hang, periodic or final)
+EV=()
+for k in topic sentiment ner; do EV+=(--set "tasks.$k.data.eval=$T/data/dev-*.h5"); done
+timeout 120 mpirun --oversubscribe -np 2 -x OMP_WAIT_POLICY "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" \
+    "${EV[@]}" --set data.batch_size=2 --set eval.every=5 --set "train.run_dir=$T/re" >"$T/oe" 2>"$T/ee" \
+    || { cp "$T/ee" "$T/e4"; fail "2-rank run with evaluation: exit $? (124 = hung)"; }
+[ "$(grep -c '"event": "eval"' "$T/re/metrics.jsonl")" = 2 ] || fail "2-rank run: expected eval records at steps 5 and 10"
 echo "mpi_equivalence: ok ($(echo "$res" | cut -d' ' -f1) parameters, max relative difference $(echo "$res" | cut -d' ' -f2); losses equal at 10 steps)"
