@@ -1,6 +1,7 @@
 /* formats.c — raw corpus readers (CoNLL, label/text lines, CSV, JSONL,
  * scored sentence pairs). See formats.h and docs/data-format.md. */
 #include "data/formats.h"
+#include "data/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,14 +14,6 @@
 
 /* ---------------------------------------------------------------- basics */
 
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "mtbert: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
 
 static char *xstrndup(const char *s, size_t n) {
     char *d = xrealloc(NULL, n + 1);

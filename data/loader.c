@@ -1,6 +1,7 @@
 /* loader.c — shard set -> this rank's examples -> shuffled padded batches
  * (see loader.h). */
 #include "data/loader.h"
+#include "data/xalloc.h"
 
 #include <glob.h>
 #include <inttypes.h>
@@ -36,22 +37,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mtbert: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return p;
-}
-static void *xrealloc(void *p, size_t n) {
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mtbert: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return p;
-}
 
 void loader_config_default(LoaderConfig *c) {
     memset(c, 0, sizeof *c);

@@ -1,6 +1,7 @@
 /* prepare.c — tokenization, label mapping and word-to-wordpiece alignment
  * for `mtbert prepare` (see prepare.h). */
 #include "data/prepare.h"
+#include "data/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,14 +19,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "mtbert: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
 
 void prepare_options_default(PrepareOptions *o) {
     memset(o, 0, sizeof *o);
