@@ -1,6 +1,7 @@
 /* formats.c — raw corpus readers (CoNLL, label/text lines, CSV, JSONL,
  * scored sentence pairs). See formats.h and docs/data-format.md. */
 #include "data/formats.h"
+#include "trainer/errmsg.h"
 #include "data/xalloc.h"
 
 #include <ctype.h>
@@ -22,13 +23,6 @@ static char *xstrndup(const char *s, size_t n) {
     return d;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void rawset_init(RawSet *s) { memset(s, 0, sizeof *s); }
 

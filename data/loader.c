@@ -1,6 +1,7 @@
 /* loader.c — shard set -> this rank's examples -> shuffled padded batches
  * (see loader.h). */
 #include "data/loader.h"
+#include "trainer/errmsg.h"
 #include "data/xalloc.h"
 
 #include <glob.h>
@@ -29,13 +30,6 @@ struct Loader {
     LoaderBatch b;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 
 void loader_config_default(LoaderConfig *c) {

@@ -1,6 +1,7 @@
 /* prepare.c — tokenization, label mapping and word-to-wordpiece alignment
  * for `mtbert prepare` (see prepare.h). */
 #include "data/prepare.h"
+#include "trainer/errmsg.h"
 #include "data/xalloc.h"
 
 #include <ctype.h>
@@ -11,13 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 
 void prepare_options_default(PrepareOptions *o) {

@@ -2,6 +2,7 @@
  * docs/data-format.md). Every HDF5 call is checked; messages name the file
  * and the dataset or attribute. */
 #include "data/shard.h"
+#include "trainer/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* HDF5 prints its own error stack by default; our messages say more.
  * No atexit clean-up by HDF5 either: after a failed H5Fclose (a full disk,

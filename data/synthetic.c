@@ -5,6 +5,7 @@
  * Words for topic and sentiment come from pools of ~20-30 each, so no
  * single word decides a label; entity names are one to three words. */
 #include "data/synthetic.h"
+#include "trainer/errmsg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -236,13 +237,6 @@ void synth_generate(uint64_t seed, int split, int64_t n, RawSet *out) {
 
 /* ----------------------------------------------------------------- vocab */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct {
     char **s;

@@ -19,6 +19,7 @@
  *  - Python's split() also splits on U+2028/U+2029, which BERT's cleaning
  *    does not treat as whitespace; they end a token here too. */
 #include "data/tokenizer.h"
+#include "trainer/errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -282,17 +283,6 @@ static inline int table_find(const Tokenizer *t, uint64_t h, int pre, const char
 }
 
 /* ---------------------------------------------------------------- loading */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 Tokenizer *tokenizer_load(const char *vocab_path, int do_lower_case, char *err, size_t errlen) {
     if (err && errlen) err[0] = 0;

@@ -1,5 +1,6 @@
 /* fsutil.c — atomic file replacement, mkdir -p, whole-file reads. */
 #include "trainer/fsutil.h"
+#include "trainer/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +12,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The folder holding path ("." for a bare name), newly allocated. */
 static char *dir_of(const char *path) {

@@ -3,6 +3,7 @@
  * header, then the data section that the header's data_offsets point into.
  * The header JSON is parsed and produced with jansson. */
 #include "trainer/safetensors.h"
+#include "trainer/errmsg.h"
 #include "trainer/fsutil.h"
 
 #include <errno.h>
@@ -24,13 +25,6 @@
 /* A header beyond this is not a real checkpoint but a corrupt length field. */
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- dtypes ---- */
 
