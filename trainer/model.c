@@ -52,6 +52,8 @@ static void layer_acts_free(const Ops *ops, LayerActs *la) {
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ops->free(p[i]);
 }
 
+static void resolve_params(Model *m);
+
 static int head_rows_per_example(const TaskConfig *t) { return t->type == TASK_TOKEN_CLS; }
 
 int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
@@ -151,6 +153,13 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     for (size_t l = 0; l < L; l++) m->train.layer[l] = 1;
     for (int t = 0; t < cfg->ntasks; t++) m->train.head[t] = 1;
     m->training = 1;
+    m->lp = calloc(L ? L : 1, sizeof(LayerParams));
+    if (!m->lp) {
+        snprintf(err, errlen, "out of memory");
+        model_free(m);
+        return -1;
+    }
+    resolve_params(m);
     return 0;
 }
 
@@ -171,6 +180,7 @@ void model_free(Model *m) {
     if (m->layers)
         for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) layer_acts_free(ops, &m->layers[l]);
     free(m->layers);
+    free(m->lp);
     layer_acts_free(ops, &m->dl);
     for (int t = 0; t < MAX_TASKS; t++) {
         ops->free(m->head_in[t]);
@@ -195,12 +205,8 @@ static float *grad_of(const Model *m, const float *p, int trainable) {
     return trainable && m->grads ? m->grads + (p - m->params) : NULL;
 }
 
-/* Named parameters of layer l (adjacent in the flat buffer, see params.c). */
-typedef struct {
-    float *qkv_w, *qkv_b, *ao_w, *ao_b, *ln1_w, *ln1_b, *fc_w, *fc_b, *fo_w, *fo_b, *ln2_w, *ln2_b;
-} LayerParams;
-
-static LayerParams layer_params(Model *m, int l) {
+/* Looked up by name once, in model_create (resolve_params). */
+static LayerParams lookup_layer(Model *m, int l) {
     char n[160];
     LayerParams p;
 #define P(field, suffix) \
@@ -221,16 +227,23 @@ static LayerParams layer_params(Model *m, int l) {
     return p;
 }
 
-static float *head_w(Model *m, int t) {
+static float *lookup_head(Model *m, int t, const char *what) {
     char n[160];
-    snprintf(n, sizeof n, "heads.%s.weight", m->cfg.tasks[t].name);
+    snprintf(n, sizeof n, "heads.%s.%s", m->cfg.tasks[t].name, what);
     return model_param(m, n);
 }
-static float *head_b(Model *m, int t) {
-    char n[160];
-    snprintf(n, sizeof n, "heads.%s.bias", m->cfg.tasks[t].name);
-    return model_param(m, n);
+
+static void resolve_params(Model *m) {
+    for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) m->lp[l] = lookup_layer(m, l);
+    for (int t = 0; t < m->cfg.ntasks; t++) {
+        m->hw[t] = lookup_head(m, t, "weight");
+        m->hb[t] = lookup_head(m, t, "bias");
+    }
 }
+
+static LayerParams layer_params(Model *m, int l) { return m->lp[l]; }
+static float *head_w(Model *m, int t) { return m->hw[t]; }
+static float *head_b(Model *m, int t) { return m->hb[t]; }
 
 /* ---- forward ---- */
 

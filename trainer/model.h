@@ -46,6 +46,12 @@ typedef struct {
     float *out, *ln2_mean, *ln2_rstd; /* (B,T,C) layer output */
 } LayerActs;
 
+/* Pointers to layer l's parameters in the flat buffer (q, k, v weights are
+ * adjacent: qkv_w is the (3C, C) matrix, qkv_b its (3C) bias). */
+typedef struct {
+    float *qkv_w, *qkv_b, *ao_w, *ao_b, *ln1_w, *ln1_b, *fc_w, *fc_b, *fo_w, *fo_b, *ln2_w, *ln2_b;
+} LayerParams;
+
 typedef struct {
     /* which parts get gradients; frozen parts get no backward at all */
     int embeddings, pooler, projection;
@@ -61,6 +67,8 @@ typedef struct {
     int maxB, maxT;
     int sentence_needed;       /* some task uses the sentence embedding */
     Trainable train;
+    LayerParams *lp;           /* (L) resolved once at creation */
+    float *hw[MAX_TASKS], *hb[MAX_TASKS]; /* head weight and bias per task (NULL: similarity) */
 
     /* activations */
     int *d_ids, *d_types, *d_mask;          /* (B,T) */
