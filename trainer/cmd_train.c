@@ -6,6 +6,7 @@
 
 #include "trainer/checkpoint.h"
 #include "trainer/cli.h"
+#include "trainer/stop_signal.h"
 #include "trainer/train.h"
 
 static void usage_train(FILE *f) {
@@ -21,7 +22,13 @@ static void usage_train(FILE *f) {
             "  --quiet           no per-step progress lines\n"
             "\n"
             "The run directory (train.run_dir) receives config.yaml (fully resolved),\n"
-            "metrics.jsonl, curves.svg and step-NNNNNNN/ checkpoints with a `latest` pointer.\n");
+            "metrics.jsonl, curves.svg and step-NNNNNNN/ checkpoints with a `latest` pointer.\n"
+            "\n"
+            "SIGTERM, SIGUSR1 or SIGINT (Ctrl-C) stops the run after the current step with a\n"
+            "checkpoint (a second one stops it at once); checkpoint.resume=auto continues it.\n"
+            "\n"
+            "Exit status: 0 done, 1 failed during training, 2 bad command line or config,\n"
+            "3 stopped on a signal after saving a checkpoint.\n");
 }
 
 static void usage_eval(FILE *f) {
@@ -80,6 +87,7 @@ int cmd_train(int argc, char **argv) {
     }
     Comm comm;
     if (comm_init(&comm, &argc, &argv)) { free(a.sets); return 1; }
+    stop_signal_install(); /* a signal during set-up stops after the first step */
     Config cfg;
     /* every rank validates; only rank 0 prints the problems */
     int rc = config_load(&cfg, a.config, a.sets, a.nsets, comm.rank == 0 ? stderr : NULL);
@@ -105,7 +113,7 @@ int cmd_train(int argc, char **argv) {
     }
     trainer_free(&t);
     config_free(&cfg);
-    if (rc && comm.world > 1) comm_abort(&comm, rc);
+    if (rc && rc != TRAIN_STOPPED && comm.world > 1) comm_abort(&comm, rc);
     comm_finalize(&comm);
     return rc;
 }
@@ -121,9 +129,12 @@ int cmd_eval(int argc, char **argv) {
     Comm comm;
     if (comm_init(&comm, &argc, &argv)) { free(a.sets); return 1; }
     Config cfg;
-    int rc = config_load(&cfg, a.config, a.sets, a.nsets, stderr);
+    int rc = config_load(&cfg, a.config, a.sets, a.nsets, comm.rank == 0 ? stderr : NULL);
     free(a.sets);
-    if (rc) return 2;
+    if (rc) {
+        comm_finalize(&comm);
+        return 2;
+    }
     Trainer t;
     rc = trainer_setup(&t, &cfg, &comm, 0);
     char err[2048];

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "trainer/model_dir.h"
 #include "trainer/sampler.h"
 #include "trainer/schedule.h"
+#include "trainer/stop_signal.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -694,6 +696,24 @@ static void fmt_duration(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%ldm%02lds", x / 60, x % 60);
 }
 
+/* MTBERT_SIGNAL_AT=STEP[:RANK] (tests): the process raises SIGUSR1 on itself
+ * as it begins step STEP (1-based) -- on rank RANK only when given -- so the
+ * stop-on-signal path runs at a known step (tests/cli/train_signal.sh). */
+static void signal_hook(long step, int rank) {
+    static long at = -2;
+    static int at_rank = -1;
+    if (at == -2) {
+        const char *e = getenv("MTBERT_SIGNAL_AT");
+        at = -1;
+        if (e && *e) {
+            char *end;
+            at = strtol(e, &end, 10);
+            if (*end == ':') at_rank = (int)strtol(end + 1, NULL, 10);
+        }
+    }
+    if (step == at && (at_rank < 0 || at_rank == rank)) raise(SIGUSR1);
+}
+
 /* MTBERT_DUMP_PARAMS=DIR: every rank writes its final parameters, raw
  * float32 in table order, to DIR/rank-R.bin (tests/cli/mpi_equivalence.sh
  * checks that data-parallel ranks stay bit-identical). */
@@ -798,9 +818,11 @@ int trainer_run(Trainer *t) {
     double tokens_since = 0;
     long start_step = t->st.step;
     double loss_acc[MAX_TASKS] = {0}, loss_n[MAX_TASKS] = {0};
-    int rc = 0;
+    int rc = 0, stop_sig = 0;
+    stop_signal_install();
     while (t->st.step < t->total_steps) {
         long step = t->st.step;
+        signal_hook(step + 1, comm->rank);
         trainer_apply_freezing(t, step);
         model_zero_grad(m);
         int active[MAX_TASKS] = {0};
@@ -843,13 +865,16 @@ int trainer_run(Trainer *t) {
             model_backward(m, &b, 1.0f / cfg->train.grad_accum);
             tokens_since += real_tokens;
         }
-        /* all ranks agree on which heads move and whether the step is good */
-        int flags[MAX_TASKS + 1];
+        /* all ranks agree on which heads move, whether the step is good and
+         * whether to stop after it (a signal may reach only some ranks) */
+        int flags[MAX_TASKS + 2];
         for (int k = 0; k < nt; k++) flags[k] = active[k];
         flags[nt] = nonfinite;
-        comm_allreduce_max_int(comm, flags, (size_t)nt + 1);
+        flags[nt + 1] = stop_signal_pending();
+        comm_allreduce_max_int(comm, flags, (size_t)nt + 2);
         for (int k = 0; k < nt; k++) active[k] = flags[k];
         nonfinite = flags[nt];
+        stop_sig = flags[nt + 1];
         if (comm->world > 1 && comm_allreduce_mean(comm, m->grads, m->table.total, 1 << 22)) {
             fprintf(stderr, "mtbert: rank %d: gradient all-reduce failed at step %ld\n", comm->rank, step + 1);
             comm_abort(comm, 1);
@@ -927,6 +952,7 @@ int trainer_run(Trainer *t) {
             t_last = now;
         }
         int last = t->st.step == t->total_steps;
+        if (stop_sig && !last) break;
         int do_eval = t->has_eval && cfg->eval.every > 0 && t->st.step % cfg->eval.every == 0 && !last;
         int do_ckpt = cfg->checkpoint.every > 0 && t->st.step % cfg->checkpoint.every == 0 && !last;
         MetricSet ms = {0};
@@ -949,6 +975,19 @@ int trainer_run(Trainer *t) {
                 }
             }
         }
+    }
+    if (rc == 0 && stop_sig && t->st.step < t->total_steps) {
+        /* stopped on a signal: save where we are (no evaluation) and report */
+        if (checkpoint_save(t, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 1;
+        }
+        if (rank0)
+            fprintf(stderr, "mtbert: stopped on %s after step %ld of %ld; checkpoint %s/latest "
+                    "(rerun with checkpoint.resume=auto to continue)\n",
+                    stop_sig == SIGUSR1 ? "SIGUSR1" : stop_sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                    t->st.step, t->total_steps, cfg->train.run_dir);
+        return TRAIN_STOPPED;
     }
     if (rc == 0) {
         MetricSet ms = {0};

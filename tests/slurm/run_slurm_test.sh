@@ -240,12 +240,9 @@ TINY=(model.vocab="$T/data/vocab.txt" model.hidden_size=16 model.num_layers=1 mo
       eval.every=0 logging.every=1 checkpoint.every=2)
 SETS=()
 for kv in "${TINY[@]}"; do SETS+=(--set "$kv"); done
-# The 2-rank job trains without eval data: with eval sets, mtbert's multi-rank
-# evaluation deadlocks (train.c: only rank 0 opens the eval sources, so only
-# rank 0 has neval > 0 and enters trainer_evaluate's broadcast while the other
-# ranks are already in checkpoint_save's all-reduce; the same under mpirun).
-# MTBERT_SLURM_EVAL=1 includes the eval sets (to check a fix). The sweep's
-# 1-rank tasks do evaluate (the report needs best_metric).
+# The 2-rank jobs evaluate on the dev sets (they once deadlocked there: rank 0
+# evaluating while the others were in checkpoint_save's all-reduce; fixed).
+# MTBERT_SLURM_EVAL=0 leaves the eval sets out.
 EVAL=""
 [ "${MTBERT_SLURM_EVAL:-1}" = 1 ] && EVAL="$T/data/dev-*.h5"
 for k in topic sentiment ner; do
@@ -319,5 +316,38 @@ sed 's/^/  | /' "$T/report"
 awk -F'\t' 'NR > 1 && ($4 != 4 || $5 == "-") { bad = 1 } END { exit bad }' "$T/report" ||
     fail "sweep report: a run without 4 steps or without a metric"
 say "sweep.sbatch: ok (array job $aid, 4 tasks COMPLETED, report lists 4 runs)"
+# ---- 5. time limit warning: USR1 -> checkpoint -> requeue -> resume ----------------
+# What --signal=B:USR1@120 does near the time limit, sent by hand: the batch
+# script passes USR1 to the ranks, they checkpoint and exit 3, the script
+# requeues the job, and restart 1 resumes from that checkpoint. The run is
+# long (steps=100000); the test cancels it once the restart has resumed.
+say "submitting a long train.sbatch and sending it USR1"
+out=$(MTBERT_BIN="$BIN" MTBERT_SRUN_ARGS="--mpi=$MPI" "${SB[@]}" --nodes=1 --ntasks-per-node=2 \
+        --output="$T/out/usr1-%j.out" launch/slurm/train.sbatch configs/demo.yaml "${SETS[@]}" \
+        --set data.batch_size=4 --set train.steps=100000 --set checkpoint.every=0 --set "train.run_dir=$T/run-usr1" 2>&1) ||
+    fail "sbatch train.sbatch (USR1 case): $out"
+jid=${out%%;*}
+JOBS+=("$jid")
+o="$T/out/usr1-$jid.out"
+t0=$(date +%s)
+until [ "$(grep -c '"event": "train"' "$T/run-usr1/metrics.jsonl" 2>/dev/null)" -ge 3 ] 2>/dev/null; do
+    [ $(($(date +%s) - t0)) -ge 120 ] && fail "job $jid: no training progress after 120 s"
+    sleep 0.5
+done
+scancel --batch --signal=USR1 "$jid" || fail "scancel --batch --signal=USR1 $jid"
+until grep -q "resumed from .* at step" "$o" 2>/dev/null; do
+    [ $(($(date +%s) - t0)) -ge 240 ] && fail "job $jid: not resumed after a requeue within 240 s"
+    sleep 1
+done
+scancel "$jid"
+grep -q "train.sbatch: time limit near (USR1)" "$o" || fail "job $jid: the batch script did not see USR1"
+k=$(sed -n 's/.*stopped on SIGUSR1 after step \([0-9]*\) of 100000.*/\1/p' "$o" | head -1)
+[ -n "$k" ] || fail "job $jid: mtbert did not report stopping on SIGUSR1"
+grep -q "train.sbatch: srun exited 3" "$o" || fail "job $jid: srun did not exit 3 after the stop"
+grep -q "train.sbatch: requeueing job $jid (restart 1)" "$o" || fail "job $jid: not requeued"
+grep -q "train.sbatch: job $jid on .*restart 1" "$o" || fail "job $jid: restart 1 did not start"
+grep -q "resumed from $T/run-usr1/step-$(printf %07d "$k") at step $k" "$o" ||
+    fail "job $jid: restart 1 did not resume from step $k: $(grep resumed "$o")"
+say "USR1: ok (job $jid: checkpoint at step $k, exit 3, requeued, restart 1 resumed at step $k)"
 say "PASS"
 exit 0
