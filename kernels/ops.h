@@ -91,6 +91,9 @@ typedef struct Ops {
     void (*attention_backward)(float *dqkv, const float *dout, const float *qkv,
                                const float *att, const int *mask, int B, int T, int C,
                                int NH, float p, uint64_t seed, uint64_t offset);
+    /* floats of `att` the two functions above need for these shapes (the CPU
+     * keeps all B*NH*T*T probabilities; a fused backend may keep B*NH*T) */
+    size_t (*attention_scratch_floats)(int B, int T, int NH, int hd);
 
     /* ---- GELU (exact erf or tanh approximation): inp (N) -> out (N) ---- */
     void (*gelu_forward)(float *out, const float *inp, size_t n, int kind);

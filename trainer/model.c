@@ -80,6 +80,7 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     }
     size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers;
     size_t N = (size_t)maxB * maxT, NH = bc->num_attention_heads;
+    size_t att_floats = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
     size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
     Arena a = {ops, 0, 0};
 
@@ -102,7 +103,7 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     m->emb_mean = AF(&a, N);
     m->emb_rstd = AF(&a, N);
     m->layers = calloc(L ? L : 1, sizeof(LayerActs));
-    for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, (size_t)maxB * NH * maxT * maxT);
+    for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, att_floats);
     m->pooled = AF(&a, (size_t)maxB * C);
     m->pooler_pre = AF(&a, (size_t)maxB * C);
     m->pooler_out = AF(&a, (size_t)maxB * C);

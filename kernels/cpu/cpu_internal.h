@@ -135,6 +135,7 @@ void cpu_attention_forward(float *out, float *att, const float *qkv, const int *
 void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                             const int *mask, int B, int T, int C, int NH, float p,
                             uint64_t seed, uint64_t offset);
+size_t cpu_attention_scratch_floats(int B, int T, int NH, int hd);
 
 /* elementwise */
 void cpu_gelu_forward(float *out, const float *inp, size_t n, int kind);

@@ -37,6 +37,7 @@ static const Ops cpu_table = {
     .matmul_backward = cpu_matmul_backward,
     .attention_forward = cpu_attention_forward,
     .attention_backward = cpu_attention_backward,
+    .attention_scratch_floats = cpu_attention_scratch_floats,
     .gelu_forward = cpu_gelu_forward,
     .gelu_backward = cpu_gelu_backward,
     .tanh_forward = cpu_tanh_forward,

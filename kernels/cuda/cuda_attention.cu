@@ -469,6 +469,13 @@ static void check_dims(int B, int NH) {
     }
 }
 
+// floats of `att`: the fused kernels keep one log-sum-exp per (b, h, query)
+// row; the fallback keeps the probabilities (B,NH,T,T)
+size_t cuda_attention_scratch_floats(int B, int T, int NH, int hd) {
+    size_t rows = (size_t)B * NH * T;
+    return flash_ok(hd) ? rows : rows * T;
+}
+
 // qkv (B,T,3C), mask (B,T) -> out (B,T,C); att: scratch (see top)
 void cuda_attention_forward(float *out, float *att, const float *qkv, const int *mask, int B,
                             int T, int C, int NH, float p, uint64_t seed, uint64_t offset) {

@@ -119,6 +119,7 @@ void cuda_matmul_backward_bf16(float *dinp, float *dw, float *dbias, const float
                                const float *inp, const float *w, int N, int C, int OC);
 
 /* attention */
+size_t cuda_attention_scratch_floats(int B, int T, int NH, int hd);
 void cuda_attention_forward(float *out, float *att, const float *qkv, const int *mask, int B,
                             int T, int C, int NH, float p, uint64_t seed, uint64_t offset);
 void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,

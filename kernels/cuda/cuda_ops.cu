@@ -19,6 +19,7 @@ extern "C" {
     t.layernorm_backward = cuda_layernorm_backward;       \
     t.attention_forward = cuda_attention_forward;         \
     t.attention_backward = cuda_attention_backward;       \
+    t.attention_scratch_floats = cuda_attention_scratch_floats; \
     t.gelu_forward = cuda_gelu_forward;                   \
     t.gelu_backward = cuda_gelu_backward;                 \
     t.tanh_forward = cuda_tanh_forward;                   \
