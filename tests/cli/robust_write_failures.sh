@@ -8,19 +8,12 @@
 #     and leaves no shard (nor temporary file) behind;
 #   - prepare into an output path under a regular file, and an over-long
 #     output path, exit non-zero with the path named.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
 N=4
 # $1 = limit in 1 KiB blocks; the rest: the command
 limited() { local lim=$1; shift; ( trap '' XFSZ; ulimit -f "$lim"; exec "$@" ); }
 
-"$BIN" prepare --synthetic "$T/data" --train 64 --dev 16 --seed 5 >/dev/null 2>&1 || fail "prepare --synthetic"
+synthetic "$T/data" --train 64 --dev 16 --seed 5
 SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=1
       --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
       --set train.epochs= --set train.threads=2 --set train.backend=cpu --set logging.every=1

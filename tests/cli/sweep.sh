@@ -3,16 +3,10 @@
 # + index.tsv; a random search draws its values in range, reproducibly; bad
 # sweep files are refused with the line; launch/sweep-local.sh runs the grid
 # and `mtbert sweep report` lists all 4 runs, best first.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/err" ] && tail -n 20 "$T/err" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+FAIL_LOG=$T/err
 
-"$BIN" prepare --synthetic "$T/data" --train 64 --dev 16 --seed 5 >/dev/null 2>&1 || fail "prepare --synthetic"
+synthetic "$T/data" --train 64 --dev 16 --seed 5
 cp "$SRC/configs/demo.yaml" "$T/base.yaml"
 cat >"$T/grid.yaml" <<YAML
 base: base.yaml

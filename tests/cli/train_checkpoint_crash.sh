@@ -4,20 +4,12 @@
 # exits 3; `latest` still names the first, complete checkpoint; no
 # half-written folder is taken for a checkpoint; a resume from `latest`
 # succeeds and ends exactly where an uninterrupted run ends.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
 N=6
 
-"$BIN" prepare --synthetic "$T/data" --train 120 --dev 24 --seed 13 >/dev/null 2>&1 || fail "prepare --synthetic"
-SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
-      --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
-      --set train.epochs= --set train.threads=2 --set train.backend=cpu --set logging.every=1
+synthetic "$T/data" --train 120 --dev 24 --seed 13
+tiny_sets "$T/data"
+SETS+=(--set logging.every=1
       --set schedule.warmup_ratio=0 --set schedule.decay=constant --set checkpoint.every=$N
       --set checkpoint.keep_last=0 --quiet)
 for k in topic sentiment ner; do

@@ -4,19 +4,11 @@
 # the training run logged for the same weights; a checkpoint lacking a
 # configured task's head, a missing folder and a missing --checkpoint are
 # refused with exit 2.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
 
-"$BIN" prepare --synthetic "$T/data" --train 200 --dev 48 --seed 19 >/dev/null 2>&1 || fail "prepare --synthetic"
-SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
-      --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
-      --set train.epochs= --set train.threads=2 --set train.backend=cpu --set logging.every=5 --quiet)
+synthetic "$T/data" --train 200 --dev 48 --seed 19
+tiny_sets "$T/data"
+SETS+=(--set logging.every=5 --quiet)
 for k in topic sentiment ner; do
     SETS+=(--set "tasks.$k.data.train=$T/data/train-*.h5" --set "tasks.$k.data.eval=$T/data/dev-*.h5")
 done

@@ -6,20 +6,12 @@
 #   skip: exit 0, each skipped step reported and counted in metrics.jsonl
 #         (which stays valid JSON), trainer_state.json and the final line.
 # A control run from the unpoisoned checkpoint skips nothing.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
 STEPS=16
 
-"$BIN" prepare --synthetic "$T/data" --train 160 --dev 32 --seed 17 >/dev/null 2>&1 || fail "prepare --synthetic"
-SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
-      --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
-      --set train.epochs= --set train.threads=2 --set train.backend=cpu --set logging.every=1
+synthetic "$T/data" --train 160 --dev 32 --seed 17
+tiny_sets "$T/data"
+SETS+=(--set logging.every=1
       --set sampling.strategy=uniform --set "tasks.ner.data.train=$T/data/train-00000-of-00001.h5")
 for k in topic sentiment; do SETS+=(--set "tasks.$k.data.train=$T/data/train-*.h5"); done
 for k in topic sentiment ner; do SETS+=(--set "tasks.$k.data.eval=$T/data/dev-*.h5"); done

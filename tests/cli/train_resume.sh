@@ -12,16 +12,10 @@
 # The schedule is constant after a fixed warm-up: a linear decay to
 # train.steps would give B's first invocation (train.steps=N) different
 # learning rates than A, by design.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
 N=10
 
-"$BIN" prepare --synthetic "$T/data" --train 200 --dev 40 --seed 11 >/dev/null 2>&1 || fail "prepare --synthetic"
+synthetic "$T/data" --train 200 --dev 40 --seed 11
 # write_config FILE RUN_DIR [notask]: topic+sentiment read the shards by glob,
 # ner by file name: two training sources. "notask" drops sentiment.
 write_config() {

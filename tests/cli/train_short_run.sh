@@ -4,19 +4,11 @@
 # metrics.jsonl with train and eval records, curves.svg, a complete
 # step-0000040/ checkpoint and a `latest` file naming it; the loss falls
 # from the first to the last logged step.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-SRC=${MTBERT_SOURCE:-.}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}   # tiny runs on shared cores: do not spin
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 30 "$T/stderr" | sed 's/^/  | /'; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+FAIL_TAIL=30
 
-"$BIN" prepare --synthetic "$T/data" --train 320 --dev 64 --seed 5 >/dev/null 2>&1 || fail "prepare --synthetic"
-SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
-      --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
-      --set train.epochs= --set train.threads=2 --set train.backend=cpu)
+synthetic "$T/data" --train 320 --dev 64 --seed 5
+tiny_sets "$T/data"
 for k in topic sentiment ner; do
     SETS+=(--set "tasks.$k.data.train=$T/data/train-*.h5" --set "tasks.$k.data.eval=$T/data/dev-*.h5")
 done

@@ -10,17 +10,11 @@
 #   3. MPI (2 ranks), the signal on rank 1 only: both ranks stop after the
 #      same step, one checkpoint, exit 3; the resumed 2-rank run matches a
 #      straight 2-rank run byte for byte. Skipped without mpirun / MPI build.
-set -u
-BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-T=$(mktemp -d)
-trap 'kill $bg 2>/dev/null; rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib/common.sh"
 bg=
-fail() { echo "FAIL: $*"; [ -f "$T/stderr" ] && tail -n 20 "$T/stderr" | sed 's/^/  | /'; exit 1; }
 S=24 K=9
 
-"$BIN" prepare --synthetic "$T/data" --train 200 --dev 40 --seed 3 >/dev/null 2>&1 || fail "prepare --synthetic"
+synthetic "$T/data" --train 200 --dev 40 --seed 3
 # write_config FILE RUN_DIR STEPS
 write_config() {
     cat >"$1" <<EOF2
