@@ -214,7 +214,7 @@ int cmd_encode(int argc, char **argv) {
     int maxT = 2;
     for (size_t i = 0; i < L.n; i++) if (lens[i] > maxT) maxT = lens[i];
     int B = batch < (int)L.n ? batch : (int)(L.n ? L.n : 1);
-    if (model_create(&m, &d.mc, ops, B, maxT, 0, 0, err, sizeof err)) {
+    if (model_create(&m, &d.mc, ops, B, maxT, 0, MODEL_INIT_NONE, err, sizeof err)) {
         fprintf(stderr, "mtbert encode: %s\n", err);
         rc = 1;
         goto done;

@@ -90,7 +90,8 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
         float *host = malloc(sizeof(float) * m->table.total);
         if (!host) a.failed = 1;
         else {
-            params_init(&m->table, host, cfg, seed);
+            if (seed == MODEL_INIT_NONE) memset(host, 0, sizeof(float) * m->table.total);
+            else params_init(&m->table, host, cfg, seed);
             ops->to_device(m->params, host, sizeof(float) * m->table.total);
             free(host);
         }

@@ -110,6 +110,8 @@ void params_init(const ParamTable *pt, float *p, const ModelConfig *cfg, unsigne
         const ParamTensor *t = &pt->t[i];
         float *x = p + t->offset;
         uint64_t key = philox_key(seed, 0x706172616dull /* "param" */, (uint64_t)i);
+        /* element j depends on (seed, i, j) only: any thread count, same values */
+#pragma omp parallel for schedule(static) if (t->numel > 65536)
         for (size_t j = 0; j < t->numel; j++) {
             if (t->init == INIT_ZEROS) x[j] = 0.0f;
             else if (t->init == INIT_ONES) x[j] = 1.0f;
