@@ -259,7 +259,8 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         snprintf(L->mine.tasks[t].name, SHARD_NAME_LEN, "%s", hdr[0].tasks[t].name);
     }
     L->mine.first_example = L->first;
-    int s = 0;
+    int s = 0, open_s = -1;
+    ShardFile *sf = NULL; /* the shard being read: runs come in shard order */
     for (int64_t i = 0; i < L->count;) {
         int64_t g0 = global_index(L->total, L->block, cfg->world, cfg->rank, i), g1 = g0, j = i;
         while (j < L->count && global_index(L->total, L->block, cfg->world, cfg->rank, j) == g1) j++, g1++;
@@ -273,12 +274,18 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             for (int t = 0; t < part.n_tasks; t++) part.tasks[t].labels = NULL, part.tasks[t].scores = NULL;
             part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
             part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
-            int r = shard_read_range(paths[by_index[s]], &part, lo - h->first_example, hi - h->first_example, err, errlen);
+            if (open_s != s) {
+                shard_close(sf);
+                sf = shard_open(paths[by_index[s]], err, errlen);
+                open_s = s;
+            }
+            int r = sf ? shard_read(sf, &part, lo - h->first_example, hi - h->first_example, err, errlen) : -1;
             if (!r) append_range(&L->mine, &part);
             free(part.input_ids), free(part.offsets), free(part.lengths);
             free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
             for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
             if (r) {
+                shard_close(sf);
                 free(by_index);
                 shard_data_free(&L->mine);
                 free(L);
@@ -288,6 +295,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             lo = hi;
         }
     }
+    shard_close(sf);
     free(by_index);
     L->info = hdr[0];
     memset(&hdr[0], 0, sizeof hdr[0]);

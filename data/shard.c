@@ -465,10 +465,67 @@ out:
 }
 
 /* Reads count elements from start of a 1-D dataset by hyperslab. */
-static int read_slab(hid_t f, const char *name, hid_t memtype, int64_t start, int64_t count, void *buf) {
+/* An open shard for a series of range reads: the file and every dataset
+ * stay open, so HDF5's per-dataset chunk cache keeps decompressed chunks
+ * between reads (a rank's many small blocks of one chunk decompress it once,
+ * not once per block). */
+#define SHARD_FILE_MAX_DS (8 + 2 * SHARD_MAX_TASKS)
+struct ShardFile {
+    hid_t f, dapl;
+    int nds;
+    struct {
+        char name[SHARD_NAME_LEN + 16];
+        hid_t id;
+    } ds[SHARD_FILE_MAX_DS];
+    char path[];
+};
+
+ShardFile *shard_open(const char *path, char *err, size_t errlen) {
+    h5_quiet();
+    char hmsg[160];
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        seterr(err, errlen, "%s: cannot open (HDF5: %s)", path, h5_msg(hmsg));
+        return NULL;
+    }
+    ShardFile *sf = calloc(1, sizeof *sf + strlen(path) + 1);
+    if (!sf) {
+        H5Fclose(f);
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    sf->f = f;
+    strcpy(sf->path, path);
+    /* 8 MiB of decompressed chunks per dataset (written chunks hold 65,536 values) */
+    sf->dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (sf->dapl >= 0) H5Pset_chunk_cache(sf->dapl, 1021, (size_t)8 << 20, 1.0);
+    return sf;
+}
+
+void shard_close(ShardFile *sf) {
+    if (!sf) return;
+    for (int i = 0; i < sf->nds; i++) H5Dclose(sf->ds[i].id);
+    if (sf->dapl >= 0) H5Pclose(sf->dapl);
+    H5Fclose(sf->f);
+    free(sf);
+}
+
+static hid_t dataset(ShardFile *sf, const char *name) {
+    for (int i = 0; i < sf->nds; i++)
+        if (!strcmp(sf->ds[i].name, name)) return sf->ds[i].id;
+    hid_t ds = H5Dopen2(sf->f, name, sf->dapl >= 0 ? sf->dapl : H5P_DEFAULT);
+    if (ds < 0 || sf->nds == SHARD_FILE_MAX_DS) return ds; /* (full table: the caller closes) */
+    snprintf(sf->ds[sf->nds].name, sizeof sf->ds[sf->nds].name, "%s", name);
+    sf->ds[sf->nds++].id = ds;
+    return ds;
+}
+
+static int read_slab(ShardFile *sf, const char *name, hid_t memtype, int64_t start, int64_t count, void *buf) {
     if (count == 0) return 0;
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t ds = dataset(sf, name);
     if (ds < 0) return -1;
+    int kept = 0; /* in the table (closed by shard_close), or to close here */
+    for (int i = 0; i < sf->nds; i++) kept |= sf->ds[i].id == ds;
     hid_t fs = H5Dget_space(ds);
     hsize_t st = (hsize_t)start, cn = (hsize_t)count;
     hid_t ms = H5Screate_simple(1, &cn, NULL);
@@ -476,12 +533,12 @@ static int read_slab(hid_t f, const char *name, hid_t memtype, int64_t start, in
     if (r >= 0) r = H5Dread(ds, memtype, ms, fs, H5P_DEFAULT, buf);
     H5Sclose(ms);
     H5Sclose(fs);
-    H5Dclose(ds);
+    if (!kept) H5Dclose(ds);
     return r < 0 ? -1 : 0;
 }
 
 /* Reads one ragged id array (ids/offsets/lengths) for [lo,hi); rebases offsets. */
-static int read_ragged(hid_t f, const char *path, const char *sfx, int64_t lo, int64_t hi, int64_t total_tokens,
+static int read_ragged(ShardFile *f, const char *path, const char *sfx, int64_t lo, int64_t hi, int64_t total_tokens,
                        int32_t **ids, int64_t **offs, int32_t **lens, int64_t *tok_lo, int64_t *tok_n, char *err,
                        size_t errlen) {
     int64_t n = hi - lo;
@@ -519,17 +576,12 @@ static int read_ragged(hid_t f, const char *path, const char *sfx, int64_t lo, i
     return 0;
 }
 
-int shard_read_range(const char *path, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen) {
-    h5_quiet();
+int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen) {
+    const char *path = f->path;
     char hmsg[160];
     if (lo < 0 || hi < lo || hi > d->n) {
         seterr(err, errlen, "%s: range [%lld, %lld) outside the shard's %lld examples", path, (long long)lo,
                (long long)hi, (long long)d->n);
-        return -1;
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        seterr(err, errlen, "%s: cannot open (HDF5: %s)", path, h5_msg(hmsg));
         return -1;
     }
     free(d->input_ids);
@@ -592,6 +644,13 @@ int shard_read_range(const char *path, ShardData *d, int64_t lo, int64_t hi, cha
     d->n_tokens = tok_n;
     rc = 0;
 out:
-    H5Fclose(f);
+    return rc;
+}
+
+int shard_read_range(const char *path, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen) {
+    ShardFile *f = shard_open(path, err, errlen);
+    if (!f) return -1;
+    int rc = shard_read(f, d, lo, hi, err, errlen);
+    shard_close(f);
     return rc;
 }

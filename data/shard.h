@@ -80,4 +80,11 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen);
  * rebased to 0. */
 int shard_read_range(const char *path, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen);
 
+/* The same over one open file, for many ranges of one shard (the loader's
+ * per-rank blocks): datasets stay open and keep their decompressed chunks. */
+typedef struct ShardFile ShardFile;
+ShardFile *shard_open(const char *path, char *err, size_t errlen); /* NULL + err on failure */
+int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen);
+void shard_close(ShardFile *f);
+
 #endif

@@ -103,8 +103,9 @@ float optimizer_step(Optimizer *opt, Model *model, float lr, const int *task_act
     opt->t++;
     /* one AdamW pass per distinct step count (usually one: all tensors move
      * together; heads of rarely sampled tasks and late-unfrozen parts lag) */
-    AdamSpan *group = malloc(sizeof(AdamSpan) * (n ? n : 1));
-    int *done = calloc(n ? n : 1, sizeof(int));
+    size_t ncap = n > 0 ? (size_t)n : 1;
+    AdamSpan *group = malloc(sizeof(AdamSpan) * ncap);
+    int *done = calloc(ncap, sizeof(int));
     for (int a = 0; a < n; a++) {
         if (done[a]) continue;
         int t = opt->tsteps[owner[a]], g = 0;

@@ -117,6 +117,27 @@ static void test_round_trip(void) {
         CHECK(shard_read_range(path, &q, 2, 5, err, sizeof err) == 0 && q.n == 3 && q.offsets[0] == 0 &&
               q.first_example == lo + 2 && q.input_ids[0] == (int32_t)((lo + 2) * 100));
         shard_data_free(&q);
+        /* several ranges over one open file (the loader's way): each as if alone */
+        ShardFile *sf = shard_open(path, err, sizeof err);
+        CHECKF(sf != NULL, "%s", err);
+        for (int64_t a = 0; sf && a < r.n; a += 4) {
+            int64_t b = a + 3 < r.n ? a + 3 : r.n;
+            ShardData p2;
+            shard_read_header(path, &p2, err, sizeof err);
+            CHECKF(shard_read(sf, &p2, a, b, err, sizeof err) == 0, "%s", err);
+            CHECK(p2.n == b - a && p2.first_example == lo + a && p2.offsets[0] == 0);
+            for (int64_t i = 0; i < p2.n; i++) {
+                int64_t g = lo + a + i;
+                CHECK(p2.lengths[i] == d.lengths[g] &&
+                      memcmp(p2.input_ids + p2.offsets[i], d.input_ids + d.offsets[g], (size_t)d.lengths[g] * 4) == 0);
+                CHECK(memcmp(p2.tasks[1].labels + p2.offsets[i], d.tasks[1].labels + d.offsets[g],
+                             (size_t)d.lengths[g] * 4) == 0);
+                CHECK(p2.tasks[0].labels[i] == d.tasks[0].labels[g] && p2.tasks[2].scores[i] == d.tasks[2].scores[g]);
+            }
+            shard_data_free(&p2);
+        }
+        shard_close(sf);
+        CHECK(shard_open("/nonexistent/x.h5", err, sizeof err) == NULL && strstr(err, "/nonexistent/x.h5"));
         shard_data_free(&r);
     }
     CHECK(seen == 41);
