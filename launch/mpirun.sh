@@ -14,6 +14,10 @@
 #
 # data.batch_size is per rank: the global batch is batch_size x ranks x
 # train.grad_accum. Every rank reads only its own share of the shards.
+# Ctrl-C or SIGTERM to this script: every rank finishes its step, saves a
+# checkpoint and the script exits 3 (mpirun itself would kill the ranks on
+# SIGTERM/SIGINT, so the script passes SIGUSR1 on instead; mpirun runs in its
+# own process group). A second Ctrl-C/SIGTERM ends the job at once.
 # Environment: MPIRUN (default mpirun), MPIRUN_ARGS (extra mpirun options,
 # e.g. "--mca btl_tcp_if_include eth0"). See docs/distributed.md.
 set -euo pipefail
@@ -54,6 +58,7 @@ cmd=(${MPIRUN:-mpirun} -np "$np" --map-by "ppr:$per_node:node" --bind-to none)
 for v in OMP_NUM_THREADS OMP_WAIT_POLICY MTBERT_DUMP_PARAMS NCCL_DEBUG NCCL_SOCKET_IFNAME; do
     [ -n "${!v:-}" ] && cmd+=(-x "$v")
 done
+cmd+=(--stdin none)   # no rank reads stdin (and mpirun, in the background, must not)
 # shellcheck disable=SC2206
 cmd+=(${MPIRUN_ARGS:-})
 train=("$bin" train "$@")
@@ -65,4 +70,27 @@ fi
 cmd+=("${train[@]}")
 echo "launch/mpirun.sh: $np ranks ($nodes node(s) x $per_node)" >&2
 if [ $dry = 1 ]; then printf '%q ' "${cmd[@]}"; echo; exit 0; fi
-exec "${cmd[@]}"
+
+# mpirun in the background, in its own process group (set -m), reading no
+# stdin; the first INT/TERM becomes USR1 for the ranks (checkpoint and stop)
+set -m
+"${cmd[@]}" </dev/null &
+pid=$!
+set +m
+asked=0
+stop() {
+    if [ $asked = 0 ]; then
+        asked=1
+        echo "launch/mpirun.sh: asking the ranks to checkpoint and stop (again to stop at once)" >&2
+        kill -USR1 "$pid" 2>/dev/null
+    else
+        kill -TERM "$pid" 2>/dev/null
+    fi
+}
+trap stop INT TERM
+set +e
+rc=0
+wait "$pid"; rc=$?
+# a wait interrupted by the trap returns >128: wait for mpirun itself
+while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
+exit $rc

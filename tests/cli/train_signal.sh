@@ -9,7 +9,9 @@
 #      seconds, `latest` names the saved step;
 #   3. MPI (2 ranks), the signal on rank 1 only: both ranks stop after the
 #      same step, one checkpoint, exit 3; the resumed 2-rank run matches a
-#      straight 2-rank run byte for byte. Skipped without mpirun / MPI build.
+#      straight 2-rank run byte for byte. Skipped without mpirun / MPI build;
+#   4. launch/mpirun.sh gets SIGTERM: it passes SIGUSR1 to the ranks, which
+#      checkpoint and stop; the script exits 3.
 . "$(dirname "$0")/lib/common.sh"
 bg=
 S=24 K=9
@@ -115,4 +117,24 @@ grep -qF "stopped on SIGUSR1 after step $K of $S" "$T/stderr" || fail "the ranks
 "${MPIRUN[@]}" "$BIN" train "$T/e.yaml" --quiet --set checkpoint.resume=auto >/dev/null 2>"$T/stderr" ||
     fail "resumed 2-rank run exit $?"
 same_final "$T/D" "$T/E" $S
-echo "train_signal: ok (SIGUSR1 at step $K: exit 3, resumed byte-identical; SIGTERM mid-run stopped after step $st in ${took}s; 2 ranks, signal on rank 1: both stopped after step $K, resumed byte-identical)"
+
+# ---- 4. launch/mpirun.sh turns SIGTERM into a checkpoint-and-stop for all ranks
+write_config "$T/f.yaml" "$T/F" 1000000
+MPIRUN_ARGS="--oversubscribe" bash "$SRC/launch/mpirun.sh" --bin "$BIN" --per-node 2 "$T/f.yaml" --quiet \
+    >/dev/null 2>"$T/stderr" &
+bg=$!
+for _ in $(seq 1 600); do
+    [ "$(grep -c '"event": "train"' "$T/F/metrics.jsonl" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
+    kill -0 $bg 2>/dev/null || break
+    sleep 0.1
+done
+kill -TERM $bg 2>/dev/null || fail "launch/mpirun.sh ended before it was signalled"
+wait $bg
+rc=$?
+bg=
+[ $rc -eq 3 ] || fail "launch/mpirun.sh after SIGTERM: exit $rc, expected 3"
+grep -q "2 ranks, global batch" "$T/stderr" || fail "launch/mpirun.sh did not start 2 ranks"
+sf=$(sed -n 's/.*stopped on SIGUSR1 after step \([0-9]*\) of.*/\1/p' "$T/stderr" | head -1)
+[ -n "$sf" ] || fail "launch/mpirun.sh: the ranks did not stop on the forwarded SIGUSR1"
+[ "$(cat "$T/F/latest")" = "step-$(printf %07d "$sf")" ] || fail "F's latest $(cat "$T/F/latest") is not step $sf"
+echo "train_signal: ok (SIGUSR1 at step $K: exit 3, resumed byte-identical; SIGTERM mid-run stopped after step $st in ${took}s; 2 ranks, signal on rank 1: both stopped after step $K, resumed byte-identical; launch/mpirun.sh + SIGTERM: both ranks stopped after step $sf)"
