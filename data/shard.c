@@ -513,8 +513,9 @@ void shard_close(ShardFile *sf) {
 static hid_t dataset(ShardFile *sf, const char *name) {
     for (int i = 0; i < sf->nds; i++)
         if (!strcmp(sf->ds[i].name, name)) return sf->ds[i].id;
+    if (sf->nds == SHARD_FILE_MAX_DS) return -1; /* more datasets than a shard has */
     hid_t ds = H5Dopen2(sf->f, name, sf->dapl >= 0 ? sf->dapl : H5P_DEFAULT);
-    if (ds < 0 || sf->nds == SHARD_FILE_MAX_DS) return ds; /* (full table: the caller closes) */
+    if (ds < 0) return ds;
     snprintf(sf->ds[sf->nds].name, sizeof sf->ds[sf->nds].name, "%s", name);
     sf->ds[sf->nds++].id = ds;
     return ds;
@@ -522,10 +523,8 @@ static hid_t dataset(ShardFile *sf, const char *name) {
 
 static int read_slab(ShardFile *sf, const char *name, hid_t memtype, int64_t start, int64_t count, void *buf) {
     if (count == 0) return 0;
-    hid_t ds = dataset(sf, name);
+    hid_t ds = dataset(sf, name); /* stays open until shard_close */
     if (ds < 0) return -1;
-    int kept = 0; /* in the table (closed by shard_close), or to close here */
-    for (int i = 0; i < sf->nds; i++) kept |= sf->ds[i].id == ds;
     hid_t fs = H5Dget_space(ds);
     hsize_t st = (hsize_t)start, cn = (hsize_t)count;
     hid_t ms = H5Screate_simple(1, &cn, NULL);
@@ -533,7 +532,6 @@ static int read_slab(ShardFile *sf, const char *name, hid_t memtype, int64_t sta
     if (r >= 0) r = H5Dread(ds, memtype, ms, fs, H5P_DEFAULT, buf);
     H5Sclose(ms);
     H5Sclose(fs);
-    if (!kept) H5Dclose(ds);
     return r < 0 ? -1 : 0;
 }
 

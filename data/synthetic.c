@@ -260,6 +260,28 @@ static void set_add_words(StrSet *set, const char *phrase) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* writes go to PATH.tmp-PID, then fsync + rename: no half-written file under PATH */
+static FILE *open_tmp(const char *path, char *tmp, size_t n, char *err, size_t errlen) {
+    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    return f;
+}
+
+static int close_rename(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
+    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
+        seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path)) {
+        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int synth_write_vocab(const char *path, char *err, size_t errlen) {
     StrSet set = {0};
 #define ADD_ALL(arr) for (int i_ = 0; i_ < COUNT(arr); i_++) set_add_words(&set, (arr)[i_])
@@ -295,10 +317,8 @@ int synth_write_vocab(const char *path, char *err, size_t errlen) {
     }
     qsort(set.s, (size_t)set.n, sizeof(char *), cmp_str);
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_tmp(path, tmp, sizeof tmp, err, errlen);
     if (!f) {
-        seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         for (int i = 0; i < set.n; i++) free(set.s[i]);
         free(set.s);
         return -1;
@@ -313,41 +333,11 @@ int synth_write_vocab(const char *path, char *err, size_t errlen) {
     for (int i = 0; i < COUNT(pieces); i++) fprintf(f, "%s\n", pieces[i]);
     for (int i = 0; i < set.n; i++) free(set.s[i]);
     free(set.s);
-    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path)) {
-        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return close_rename(f, tmp, path, err, errlen);
 }
 
 /* ------------------------------------------------------------ raw files */
 
-static FILE *open_tmp(const char *path, char *tmp, size_t n, char *err, size_t errlen) {
-    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-    return f;
-}
-
-static int close_rename(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
-    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path)) {
-        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
 
 int synth_write_conll(const char *path, const RawSet *s, char *err, size_t errlen) {
     char tmp[4096];

@@ -86,12 +86,11 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
 
     m->params = AF(&a, m->table.total);
     if (with_grads) m->grads = AF(&a, m->table.total);
-    if (!a.failed) {
+    if (!a.failed && seed != MODEL_INIT_NONE) { /* (ops->alloc zeroes: NONE needs nothing) */
         float *host = malloc(sizeof(float) * m->table.total);
         if (!host) a.failed = 1;
         else {
-            if (seed == MODEL_INIT_NONE) memset(host, 0, sizeof(float) * m->table.total);
-            else params_init(&m->table, host, cfg, seed);
+            params_init(&m->table, host, cfg, seed);
             ops->to_device(m->params, host, sizeof(float) * m->table.total);
             free(host);
         }

@@ -818,8 +818,7 @@ int trainer_run(Trainer *t) {
     double tokens_since = 0;
     long start_step = t->st.step;
     double loss_acc[MAX_TASKS] = {0}, loss_n[MAX_TASKS] = {0};
-    int rc = 0, stop_sig = 0;
-    stop_signal_install();
+    int rc = 0, stop_sig = 0; /* handlers: stop_signal_install() in cmd_train */
     while (t->st.step < t->total_steps) {
         long step = t->st.step;
         signal_hook(step + 1, comm->rank);

@@ -20,17 +20,8 @@ synthetic "$T/data" --train 200 --dev 40 --seed 11
 # ner by file name: two training sources. "notask" drops sentiment.
 write_config() {
     {
+        tiny_model_yaml "$T/data"
         cat <<EOF2
-model:
-  vocab: $T/data/vocab.txt
-  vocab_size: 600
-  hidden_size: 32
-  num_layers: 2
-  num_heads: 2
-  intermediate_size: 64
-  max_position_embeddings: 64
-  hidden_dropout: 0.1
-  attention_dropout: 0.1
 tasks:
   - name: topic
     type: sentence_classification

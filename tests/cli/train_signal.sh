@@ -19,17 +19,9 @@ S=24 K=9
 synthetic "$T/data" --train 200 --dev 40 --seed 3
 # write_config FILE RUN_DIR STEPS
 write_config() {
-    cat >"$1" <<EOF2
-model:
-  vocab: $T/data/vocab.txt
-  vocab_size: 600
-  hidden_size: 32
-  num_layers: 2
-  num_heads: 2
-  intermediate_size: 64
-  max_position_embeddings: 64
-  hidden_dropout: 0.1
-  attention_dropout: 0.1
+    {
+        tiny_model_yaml "$T/data"
+        cat <<EOF2
 tasks:
   - name: topic
     type: sentence_classification
@@ -47,6 +39,7 @@ train: {steps: $3, seed: 5, threads: 1, backend: cpu, run_dir: "$2"}
 logging: {every: 1}
 checkpoint: {every: 0, keep_last: 0}
 EOF2
+    } >"$1"
 }
 records() { grep '"event": "train"' "$1" | sed 's/, "tokens_per_s": [^,}]*//'; }
 same_final() { # DIR_A DIR_B STEP

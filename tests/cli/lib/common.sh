@@ -12,7 +12,9 @@
 #   synthetic DIR [prepare options]   mtbert prepare --synthetic DIR ... or fail;
 #   tiny_sets DATA_DIR   fill the array SETS with --set options for a tiny
 #                   model (hidden 32, 2 layers, 2 heads, batch 8) on the CPU
-#                   backend, 2 threads, train.epochs unset (callers add steps).
+#                   backend, 2 threads, train.epochs unset (callers add steps);
+#   tiny_model_yaml DATA_DIR   print the same tiny model as a YAML `model:`
+#                   block (dropout 0.1), for tests that write whole configs.
 set -u
 BIN=${MTBERT_BIN:?MTBERT_BIN must point at the mtbert binary}
 SRC=${MTBERT_SOURCE:-.}
@@ -41,4 +43,18 @@ tiny_sets() {
     SETS=(--set "model.vocab=$1/vocab.txt" --set model.hidden_size=32 --set model.num_layers=2
           --set model.num_heads=2 --set model.intermediate_size=64 --set data.batch_size=8
           --set train.epochs= --set train.threads=2 --set train.backend=cpu)
+}
+tiny_model_yaml() {
+    cat <<EOF
+model:
+  vocab: $1/vocab.txt
+  vocab_size: 600
+  hidden_size: 32
+  num_layers: 2
+  num_heads: 2
+  intermediate_size: 64
+  max_position_embeddings: 64
+  hidden_dropout: 0.1
+  attention_dropout: 0.1
+EOF
 }
