@@ -1,8 +1,8 @@
 /* formats.c — raw corpus readers (CoNLL, label/text lines, CSV, JSONL,
  * scored sentence pairs). See formats.h and docs/data-format.md. */
 #include "data/formats.h"
-#include "trainer/errmsg.h"
-#include "data/xalloc.h"
+#include "util/errmsg.h"
+#include "util/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* loader.c — shard set -> this rank's examples -> shuffled padded batches
  * (see loader.h). */
 #include "data/loader.h"
-#include "trainer/errmsg.h"
-#include "data/xalloc.h"
+#include "util/errmsg.h"
+#include "util/xalloc.h"
 
 #include <glob.h>
 #include <inttypes.h>
@@ -108,10 +108,10 @@ static void append_range(ShardData *dst, const ShardData *src) {
     for (int t = 0; t < src->n_tasks; t++) {
         ShardTask *d = &dst->tasks[t];
         const ShardTask *s = &src->tasks[t];
-        if (s->type == TASK_SIMILARITY) {
+        if (s->type == LABELS_SCORE) {
             d->scores = xrealloc(d->scores, (size_t)(n0 + n) * sizeof(float));
             memcpy(d->scores + n0, s->scores, (size_t)n * sizeof(float));
-        } else if (s->type == TASK_SENTENCE_CLS) {
+        } else if (s->type == LABELS_CLASS) {
             d->labels = xrealloc(d->labels, (size_t)(n0 + n) * sizeof(int32_t));
             memcpy(d->labels + n0, s->labels, (size_t)n * sizeof(int32_t));
         } else {
@@ -329,8 +329,8 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         k->name = L->info.tasks[t].name;
         k->type = L->info.tasks[t].type;
         k->num_labels = L->info.tasks[t].num_labels;
-        if (k->type == TASK_SIMILARITY) k->scores = xmalloc((size_t)B * sizeof(float));
-        else k->labels = xmalloc((k->type == TASK_TOKEN_CLS ? bt : (size_t)B) * sizeof(int));
+        if (k->type == LABELS_SCORE) k->scores = xmalloc((size_t)B * sizeof(float));
+        else k->labels = xmalloc((k->type == LABELS_TOKEN ? bt : (size_t)B) * sizeof(int));
     }
     L->order = xmalloc((size_t)(L->count ? L->count : 1) * sizeof(int64_t));
     L->bstart = xmalloc((size_t)L->steps * sizeof(int64_t));
@@ -449,8 +449,8 @@ const LoaderBatch *loader_next_batch(Loader *L) {
         for (int t = 0; t < b->n_tasks; t++) {
             BatchTask *k = &b->tasks[t];
             const ShardTask *src = &m->tasks[t];
-            if (k->type == TASK_SENTENCE_CLS) k->labels[i] = src->labels[r];
-            else if (k->type == TASK_SIMILARITY) k->scores[i] = src->scores[r];
+            if (k->type == LABELS_CLASS) k->labels[i] = src->labels[r];
+            else if (k->type == LABELS_SCORE) k->scores[i] = src->scores[r];
             else {
                 const int32_t *tl = src->labels + m->offsets[r];
                 for (int j = 0; j < T; j++) k->labels[i * T + j] = j < len ? tl[j] : LABEL_IGNORE;

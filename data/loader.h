@@ -35,7 +35,7 @@ void loader_config_default(LoaderConfig *c);
 
 typedef struct {
     const char *name;
-    TaskType type;
+    LabelKind type;
     int num_labels;
     int *labels;   /* sentence: (B); token: (B,T), -100 on [CLS]/[SEP]/continuations/padding */
     float *scores; /* similarity: (B) */

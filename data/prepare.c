@@ -1,8 +1,8 @@
 /* prepare.c — tokenization, label mapping and word-to-wordpiece alignment
  * for `mtbert prepare` (see prepare.h). */
 #include "data/prepare.h"
-#include "trainer/errmsg.h"
-#include "data/xalloc.h"
+#include "util/errmsg.h"
+#include "util/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -121,7 +121,7 @@ static void collect_labels(const PrepareTask *t, int sent_idx, const RawSet *raw
     *n = 0;
     for (size_t i = 0; i < raw->n; i++) {
         const RawExample *e = &raw->ex[i];
-        if (t->type == TASK_SENTENCE_CLS) {
+        if (t->type == LABELS_CLASS) {
             if (sent_idx < e->n_labels && find_name(*names, *n, e->labels[sent_idx]) < 0)
                 push_name(names, n, e->labels[sent_idx], strlen(e->labels[sent_idx]));
         } else {
@@ -138,7 +138,7 @@ static void collect_labels(const PrepareTask *t, int sent_idx, const RawSet *raw
             }
         }
     }
-    if (*n) qsort(*names, (size_t)*n, sizeof **names, t->type == TASK_TOKEN_CLS ? tag_cmp : label_cmp);
+    if (*n) qsort(*names, (size_t)*n, sizeof **names, t->type == LABELS_TOKEN ? tag_cmp : label_cmp);
 }
 
 /* Growable buffers for one output array. */
@@ -212,15 +212,15 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         ShardTask *k = &out->tasks[t];
         snprintf(k->name, SHARD_NAME_LEN, "%s", pt->name);
         k->type = pt->type;
-        sent_idx[t] = pt->type == TASK_SENTENCE_CLS ? n_sent++ : -1;
-        n_token_tasks += pt->type == TASK_TOKEN_CLS;
-        n_sim += pt->type == TASK_SIMILARITY;
+        sent_idx[t] = pt->type == LABELS_CLASS ? n_sent++ : -1;
+        n_token_tasks += pt->type == LABELS_TOKEN;
+        n_sim += pt->type == LABELS_SCORE;
         for (int u = 0; u < t; u++)
             if (!strcmp(o->tasks[u].name, pt->name)) {
                 seterr(err, errlen, "task name '%s' used twice", pt->name);
                 return -1;
             }
-        if (pt->type == TASK_SIMILARITY) continue;
+        if (pt->type == LABELS_SCORE) continue;
         if (pt->labels) {
             k->label_names = xrealloc(NULL, (size_t)pt->num_labels * sizeof(char *));
             for (int i = 0; i < pt->num_labels; i++) k->label_names[i] = strdup(pt->labels[i]);
@@ -254,7 +254,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         int lab_ids[SHARD_MAX_TASKS];
         for (int t = 0; t < o->n_tasks; t++) {
             const ShardTask *k = &out->tasks[t];
-            if (k->type == TASK_SENTENCE_CLS) {
+            if (k->type == LABELS_CLASS) {
                 if (sent_idx[t] >= r->n_labels) {
                     seterr(err, errlen, "%s:%ld: no label for task '%s'", src, r->line, k->name);
                     goto fail_bufs;
@@ -268,7 +268,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
                            r->labels[sent_idx[t]], k->name, list);
                     goto fail_bufs;
                 }
-            } else if (k->type == TASK_TOKEN_CLS) {
+            } else if (k->type == LABELS_TOKEN) {
                 if (!r->words) {
                     seterr(err, errlen, "%s:%ld: token task '%s' needs words with tags (CoNLL or JSONL tokens/tags)", src,
                            r->line, k->name);
@@ -312,8 +312,8 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         *(int32_t *)buf_grow(&lens, 1) = len;
         for (int t = 0; t < o->n_tasks; t++) {
             const ShardTask *k = &out->tasks[t];
-            if (k->type == TASK_SENTENCE_CLS) *(int32_t *)buf_grow(&lab[t], 1) = lab_ids[t];
-            else if (k->type == TASK_SIMILARITY) *(float *)buf_grow(&score, 1) = r->score * o->score_scale;
+            if (k->type == LABELS_CLASS) *(int32_t *)buf_grow(&lab[t], 1) = lab_ids[t];
+            else if (k->type == LABELS_SCORE) *(float *)buf_grow(&score, 1) = r->score * o->score_scale;
             else {
                 int32_t *tl = buf_grow(&tlab, (size_t)len);
                 for (int j = 0; j < len; j++) tl[j] = LABEL_IGNORE;
@@ -382,8 +382,8 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
     }
     for (int t = 0; t < o->n_tasks; t++) {
         ShardTask *k = &out->tasks[t];
-        if (k->type == TASK_SENTENCE_CLS) k->labels = lab[t].p;
-        else if (k->type == TASK_TOKEN_CLS) k->labels = tlab.p;
+        if (k->type == LABELS_CLASS) k->labels = lab[t].p;
+        else if (k->type == LABELS_TOKEN) k->labels = tlab.p;
         else k->scores = score.p;
     }
     intvec_free(&e.ids);

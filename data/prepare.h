@@ -16,7 +16,7 @@
 
 typedef struct {
     char name[SHARD_NAME_LEN];
-    TaskType type;
+    LabelKind type;
     /* label set: NULL = collect from the data (sorted; token tasks: "O"
      * first and both B-X and I-X for every type), else the given names */
     char **labels;

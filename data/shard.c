@@ -2,7 +2,7 @@
  * docs/data-format.md). Every HDF5 call is checked; messages name the file
  * and the dataset or attribute. */
 #include "data/shard.h"
-#include "trainer/errmsg.h"
+#include "util/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,14 +41,14 @@ static const char *h5_msg(char *buf) {
     return buf;
 }
 
-const char *task_type_name(TaskType t) {
-    return t == TASK_SENTENCE_CLS ? "sentence" : t == TASK_TOKEN_CLS ? "token" : t == TASK_SIMILARITY ? "similarity" : "?";
+const char *label_kind_name(LabelKind t) {
+    return t == LABELS_CLASS ? "sentence" : t == LABELS_TOKEN ? "token" : t == LABELS_SCORE ? "similarity" : "?";
 }
 
-int task_type_parse(const char *s, TaskType *t) {
-    if (!strcmp(s, "sentence") || !strcmp(s, "classification")) *t = TASK_SENTENCE_CLS;
-    else if (!strcmp(s, "token") || !strcmp(s, "tagging")) *t = TASK_TOKEN_CLS;
-    else if (!strcmp(s, "similarity")) *t = TASK_SIMILARITY;
+int label_kind_parse(const char *s, LabelKind *t) {
+    if (!strcmp(s, "sentence") || !strcmp(s, "classification")) *t = LABELS_CLASS;
+    else if (!strcmp(s, "token") || !strcmp(s, "tagging")) *t = LABELS_TOKEN;
+    else if (!strcmp(s, "similarity")) *t = LABELS_SCORE;
     else return -1;
     return 0;
 }
@@ -77,7 +77,7 @@ void shard_file_name(char *buf, size_t n, const char *dir, const char *name, int
 
 static int has_similarity(const ShardData *d) {
     for (int t = 0; t < d->n_tasks; t++)
-        if (d->tasks[t].type == TASK_SIMILARITY) return 1;
+        if (d->tasks[t].type == LABELS_SCORE) return 1;
     return 0;
 }
 
@@ -168,15 +168,15 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
     for (int t = 0; t < d->n_tasks; t++) {
         const ShardTask *k = &d->tasks[t];
         *what = k->name;
-        if (k->type == TASK_SENTENCE_CLS) ds = write_1d(g, k->name, H5T_STD_I32LE, H5T_NATIVE_INT32, k->labels + lo, (hsize_t)n);
-        else if (k->type == TASK_TOKEN_CLS)
+        if (k->type == LABELS_CLASS) ds = write_1d(g, k->name, H5T_STD_I32LE, H5T_NATIVE_INT32, k->labels + lo, (hsize_t)n);
+        else if (k->type == LABELS_TOKEN)
             ds = write_1d(g, k->name, H5T_STD_I32LE, H5T_NATIVE_INT32, k->labels + tok_lo, (hsize_t)tok_n);
         else ds = write_1d(g, k->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, k->scores + lo, (hsize_t)n);
         if (ds < 0) {
             H5Gclose(g);
             goto out;
         }
-        int r = write_str_attr(ds, "task_type", task_type_name(k->type));
+        int r = write_str_attr(ds, "task_type", label_kind_name(k->type));
         r |= write_attr(ds, "num_labels", H5T_NATIVE_INT, &k->num_labels);
         r |= write_str_array_attr(ds, "label_names", k->label_names, k->num_labels);
         H5Dclose(ds);
@@ -420,7 +420,7 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
             goto out;
         }
         hid_t ds = H5Dopen2(f, dname, H5P_DEFAULT);
-        if (ds < 0 || read_str_attr(ds, "task_type", &strs, &nstr) || nstr != 1 || task_type_parse(strs[0], &k->type)) {
+        if (ds < 0 || read_str_attr(ds, "task_type", &strs, &nstr) || nstr != 1 || label_kind_parse(strs[0], &k->type)) {
             free_strs(strs, nstr);
             if (ds >= 0) H5Dclose(ds);
             seterr(err, errlen, "%s: dataset '%s': attribute 'task_type' missing or not sentence|token|similarity", path,
@@ -430,18 +430,18 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
         free_strs(strs, nstr);
         strs = NULL; /* a later failure path frees strs again */
         nstr = 0;
-        if (k->type != TASK_SIMILARITY &&
+        if (k->type != LABELS_SCORE &&
             (read_str_attr(ds, "label_names", &k->label_names, &k->num_labels) || k->num_labels < 1)) {
             H5Dclose(ds);
             seterr(err, errlen, "%s: dataset '%s': attribute 'label_names' missing or empty", path, dname);
             goto out;
         }
         H5Dclose(ds);
-        if (k->type == TASK_SIMILARITY) {
+        if (k->type == LABELS_SCORE) {
             sim = 1;
             snprintf(expect, sizeof expect, "float32 (%lld) = num_examples (similarity scores)", (long long)d->n);
             if (check_ds(f, path, dname, H5T_FLOAT, d->n, expect, NULL, err, errlen)) goto out;
-        } else if (k->type == TASK_SENTENCE_CLS) {
+        } else if (k->type == LABELS_CLASS) {
             snprintf(expect, sizeof expect, "int32 (%lld) = num_examples (sentence labels)", (long long)d->n);
             if (check_ds(f, path, dname, H5T_INTEGER, d->n, expect, NULL, err, errlen)) goto out;
         } else {
@@ -607,7 +607,7 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
         k->labels = NULL;
         k->scores = NULL;
         int r;
-        if (k->type == TASK_SIMILARITY) {
+        if (k->type == LABELS_SCORE) {
             if (!d->input_ids_b &&
                 read_ragged(f, path, "_b", lo, hi, file_tokens_b, &d->input_ids_b, &d->offsets_b, &d->lengths_b, &blo,
                             &bn, err, errlen))
@@ -615,7 +615,7 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
             d->n_tokens_b = bn;
             k->scores = malloc((size_t)(n ? n : 1) * sizeof(float));
             r = read_slab(f, dname, H5T_NATIVE_FLOAT, lo, n, k->scores);
-        } else if (k->type == TASK_SENTENCE_CLS) {
+        } else if (k->type == LABELS_CLASS) {
             k->labels = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
             r = read_slab(f, dname, H5T_NATIVE_INT32, lo, n, k->labels);
         } else {
@@ -626,12 +626,12 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
             seterr(err, errlen, "%s: reading dataset '%s' failed (HDF5: %s)", path, dname, h5_msg(hmsg));
             goto out;
         }
-        if (k->type != TASK_SIMILARITY) {
-            int64_t m = k->type == TASK_SENTENCE_CLS ? n : tok_n;
+        if (k->type != LABELS_SCORE) {
+            int64_t m = k->type == LABELS_CLASS ? n : tok_n;
             for (int64_t i = 0; i < m; i++)
                 if (k->labels[i] != LABEL_IGNORE && (k->labels[i] < 0 || k->labels[i] >= k->num_labels)) {
                     seterr(err, errlen, "%s: dataset '%s' element %lld is %d, expected 0..%d or %d", path, dname,
-                           (long long)(k->type == TASK_SENTENCE_CLS ? lo + i : tok_lo + i), k->labels[i],
+                           (long long)(k->type == LABELS_CLASS ? lo + i : tok_lo + i), k->labels[i],
                            k->num_labels - 1, LABEL_IGNORE);
                     goto out;
                 }

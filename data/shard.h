@@ -12,19 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "trainer/bert_config.h" /* TaskType */
+#include "data/labels.h"
 
 #define SHARD_FORMAT_VERSION 1
 #define SHARD_MAX_TASKS 8
 #define SHARD_NAME_LEN 64
-#define LABEL_IGNORE (-100)
-
-const char *task_type_name(TaskType t);
-int task_type_parse(const char *s, TaskType *t); /* 0 ok, -1 unknown */
 
 typedef struct {
     char name[SHARD_NAME_LEN];
-    TaskType type;
+    LabelKind type;
     int num_labels;     /* sentence/token: number of classes; similarity: 0 */
     char **label_names; /* num_labels strings */
     int32_t *labels;    /* sentence: (n); token: (n_tokens), LABEL_IGNORE where unlabelled */

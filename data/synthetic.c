@@ -5,7 +5,7 @@
  * Words for topic and sentiment come from pools of ~20-30 each, so no
  * single word decides a label; entity names are one to three words. */
 #include "data/synthetic.h"
-#include "trainer/errmsg.h"
+#include "util/errmsg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -398,15 +398,15 @@ int synth_make_dataset(const char *dir, uint64_t seed, int64_t n_train, int64_t 
     po.max_len = max_len;
     po.n_tasks = 3;
     snprintf(po.tasks[0].name, SHARD_NAME_LEN, "topic");
-    po.tasks[0].type = TASK_SENTENCE_CLS;
+    po.tasks[0].type = LABELS_CLASS;
     po.tasks[0].labels = (char **)synth_topics;
     po.tasks[0].num_labels = SYNTH_N_TOPICS;
     snprintf(po.tasks[1].name, SHARD_NAME_LEN, "sentiment");
-    po.tasks[1].type = TASK_SENTENCE_CLS;
+    po.tasks[1].type = LABELS_CLASS;
     po.tasks[1].labels = (char **)synth_sentiments;
     po.tasks[1].num_labels = SYNTH_N_SENTIMENTS;
     snprintf(po.tasks[2].name, SHARD_NAME_LEN, "ner");
-    po.tasks[2].type = TASK_TOKEN_CLS;
+    po.tasks[2].type = LABELS_TOKEN;
     po.tasks[2].labels = (char **)synth_ner_tags;
     po.tasks[2].num_labels = 9;
     int rc = 0;

@@ -19,7 +19,7 @@
  *  - Python's split() also splits on U+2028/U+2029, which BERT's cleaning
  *    does not treat as whitespace; they end a token here too. */
 #include "data/tokenizer.h"
-#include "trainer/errmsg.h"
+#include "util/errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* ops.h — the backend-neutral op table.
  *
- * The BERT model (trainer/model.c) is written once as calls into this table;
+ * The BERT model (trainer/model/model.c) is written once as calls into this table;
  * kernels/cpu implements it in plain fp32 C (the readable reference) and
  * kernels/cuda on NVIDIA GPUs. Every pointer a function takes is memory of
  * that backend (host memory for CPU, device memory for CUDA) unless it is

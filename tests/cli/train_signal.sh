@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop on a signal, then resume (trainer/stop_signal.h):
+# Stop on a signal, then resume (trainer/train/stop_signal.h):
 #   1. exactness: run A trains S steps straight; run B gets SIGUSR1 at step K
 #      (MTBERT_SIGNAL_AT=K raises it in-process as step K begins), must exit 3
 #      with a checkpoint at step K and no periodic checkpoint configured, and

@@ -2,7 +2,7 @@
  * (the file), with and without a --set override taken from the input's
  * last line. */
 #include "fuzz_common.h"
-#include "trainer/config.h"
+#include "trainer/config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16) return 0;

@@ -1,7 +1,7 @@
 /* fuzz_hf_config — a Hugging Face config.json through bert_config_from_json,
  * and the round trip through bert_config_to_json of whatever it accepts. */
 #include "fuzz_common.h"
-#include "trainer/hf_config.h"
+#include "trainer/store/hf_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16) return 0;

@@ -2,7 +2,7 @@
  * temporary file, then st_read_f32 / st_read_i32 of every tensor and the
  * metadata lookup. */
 #include "fuzz_common.h"
-#include "trainer/safetensors.h"
+#include "trainer/store/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 20) return 0;

@@ -6,7 +6,7 @@
 #include <ftw.h>
 
 #include "fuzz_common.h"
-#include "trainer/cli.h"
+#include "trainer/cli/cli.h"
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb; (void)flag; (void)ftw;

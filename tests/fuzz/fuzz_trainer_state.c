@@ -2,7 +2,7 @@
  * checkpoint_parse_state, for a run with two tasks, one rank and two data
  * sources. */
 #include "fuzz_common.h"
-#include "trainer/checkpoint.h"
+#include "trainer/train/checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16) return 0;

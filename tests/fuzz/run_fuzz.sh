@@ -41,8 +41,8 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 LIBS="$(pkg-config --libs $PKGS) -lm"
 
 # the project's sources (as CMakeLists' mtbert_core, CPU only, no MPI)
-srcs=$(ls kernels/*.c kernels/cpu/*.c trainer/*.c data/*.c comm/*.c | grep -v '^trainer/main.c$')
-newest_h=$(ls -t kernels/*.h kernels/cpu/*.h trainer/*.h data/*.h comm/*.h 2>/dev/null | head -n 1)
+srcs=$(ls kernels/*.c kernels/cpu/*.c util/*.c trainer/*/*.c data/*.c comm/*.c | grep -v '^trainer/cli/main.c$')
+newest_h=$(ls -t kernels/*.h kernels/cpu/*.h util/*.h trainer/*/*.h data/*.h comm/*.h 2>/dev/null | head -n 1)
 todo=()
 for s in $srcs; do
     o=$B/obj/$(echo "${s%.c}" | tr / _).o

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/hf_config.h"
-#include "trainer/model.h"
-#include "trainer/optimizer.h"
-#include "trainer/safetensors.h"
+#include "trainer/store/hf_config.h"
+#include "trainer/model/model.h"
+#include "trainer/train/optimizer.h"
+#include "trainer/store/safetensors.h"
 
 #define TOL_OUT 1e-5   /* logits, losses, embeddings: relative */
 #define TOL_GRAD 1e-4  /* gradients, parameters after the steps */

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "tests/unit/testutil.h"
-#include "trainer/config.h"
+#include "trainer/config/config.h"
 
 static char tmpdir[] = "/tmp/mtbert_cfg_XXXXXX";
 

@@ -216,7 +216,7 @@ static void test_prepare(void) {
     prepare_options_default(&o);
     o.n_tasks = 1;
     snprintf(o.tasks[0].name, SHARD_NAME_LEN, "ner");
-    o.tasks[0].type = TASK_TOKEN_CLS;
+    o.tasks[0].type = LABELS_TOKEN;
     ShardData d;
     PrepareStats st;
     CHECKF(prepare_encode(&o, tok, &s, &d, &st, err, sizeof err) == 0, "%s", err);
@@ -262,7 +262,7 @@ static void test_prepare(void) {
     prepare_options_default(&o);
     o.n_tasks = 1;
     snprintf(o.tasks[0].name, SHARD_NAME_LEN, "sent");
-    o.tasks[0].type = TASK_SENTENCE_CLS;
+    o.tasks[0].type = LABELS_CLASS;
     char **labs;
     int nl;
     CHECK(prepare_parse_labels("neg, pos", &labs, &nl, err, sizeof err) == 0 && nl == 2 && !strcmp(labs[1], "pos"));
@@ -285,7 +285,7 @@ static void test_prepare(void) {
     prepare_options_default(&o);
     o.n_tasks = 1;
     snprintf(o.tasks[0].name, SHARD_NAME_LEN, "sts");
-    o.tasks[0].type = TASK_SIMILARITY;
+    o.tasks[0].type = LABELS_SCORE;
     o.score_scale = 0.2f;
     CHECK(prepare_encode(&o, tok, &s, &d, &st, err, sizeof err) == 0);
     CHECK(d.n == 1 && d.lengths[0] == 4 && d.lengths_b[0] == 6 && d.input_ids_b[0] == CLS && d.input_ids_b[5] == SEP &&

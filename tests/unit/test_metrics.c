@@ -1,11 +1,11 @@
-/* test_metrics.c — hand-computed cases for trainer/metrics.c:
+/* test_metrics.c — hand-computed cases for trainer/train/metrics.c:
  * classification (accuracy, macro/weighted F1), NER chunking with seqeval
  * semantics and entity-level scores, Pearson and Spearman. */
 #include <math.h>
 #include <string.h>
 
 #include "tests/unit/testutil.h"
-#include "trainer/metrics.h"
+#include "trainer/train/metrics.h"
 
 #define NEAR(a, b) (fabs((double)(a) - (double)(b)) < 1e-12)
 #define CHECK_NEAR(a, b) CHECKF(NEAR(a, b), "%s = %.15g, expected %.15g", #a, (double)(a), (double)(b))

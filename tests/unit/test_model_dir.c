@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "trainer/fsutil.h"
-#include "trainer/hf_config.h"
-#include "trainer/model_dir.h"
-#include "trainer/safetensors.h"
+#include "util/fsutil.h"
+#include "trainer/store/hf_config.h"
+#include "trainer/store/model_dir.h"
+#include "trainer/store/safetensors.h"
 
 static ModelConfig tiny(void) {
     ModelConfig mc;

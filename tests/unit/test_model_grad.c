@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/model.h"
+#include "trainer/model/model.h"
 
 static ModelConfig tiny(int pooling, int proj, int normalize) {
     ModelConfig mc;

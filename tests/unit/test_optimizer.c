@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/hf_config.h"
-#include "trainer/optimizer.h"
+#include "trainer/store/hf_config.h"
+#include "trainer/train/optimizer.h"
 
 int main(void) {
     ModelConfig mc;

@@ -1,4 +1,4 @@
-/* test_safetensors.c — trainer/safetensors.c and trainer/fsutil.c:
+/* test_safetensors.c — trainer/store/safetensors.c and util/fsutil.c:
  * write/read round trip with metadata; hand-built F16 / BF16 / I64 files
  * with known values; every malformed header rejected with a message naming
  * the file and the tensor or field; truncated and bit-flipped files never
@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "tests/unit/testutil.h"
-#include "trainer/fsutil.h"
-#include "trainer/safetensors.h"
+#include "util/fsutil.h"
+#include "trainer/store/safetensors.h"
 
 static char g_dir[256];
 

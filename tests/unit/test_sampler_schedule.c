@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/sampler.h"
-#include "trainer/schedule.h"
+#include "trainer/train/sampler.h"
+#include "trainer/train/schedule.h"
 
 static void shares(const Sampler *s, long from, long steps, double *got) {
     memset(got, 0, sizeof(double) * MAX_TASKS);

@@ -50,19 +50,19 @@ static void make_data(ShardData *d, int64_t n) {
     static const char *topics[] = {"a", "b", "c"}, *tags[] = {"O", "B-X", "I-X"};
     ShardTask *t0 = &d->tasks[0], *t1 = &d->tasks[1], *t2 = &d->tasks[2];
     snprintf(t0->name, SHARD_NAME_LEN, "topic");
-    t0->type = TASK_SENTENCE_CLS;
+    t0->type = LABELS_CLASS;
     t0->num_labels = 3;
     t0->label_names = malloc(3 * sizeof(char *));
     for (int i = 0; i < 3; i++) t0->label_names[i] = strdup(topics[i]);
     t0->labels = malloc((size_t)n * sizeof(int32_t));
     snprintf(t1->name, SHARD_NAME_LEN, "ner");
-    t1->type = TASK_TOKEN_CLS;
+    t1->type = LABELS_TOKEN;
     t1->num_labels = 3;
     t1->label_names = malloc(3 * sizeof(char *));
     for (int i = 0; i < 3; i++) t1->label_names[i] = strdup(tags[i]);
     t1->labels = malloc((size_t)tot * sizeof(int32_t));
     snprintf(t2->name, SHARD_NAME_LEN, "sts");
-    t2->type = TASK_SIMILARITY;
+    t2->type = LABELS_SCORE;
     t2->scores = malloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         t0->labels[i] = (int32_t)(i % 3);
@@ -98,8 +98,8 @@ static void test_round_trip(void) {
         CHECK(r.n == hi - lo && r.first_example == lo && r.shard_index == s && r.info.num_shards == 3);
         CHECK(r.info.vocab_hash == d.info.vocab_hash && r.info.vocab_size == 1000 && r.info.do_lower_case == 1 &&
               r.info.max_len == 20 && r.info.total_examples == 41 && !strcmp(r.info.source, "unit test"));
-        CHECK(r.n_tasks == 3 && !strcmp(r.tasks[0].name, "topic") && r.tasks[1].type == TASK_TOKEN_CLS &&
-              r.tasks[2].type == TASK_SIMILARITY && r.tasks[1].num_labels == 3 &&
+        CHECK(r.n_tasks == 3 && !strcmp(r.tasks[0].name, "topic") && r.tasks[1].type == LABELS_TOKEN &&
+              r.tasks[2].type == LABELS_SCORE && r.tasks[1].num_labels == 3 &&
               !strcmp(r.tasks[1].label_names[2], "I-X") && r.tasks[2].num_labels == 0);
         CHECKF(shard_read_range(path, &r, 0, r.n, err, sizeof err) == 0, "%s", err);
         for (int64_t i = 0; i < r.n; i++) {

@@ -17,8 +17,8 @@
 #include "comm/comm.h"
 #include "data/synthetic.h"
 #include "testutil.h"
-#include "trainer/config.h"
-#include "trainer/train.h"
+#include "trainer/config/config.h"
+#include "trainer/train/train.h"
 
 static char dir[256], cfg_path[300];
 static Comm comm;

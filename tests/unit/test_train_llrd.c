@@ -14,8 +14,8 @@
 
 #include "kernels/ops.h"
 #include "testutil.h"
-#include "trainer/model.h"
-#include "trainer/optimizer.h"
+#include "trainer/model/model.h"
+#include "trainer/train/optimizer.h"
 
 enum { L = 3 };
 

@@ -1,0 +1,85 @@
+/* mtbert bench — training-step throughput on random data of the shape a
+ * config gives. The last line printed is one JSON object. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trainer/train/bench.h"
+#include "trainer/cli/cli.h"
+#include "trainer/config/config.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mtbert bench CONFIG.yaml [--set key=value ...] [--frozen-backbone] [--quiet]\n"
+            "\n"
+            "Times warm-up plus N training steps (forward, backward, AdamW) of the configured\n"
+            "model on random data of shape bench.batch_size x bench.seq_len, and prints as its\n"
+            "last line one JSON object: tokens_per_s, step_ms, gflops_per_s, the FLOP formula\n"
+            "and the shape. Keys used: model.*, tasks, bench.*, train.threads, train.backend.\n"
+            "\n"
+            "  --set KEY=VALUE     override a config key (repeatable)\n"
+            "  --frozen-backbone   freeze embeddings and encoder (same as bench.frozen_backbone=true)\n"
+            "  --quiet             no per-step lines\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *path = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    int nsets = 0, frozen = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); free(sets); return 0; }
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6)) sets[nsets++] = argv[i] + 6;
+        else if (!strcmp(argv[i], "--frozen-backbone")) frozen = 1;
+        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else {
+            fprintf(stderr, "mtbert bench: unknown or incomplete option '%s'\n", argv[i]);
+            usage(stderr);
+            free(sets);
+            return 2;
+        }
+    }
+    if (!path) { usage(stderr); free(sets); return 2; }
+    Config cfg;
+    int rc = config_load(&cfg, path, sets, nsets, stderr);
+    free(sets);
+    if (rc) return 2;
+    const Ops *ops = ops_cpu();
+    if (cfg.train.backend != CFG_BACKEND_CPU) {
+        const Ops *cuda = ops_cuda();
+        if (cuda) ops = cuda;
+        else if (cfg.train.backend == CFG_BACKEND_CUDA) {
+            fprintf(stderr, "mtbert bench: train.backend is cuda, but no CUDA GPU is available\n");
+            config_free(&cfg);
+            return 2;
+        }
+    }
+    BenchOptions o = {.batch = cfg.bench.batch_size, .seq = cfg.bench.seq_len, .steps = cfg.bench.steps,
+                      .warmup = cfg.bench.warmup, .threads = cfg.train.threads,
+                      .frozen_backbone = frozen || cfg.bench.frozen_backbone, .seed = cfg.train.seed};
+    if (o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const BertConfig *b = &cfg.model.bert;
+    fprintf(stderr, "mtbert bench: %s backend, %d layers, hidden %d, %d heads, batch %d x seq %d, %d threads%s\n",
+            ops->name, b->num_hidden_layers, b->hidden_size, b->num_attention_heads, o.batch, o.seq, o.threads,
+            o.frozen_backbone ? ", backbone frozen" : "");
+    BenchResult r;
+    if (bench_run(&cfg.model, ops, &o, &r, quiet ? NULL : stderr)) {
+        config_free(&cfg);
+        return 1;
+    }
+    printf("{\"impl\": \"mtbert\", \"backend\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, "
+           "\"intermediate\": %d, \"vocab\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"steps\": %d, "
+           "\"warmup\": %d, \"dropout\": %g, \"frozen_backbone\": %s, \"step_ms\": %.3f, \"forward_ms\": %.3f, "
+           "\"backward_ms\": %.3f, \"optimizer_ms\": %.3f, \"tokens_per_s\": %.1f, \"gflops_per_s\": %.2f, "
+           "\"flops_per_token\": %.0f, \"linear_params\": %lld, "
+           "\"flop_formula\": \"6*P_linear + 12*layers*seq*hidden per token (forward+backward); "
+           "P_linear = parameters of every matrix product that runs, embedding lookups excluded\"}\n",
+           ops->name, b->num_hidden_layers, b->hidden_size, b->num_attention_heads, b->intermediate_size,
+           b->vocab_size, o.seq, o.batch, o.threads, o.steps, o.warmup, b->hidden_dropout_prob,
+           o.frozen_backbone ? "true" : "false", r.step_ms, r.forward_ms, r.backward_ms, r.optimizer_ms,
+           r.tokens_per_s, r.gflops_per_s, r.flops_per_token, r.linear_params);
+    config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,280 @@
+/* cmd_tokenize.c — `mtbert tokenize`: WordPiece ids (or pieces) for each
+ * input line, and a one-thread speed benchmark (--bench). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "data/tokenizer.h"
+#include "trainer/cli/cli.h"
+
+static const char USAGE_LINES[] =
+    "usage: mtbert tokenize --vocab FILE [--cased] [--tokens] [--input FILE] < text > ids\n"
+    "       mtbert tokenize --vocab FILE [--cased] --bench FILE [--repeat N]\n";
+
+/* A usage error gets the two usage lines and a pointer to --help. */
+static void usage_error(void) {
+    fputs(USAGE_LINES, stderr);
+    fputs("run 'mtbert tokenize --help' for the options\n", stderr);
+}
+
+static void usage(FILE *f) {
+    fputs(USAGE_LINES, f);
+    fprintf(f,
+            "\n"
+            "Reads UTF-8 lines and writes, for each, one line of space-separated\n"
+            "WordPiece ids (BERT BasicTokenizer + WordPiece, no [CLS]/[SEP]). A line\n"
+            "without tokens gives an empty line.\n"
+            "\n"
+            "  --vocab FILE    WordPiece vocab.txt (one token a line, id = line number - 1)\n"
+            "  --cased         keep case and accents (for cased vocabularies)\n"
+            "  --tokens        write the wordpiece strings instead of ids\n"
+            "  --max-word-chars N  longer words become [UNK] (default 100, as Hugging\n"
+            "                  Face; the original google-research BERT code uses 200)\n"
+            "  --input FILE    read FILE instead of stdin\n"
+            "  --bench FILE    tokenize every line of FILE --repeat times on one thread\n"
+            "                  and print tokens/s (nothing else is written)\n"
+            "  --repeat N      passes over the --bench file (default 5)\n"
+            "  --help          this text\n"
+            "\n"
+            "Invalid UTF-8 stops with 'FILE:LINE: invalid UTF-8 at byte OFFSET', exit 2.\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Decimal digits of x into o (no sign handling needed: ids are >= 0, but a
+ * negative one would still print). Returns the length. */
+static int put_int(char *o, int x) {
+    char tmp[16];
+    int n = 0, neg = x < 0;
+    unsigned u = neg ? 0u - (unsigned)x : (unsigned)x;
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    int k = 0;
+    if (neg) o[k++] = '-';
+    while (n) o[k++] = tmp[--n];
+    return k;
+}
+
+static int write_line(FILE *out, const Tokenizer *tok, const IntVec *ids, int as_tokens) {
+    char buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < ids->len; i++) {
+        if (n + 32 > sizeof buf) {
+            if (fwrite(buf, 1, n, out) != n) return -1;
+            n = 0;
+        }
+        if (i) buf[n++] = ' ';
+        if (as_tokens) {
+            const char *s = tokenizer_id_token(tok, ids->data[i]);
+            size_t L = s ? strlen(s) : 0;
+            if (n + L > sizeof buf) {
+                if (fwrite(buf, 1, n, out) != n) return -1;
+                n = 0;
+            }
+            if (L > sizeof buf) {
+                if (fwrite(s, 1, L, out) != L) return -1;
+            } else {
+                memcpy(buf + n, s, L);
+                n += L;
+            }
+        } else {
+            n += (size_t)put_int(buf + n, ids->data[i]);
+        }
+    }
+    buf[n++] = '\n';
+    return fwrite(buf, 1, n, out) == n ? 0 : -1;
+}
+
+static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mtbert tokenize: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    /* Lines are kept in one buffer (offsets), so the timing sees only the
+     * tokenizer, not reading or allocation. */
+    char *line = NULL, *all = NULL;
+    size_t lcap = 0, acap = 0, alen = 0, nlines = 0, ocap = 0;
+    size_t *off = NULL;
+    ssize_t got;
+    int rc = 0;
+    while ((got = getline(&line, &lcap, f)) >= 0) {
+        size_t L = (size_t)got;
+        if (L && line[L - 1] == '\n') L--;
+        if (alen + L > acap) {
+            acap = (alen + L) * 2 + 4096;
+            char *na = realloc(all, acap);
+            if (!na) { rc = 1; break; }
+            all = na;
+        }
+        if (nlines + 2 > ocap) {
+            ocap = ocap ? ocap * 2 : 1024;
+            size_t *no = realloc(off, ocap * sizeof *no);
+            if (!no) { rc = 1; break; }
+            off = no;
+        }
+        if (nlines == 0) off[0] = 0;
+        memcpy(all + alen, line, L);
+        alen += L;
+        off[++nlines] = alen;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    free(line);
+    if (rc || rerr) {
+        fprintf(stderr, "mtbert tokenize: %s: %s\n", path, rc ? "out of memory" : "read error");
+        free(all);
+        free(off);
+        return 1;
+    }
+    IntVec ids = {0};
+    size_t tokens = 0;
+    double t0 = now_s();
+    for (int r = 0; r < repeat && !rc; r++) {
+        for (size_t i = 0; i < nlines; i++) {
+            size_t bad;
+            ids.len = 0;
+            if (tokenizer_encode(tok, all + off[i], off[i + 1] - off[i], &ids, &bad)) {
+                fprintf(stderr, "mtbert tokenize: %s:%zu: invalid UTF-8 at byte %zu\n", path, i + 1, bad);
+                rc = 2;
+                break;
+            }
+            tokens += ids.len;
+        }
+    }
+    double dt = now_s() - t0;
+    if (!rc) {
+        if (dt <= 0) dt = 1e-9;
+        printf("tokenize bench: %s: %zu lines, %zu bytes, %zu tokens a pass, %d passes, %.3f s\n", path, nlines,
+               alen, repeat ? tokens / (size_t)repeat : 0, repeat, dt);
+        printf("tokens/s: %.0f  (%.1f MB/s, one thread)\n", (double)tokens / dt,
+               (double)alen * repeat / dt / 1e6);
+    }
+    intvec_free(&ids);
+    free(all);
+    free(off);
+    return rc;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    enum { O_VOCAB = 1, O_CASED, O_TOKENS, O_INPUT, O_BENCH, O_REPEAT, O_HELP, O_MAXW };
+    static const struct option opts[] = {
+        {"vocab", 1, 0, O_VOCAB}, {"cased", 0, 0, O_CASED}, {"tokens", 0, 0, O_TOKENS},
+        {"input", 1, 0, O_INPUT}, {"bench", 1, 0, O_BENCH}, {"repeat", 1, 0, O_REPEAT},
+        {"help", 0, 0, O_HELP},   {"max-word-chars", 1, 0, O_MAXW}, {0, 0, 0, 0}};
+    const char *vocab = NULL, *input = NULL, *bench = NULL;
+    int cased = 0, as_tokens = 0, repeat = 5, max_word = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_VOCAB: vocab = optarg; break;
+        case O_CASED: cased = 1; break;
+        case O_TOKENS: as_tokens = 1; break;
+        case O_INPUT: input = optarg; break;
+        case O_BENCH: bench = optarg; break;
+        case O_REPEAT: {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (*e || v < 1 || v > 1000000) {
+                fprintf(stderr, "mtbert tokenize: --repeat wants a positive integer, got '%s'\n", optarg);
+                return 2;
+            }
+            repeat = (int)v;
+            break;
+        }
+        case O_MAXW: {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (*e || v < 1 || v > TOKENIZER_MAX_WORD_CHARS_LIMIT) {
+                fprintf(stderr, "mtbert tokenize: --max-word-chars wants 1..%d, got '%s'\n",
+                        TOKENIZER_MAX_WORD_CHARS_LIMIT, optarg);
+                return 2;
+            }
+            max_word = (int)v;
+            break;
+        }
+        case 'h':
+        case O_HELP: usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "mtbert tokenize: option '%s' needs a value\n", argv[optind - 1]);
+            usage_error();
+            return 2;
+        default:
+            fprintf(stderr, "mtbert tokenize: unknown option '%s'\n", argv[optind - 1]);
+            usage_error();
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mtbert tokenize: unexpected argument '%s' (text is read from stdin or --input)\n",
+                argv[optind]);
+        usage_error();
+        return 2;
+    }
+    if (!vocab) {
+        fprintf(stderr, "mtbert tokenize: --vocab FILE is required\n");
+        usage_error();
+        return 2;
+    }
+    char err[512];
+    Tokenizer *tok = tokenizer_load(vocab, !cased, err, sizeof err);
+    if (!tok) {
+        fprintf(stderr, "mtbert tokenize: %s\n", err);
+        return 2;
+    }
+    if (max_word) tokenizer_set_max_word_chars(tok, max_word);
+    if (bench) {
+        int rc = run_bench(tok, bench, repeat);
+        tokenizer_free(tok);
+        return rc;
+    }
+    FILE *in = stdin;
+    const char *name = "<stdin>";
+    if (input) {
+        in = fopen(input, "rb");
+        if (!in) {
+            fprintf(stderr, "mtbert tokenize: %s: %s\n", input, strerror(errno));
+            tokenizer_free(tok);
+            return 2;
+        }
+        name = input;
+    }
+    char *line = NULL;
+    size_t lcap = 0, lineno = 0;
+    ssize_t got;
+    IntVec ids = {0};
+    int rc = 0;
+    while ((got = getline(&line, &lcap, in)) >= 0) {
+        lineno++;
+        size_t L = (size_t)got, bad = 0;
+        if (L && line[L - 1] == '\n') L--;
+        ids.len = 0;
+        if (tokenizer_encode(tok, line, L, &ids, &bad)) {
+            fflush(stdout);
+            fprintf(stderr, "mtbert tokenize: %s:%zu: invalid UTF-8 at byte %zu\n", name, lineno, bad);
+            rc = 2;
+            break;
+        }
+        if (write_line(stdout, tok, &ids, as_tokens)) break;
+    }
+    if (!rc && ferror(in)) {
+        fprintf(stderr, "mtbert tokenize: %s: read error after line %zu\n", name, lineno);
+        rc = 1;
+    }
+    if (fflush(stdout) || ferror(stdout)) {
+        fprintf(stderr, "mtbert tokenize: writing the output: %s\n", strerror(errno));
+        if (!rc) rc = 1;
+    }
+    if (in != stdin) fclose(in);
+    free(line);
+    intvec_free(&ids);
+    tokenizer_free(tok);
+    return rc;
+}

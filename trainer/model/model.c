@@ -1,0 +1,624 @@
+#include "trainer/model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dropout sites: each has its own Philox stream under the step's key. */
+enum { SITE_EMB = 1 << 20, SITE_HEAD = 1 << 21 };
+static uint64_t site_key(const Model *m, uint64_t site) { return philox_key(m->dropout_key, site, 7); }
+
+/* ---- allocation ---- */
+
+typedef struct {
+    const Ops *ops;
+    int failed;
+    size_t bytes;
+} Arena;
+
+static void *arena_alloc(Arena *a, size_t bytes) {
+    if (a->failed || bytes == 0) return NULL;
+    void *p = a->ops->alloc(bytes);
+    if (!p) a->failed = 1;
+    a->bytes += bytes;
+    return p;
+}
+#define AF(a, n) ((float *)arena_alloc((a), sizeof(float) * (size_t)(n)))
+#define AI(a, n) ((int *)arena_alloc((a), sizeof(int) * (size_t)(n)))
+
+static void layer_acts_alloc(Arena *a, LayerActs *la, size_t N, size_t C, size_t I, size_t att) {
+    la->qkv = AF(a, N * 3 * C);
+    la->att = AF(a, att);
+    la->atty = AF(a, N * C);
+    la->ao = AF(a, N * C);
+    la->res1 = AF(a, N * C);
+    la->ln1 = AF(a, N * C);
+    la->ln1_mean = AF(a, N);
+    la->ln1_rstd = AF(a, N);
+    la->fc = AF(a, N * I);
+    la->fcg = AF(a, N * I);
+    la->fo = AF(a, N * C);
+    la->res2 = AF(a, N * C);
+    la->out = AF(a, N * C);
+    la->ln2_mean = AF(a, N);
+    la->ln2_rstd = AF(a, N);
+}
+
+static void layer_acts_free(const Ops *ops, LayerActs *la) {
+    float *p[] = {la->qkv, la->att, la->atty, la->ao, la->res1, la->ln1, la->ln1_mean,
+                  la->ln1_rstd, la->fc, la->fcg, la->fo, la->res2, la->out, la->ln2_mean,
+                  la->ln2_rstd};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ops->free(p[i]);
+}
+
+static void resolve_params(Model *m);
+
+static int head_rows_per_example(const TaskConfig *t) { return t->type == TASK_TOKEN_CLS; }
+
+int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
+                 int with_grads, unsigned long long seed, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->ops = ops;
+    m->maxB = maxB;
+    m->maxT = maxT;
+    const BertConfig *bc = &cfg->bert;
+    if (params_build(&m->table, cfg)) {
+        snprintf(err, errlen, "invalid model shape (hidden %d, heads %d, layers %d, vocab %d)",
+                 bc->hidden_size, bc->num_attention_heads, bc->num_hidden_layers, bc->vocab_size);
+        return -1;
+    }
+    if (bc->num_hidden_layers > 64) {
+        snprintf(err, errlen, "at most 64 layers are supported, got %d", bc->num_hidden_layers);
+        return -1;
+    }
+    if (maxT > bc->max_position_embeddings) {
+        snprintf(err, errlen, "sequence length %d exceeds max_position_embeddings %d", maxT,
+                 bc->max_position_embeddings);
+        return -1;
+    }
+    size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers;
+    size_t N = (size_t)maxB * maxT, NH = bc->num_attention_heads;
+    size_t att_floats = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
+    size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
+    Arena a = {ops, 0, 0};
+
+    m->params = AF(&a, m->table.total);
+    if (with_grads) m->grads = AF(&a, m->table.total);
+    if (!a.failed && seed != MODEL_INIT_NONE) { /* (ops->alloc zeroes: NONE needs nothing) */
+        float *host = malloc(sizeof(float) * m->table.total);
+        if (!host) a.failed = 1;
+        else {
+            params_init(&m->table, host, cfg, seed);
+            ops->to_device(m->params, host, sizeof(float) * m->table.total);
+            free(host);
+        }
+    }
+    m->d_ids = AI(&a, N);
+    m->d_types = AI(&a, N);
+    m->d_mask = AI(&a, N);
+    m->emb_sum = AF(&a, N * C);
+    m->emb_out = AF(&a, N * C);
+    m->emb_mean = AF(&a, N);
+    m->emb_rstd = AF(&a, N);
+    m->layers = calloc(L ? L : 1, sizeof(LayerActs));
+    for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, att_floats);
+    m->pooled = AF(&a, (size_t)maxB * C);
+    m->pooler_pre = AF(&a, (size_t)maxB * C);
+    m->pooler_out = AF(&a, (size_t)maxB * C);
+    m->proj = AF(&a, (size_t)maxB * D);
+    m->embed = AF(&a, (size_t)maxB * D);
+    m->embed_norm = AF(&a, maxB);
+    m->pool_argmax = AI(&a, (size_t)maxB * C);
+    size_t max_logits = 1;
+    for (int t = 0; t < cfg->ntasks; t++) {
+        const TaskConfig *tc = &cfg->tasks[t];
+        size_t rows = head_rows_per_example(tc) ? N : (size_t)maxB;
+        if (tc->type == TASK_SIMILARITY) {
+            m->sim_cos[t] = AF(&a, maxB);
+            m->sentence_needed = 1;
+            continue;
+        }
+        if (tc->type == TASK_SENTENCE_CLS) m->sentence_needed = 1;
+        size_t in = tc->type == TASK_TOKEN_CLS ? C : D;
+        if (tc->dropout > 0) m->head_in[t] = AF(&a, rows * in);
+        m->logits[t] = AF(&a, rows * tc->num_labels);
+        m->probs[t] = AF(&a, rows * tc->num_labels);
+        m->losses[t] = AF(&a, rows);
+        m->d_labels[t] = AI(&a, rows);
+        if (rows * tc->num_labels > max_logits) max_logits = rows * tc->num_labels;
+    }
+    if (with_grads) {
+        layer_acts_alloc(&a, &m->dl, N, C, I, 0);
+        m->dx[0] = AF(&a, N * C);
+        m->dx[1] = AF(&a, N * C);
+        m->demb = AF(&a, N * C);
+        m->dsent = AF(&a, (size_t)maxB * C);
+        m->dpooler_pre = AF(&a, (size_t)maxB * C);
+        m->dcls = AF(&a, (size_t)maxB * C);
+        m->dproj = AF(&a, (size_t)maxB * D);
+        m->dembed = AF(&a, (size_t)maxB * D);
+        m->dhead_in = AF(&a, N * (C > D ? C : D));
+        m->dlogits = AF(&a, max_logits);
+        m->dcos = AF(&a, maxB);
+    }
+    m->host_scratch = malloc(sizeof(float) * (N > (size_t)maxB * D ? N : (size_t)maxB * D));
+    if (a.failed || !m->layers || !m->host_scratch) {
+        snprintf(err, errlen, "out of memory on backend %s allocating %.1f MiB for batch %d x %d",
+                 ops->name, a.bytes / 1048576.0, maxB, maxT);
+        model_free(m);
+        return -1;
+    }
+    m->train.embeddings = m->train.pooler = m->train.projection = 1;
+    for (size_t l = 0; l < L; l++) m->train.layer[l] = 1;
+    for (int t = 0; t < cfg->ntasks; t++) m->train.head[t] = 1;
+    m->training = 1;
+    m->lp = calloc(L ? L : 1, sizeof(LayerParams));
+    if (!m->lp) {
+        snprintf(err, errlen, "out of memory");
+        model_free(m);
+        return -1;
+    }
+    resolve_params(m);
+    return 0;
+}
+
+void model_free(Model *m) {
+    const Ops *ops = m->ops;
+    if (!ops) return;
+    ops->free(m->params);
+    ops->free(m->grads);
+    ops->free(m->d_ids);
+    ops->free(m->d_types);
+    ops->free(m->d_mask);
+    float *f[] = {m->emb_sum, m->emb_out, m->emb_mean, m->emb_rstd, m->pooled, m->pooler_pre,
+                  m->pooler_out, m->proj, m->embed, m->embed_norm, m->dx[0], m->dx[1], m->demb,
+                  m->dsent, m->dpooler_pre, m->dcls, m->dproj, m->dembed, m->dhead_in,
+                  m->dlogits, m->dcos};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ops->free(f[i]);
+    ops->free(m->pool_argmax);
+    if (m->layers)
+        for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) layer_acts_free(ops, &m->layers[l]);
+    free(m->layers);
+    free(m->lp);
+    layer_acts_free(ops, &m->dl);
+    for (int t = 0; t < MAX_TASKS; t++) {
+        ops->free(m->head_in[t]);
+        ops->free(m->logits[t]);
+        ops->free(m->probs[t]);
+        ops->free(m->losses[t]);
+        ops->free(m->d_labels[t]);
+        ops->free(m->sim_cos[t]);
+    }
+    free(m->host_scratch);
+    params_free(&m->table);
+    memset(m, 0, sizeof *m);
+}
+
+float *model_param(Model *m, const char *name) {
+    const ParamTensor *t = params_find(&m->table, name);
+    return t ? m->params + t->offset : NULL;
+}
+
+/* Gradient of a parameter pointer, or NULL when its part is frozen. */
+static float *grad_of(const Model *m, const float *p, int trainable) {
+    return trainable && m->grads ? m->grads + (p - m->params) : NULL;
+}
+
+/* Looked up by name once, in model_create (resolve_params). */
+static LayerParams lookup_layer(Model *m, int l) {
+    char n[160];
+    LayerParams p;
+#define P(field, suffix) \
+    (snprintf(n, sizeof n, "bert.encoder.layer.%d.%s", l, suffix), p.field = model_param(m, n))
+    P(qkv_w, "attention.self.query.weight");
+    P(qkv_b, "attention.self.query.bias");
+    P(ao_w, "attention.output.dense.weight");
+    P(ao_b, "attention.output.dense.bias");
+    P(ln1_w, "attention.output.LayerNorm.weight");
+    P(ln1_b, "attention.output.LayerNorm.bias");
+    P(fc_w, "intermediate.dense.weight");
+    P(fc_b, "intermediate.dense.bias");
+    P(fo_w, "output.dense.weight");
+    P(fo_b, "output.dense.bias");
+    P(ln2_w, "output.LayerNorm.weight");
+    P(ln2_b, "output.LayerNorm.bias");
+#undef P
+    return p;
+}
+
+static float *lookup_head(Model *m, int t, const char *what) {
+    char n[160];
+    snprintf(n, sizeof n, "heads.%s.%s", m->cfg.tasks[t].name, what);
+    return model_param(m, n);
+}
+
+static void resolve_params(Model *m) {
+    for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) m->lp[l] = lookup_layer(m, l);
+    for (int t = 0; t < m->cfg.ntasks; t++) {
+        m->hw[t] = lookup_head(m, t, "weight");
+        m->hb[t] = lookup_head(m, t, "bias");
+    }
+}
+
+static LayerParams layer_params(Model *m, int l) { return m->lp[l]; }
+static float *head_w(Model *m, int t) { return m->hw[t]; }
+static float *head_b(Model *m, int t) { return m->hb[t]; }
+
+/* ---- forward ---- */
+
+static void layer_forward(Model *m, int l, const float *x, int B, int T) {
+    const Ops *o = m->ops;
+    const BertConfig *bc = &m->cfg.bert;
+    int C = bc->hidden_size, I = bc->intermediate_size, NH = bc->num_attention_heads, N = B * T;
+    float p = m->training ? bc->hidden_dropout_prob : 0.0f;
+    float pa = m->training ? bc->attention_probs_dropout_prob : 0.0f;
+    LayerActs *a = &m->layers[l];
+    LayerParams w = layer_params(m, l);
+    uint64_t site = (uint64_t)l * 8;
+
+    o->matmul_forward(a->qkv, x, w.qkv_w, w.qkv_b, N, C, 3 * C);
+    o->attention_forward(a->atty, a->att, a->qkv, m->d_mask, B, T, C, NH, pa, site_key(m, site), 0);
+    o->matmul_forward(a->ao, a->atty, w.ao_w, w.ao_b, N, C, C);
+    if (p > 0) o->dropout_forward(a->ao, a->ao, (size_t)N * C, p, site_key(m, site + 1), 0);
+    o->add(a->res1, a->ao, x, (size_t)N * C);
+    o->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->res1, w.ln1_w, w.ln1_b, N, C, bc->layer_norm_eps);
+    o->matmul_forward(a->fc, a->ln1, w.fc_w, w.fc_b, N, C, I);
+    o->gelu_forward(a->fcg, a->fc, (size_t)N * I, bc->hidden_act);
+    o->matmul_forward(a->fo, a->fcg, w.fo_w, w.fo_b, N, I, C);
+    if (p > 0) o->dropout_forward(a->fo, a->fo, (size_t)N * C, p, site_key(m, site + 2), 0);
+    o->add(a->res2, a->fo, a->ln1, (size_t)N * C);
+    o->layernorm_forward(a->out, a->ln2_mean, a->ln2_rstd, a->res2, w.ln2_w, w.ln2_b, N, C, bc->layer_norm_eps);
+}
+
+static const float *hidden_out(const Model *m) {
+    int L = m->cfg.bert.num_hidden_layers;
+    return L ? m->layers[L - 1].out : m->emb_out;
+}
+
+/* e (B,D) from h (B,T,C): pooling, optional projection, optional L2 norm. */
+static void sentence_forward(Model *m, int B, int T) {
+    const Ops *o = m->ops;
+    int C = m->cfg.bert.hidden_size, D = model_embedding_dim(m), mode = m->cfg.pooling;
+    const float *h = hidden_out(m);
+    o->pool_forward(m->pooled, m->pool_argmax, h, m->d_mask, B, T, C, mode == POOL_POOLER ? POOL_CLS : mode);
+    m->sent = m->pooled;
+    if (mode == POOL_POOLER) {
+        o->matmul_forward(m->pooler_pre, m->pooled, model_param(m, "bert.pooler.dense.weight"),
+                          model_param(m, "bert.pooler.dense.bias"), B, C, C);
+        o->tanh_forward(m->pooler_out, m->pooler_pre, (size_t)B * C);
+        m->sent = m->pooler_out;
+    }
+    m->pre_norm = m->sent;
+    if (m->cfg.embedding_dim > 0) {
+        o->matmul_forward(m->proj, m->sent, model_param(m, "projection.weight"),
+                          model_param(m, "projection.bias"), B, C, D);
+        m->pre_norm = m->proj;
+    }
+    m->final_embed = m->pre_norm;
+    if (m->cfg.normalize) {
+        o->l2norm_forward(m->embed, m->embed_norm, m->pre_norm, B, D);
+        m->final_embed = m->embed;
+    }
+}
+
+static int count_labels(const int *labels, size_t n, int V, int *bad) {
+    int c = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] == -100) continue;
+        if (labels[i] < 0 || labels[i] >= V) *bad = 1;
+        else c++;
+    }
+    return c;
+}
+
+float model_forward(Model *m, const Batch *b) {
+    const Ops *o = m->ops;
+    const BertConfig *bc = &m->cfg.bert;
+    int B = b->B, T = b->T, C = bc->hidden_size, N = B * T, D = model_embedding_dim(m);
+    m->B = B;
+    m->T = T;
+    if (B > m->maxB || T > m->maxT || B <= 0 || T <= 0) {
+        fprintf(stderr, "model: batch %d x %d outside the allocated %d x %d\n", B, T, m->maxB, m->maxT);
+        return NAN;
+    }
+    for (int i = 0; i < N; i++)
+        if (b->input_ids[i] < 0 || b->input_ids[i] >= bc->vocab_size ||
+            (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= bc->type_vocab_size))) {
+            fprintf(stderr, "model: token or type id out of range at row %d position %d\n", i / T, i % T);
+            return NAN;
+        }
+    o->to_device(m->d_ids, b->input_ids, sizeof(int) * N);
+    if (b->type_ids) o->to_device(m->d_types, b->type_ids, sizeof(int) * N);
+    else o->zero(m->d_types, sizeof(int) * N);
+    o->to_device(m->d_mask, b->mask, sizeof(int) * N);
+
+    o->embedding_forward(m->emb_sum, m->d_ids, m->d_types,
+                         model_param(m, "bert.embeddings.word_embeddings.weight"),
+                         model_param(m, "bert.embeddings.position_embeddings.weight"),
+                         model_param(m, "bert.embeddings.token_type_embeddings.weight"), B, T, C);
+    o->layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum,
+                         model_param(m, "bert.embeddings.LayerNorm.weight"),
+                         model_param(m, "bert.embeddings.LayerNorm.bias"), N, C, bc->layer_norm_eps);
+    float p = m->training ? bc->hidden_dropout_prob : 0.0f;
+    if (p > 0) o->dropout_forward(m->emb_out, m->emb_out, (size_t)N * C, p, site_key(m, SITE_EMB), 0);
+    const float *x = m->emb_out;
+    for (int l = 0; l < bc->num_hidden_layers; l++) {
+        layer_forward(m, l, x, B, T);
+        x = m->layers[l].out;
+    }
+    sentence_forward(m, B, T);
+
+    float total = 0.0f;
+    float logvar[MAX_TASKS] = {0};
+    float *lv = model_param(m, "loss_weights.log_var");
+    if (lv) o->to_host(logvar, lv, sizeof(float) * m->cfg.ntasks);
+    for (int t = 0; t < m->cfg.ntasks; t++) {
+        const TaskConfig *tc = &m->cfg.tasks[t];
+        m->task_loss[t] = 0.0f;
+        m->task_count[t] = 0;
+        m->task_weight[t] = tc->loss_weight * (lv ? expf(-logvar[t]) : 1.0f);
+        if (tc->type == TASK_SIMILARITY) {
+            int P = b->sim_npairs[t], r0 = b->sim_row0[t];
+            if (P <= 0 || !b->sim_scores[t]) continue;
+            if (r0 < 0 || r0 + 2 * P > B) { fprintf(stderr, "model: similarity pairs outside the batch\n"); return NAN; }
+            o->cosine_forward(m->sim_cos[t], m->final_embed + (size_t)r0 * D,
+                              m->final_embed + (size_t)(r0 + P) * D, P, D);
+            o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);
+            double se = 0;
+            for (int i = 0; i < P; i++) {
+                double d = m->host_scratch[i] - b->sim_scores[t][i];
+                se += d * d;
+            }
+            m->task_loss[t] = (float)(se / P);
+            m->task_count[t] = P;
+            total += m->task_weight[t] * m->task_loss[t] + (lv ? logvar[t] : 0.0f);
+            continue;
+        }
+        int token = tc->type == TASK_TOKEN_CLS, V = tc->num_labels;
+        int rows = token ? N : B, in = token ? C : D;
+        const float *hin = token ? hidden_out(m) : m->final_embed;
+        float pt = m->training ? tc->dropout : 0.0f;
+        if (pt > 0) {
+            o->dropout_forward(m->head_in[t], hin, (size_t)rows * in, pt, site_key(m, SITE_HEAD + t), 0);
+            hin = m->head_in[t];
+        }
+        o->matmul_forward(m->logits[t], hin, head_w(m, t), head_b(m, t), rows, in, V);
+        if (!b->labels[t]) continue;
+        int bad = 0;
+        m->task_count[t] = count_labels(b->labels[t], rows, V, &bad);
+        if (bad) {
+            fprintf(stderr, "model: task '%s' has a label outside [0, %d) (and not -100)\n", tc->name, V);
+            return NAN;
+        }
+        o->to_device(m->d_labels[t], b->labels[t], sizeof(int) * rows);
+        o->crossentropy_forward(m->losses[t], m->probs[t], m->logits[t], m->d_labels[t], rows, V);
+        if (!m->task_count[t]) continue;
+        o->to_host(m->host_scratch, m->losses[t], sizeof(float) * rows);
+        double s = 0;
+        for (int i = 0; i < rows; i++) s += m->host_scratch[i];
+        m->task_loss[t] = (float)(s / m->task_count[t]);
+        total += m->task_weight[t] * m->task_loss[t] + (lv ? logvar[t] : 0.0f);
+    }
+    return total;
+}
+
+/* ---- backward ---- */
+
+static int any_trainable_from(const Model *m, int l) {
+    if (m->train.embeddings) return 1;
+    for (int k = 0; k <= l && k < m->cfg.bert.num_hidden_layers; k++)
+        if (m->train.layer[k]) return 1;
+    return 0;
+}
+
+/* dout (B,T,C) = d(layer l output); writes d(layer input) into dx (+=). */
+static void layer_backward(Model *m, int l, const float *x, const float *dout, float *dx, int B, int T) {
+    const Ops *o = m->ops;
+    const BertConfig *bc = &m->cfg.bert;
+    int C = bc->hidden_size, I = bc->intermediate_size, NH = bc->num_attention_heads, N = B * T;
+    float p = m->training ? bc->hidden_dropout_prob : 0.0f;
+    float pa = m->training ? bc->attention_probs_dropout_prob : 0.0f;
+    size_t NC = (size_t)N * C, NI = (size_t)N * I;
+    LayerActs *a = &m->layers[l], *d = &m->dl;
+    LayerParams w = layer_params(m, l);
+    int tr = m->train.layer[l], below = l > 0 ? any_trainable_from(m, l - 1) : m->train.embeddings;
+    uint64_t site = (uint64_t)l * 8;
+#define G(ptr) grad_of(m, (ptr), tr)
+
+    o->zero(d->res2, NC * sizeof(float));
+    o->layernorm_backward(d->res2, G(w.ln2_w), G(w.ln2_b), dout, a->res2, w.ln2_w, a->ln2_mean, a->ln2_rstd, N, C);
+    /* res2 = fo + ln1 */
+    o->copy(d->ln1, d->res2, NC * sizeof(float));
+    float *dfo = d->res2;
+    if (p > 0) {
+        dfo = d->fo;
+        o->zero(dfo, NC * sizeof(float));
+        o->dropout_backward(dfo, d->res2, NC, p, site_key(m, site + 2), 0);
+    }
+    o->zero(d->fcg, NI * sizeof(float));
+    o->matmul_backward(d->fcg, G(w.fo_w), G(w.fo_b), dfo, a->fcg, w.fo_w, N, I, C);
+    o->zero(d->fc, NI * sizeof(float));
+    o->gelu_backward(d->fc, a->fc, d->fcg, NI, bc->hidden_act);
+    o->matmul_backward(d->ln1, G(w.fc_w), G(w.fc_b), d->fc, a->ln1, w.fc_w, N, C, I);
+    o->zero(d->res1, NC * sizeof(float));
+    o->layernorm_backward(d->res1, G(w.ln1_w), G(w.ln1_b), d->ln1, a->res1, w.ln1_w, a->ln1_mean, a->ln1_rstd, N, C);
+    /* res1 = ao + x */
+    if (below) o->copy(dx, d->res1, NC * sizeof(float));
+    float *dao = d->res1;
+    if (p > 0) {
+        dao = d->ao;
+        o->zero(dao, NC * sizeof(float));
+        o->dropout_backward(dao, d->res1, NC, p, site_key(m, site + 1), 0);
+    }
+    o->zero(d->atty, NC * sizeof(float));
+    o->matmul_backward(d->atty, G(w.ao_w), G(w.ao_b), dao, a->atty, w.ao_w, N, C, C);
+    o->zero(d->qkv, 3 * NC * sizeof(float));
+    o->attention_backward(d->qkv, d->atty, a->qkv, a->att, m->d_mask, B, T, C, NH, pa, site_key(m, site), 0);
+    o->matmul_backward(below ? dx : NULL, G(w.qkv_w), G(w.qkv_b), d->qkv, x, w.qkv_w, N, C, 3 * C);
+    /* The key bias adds the same amount to every score of a softmax row, so
+     * the loss does not depend on it: its gradient is exactly zero, and
+     * rounding noise must not drive AdamW updates. */
+    if (G(w.qkv_b)) o->zero(G(w.qkv_b) + C, sizeof(float) * C);
+#undef G
+}
+
+/* d(sentence embedding) (B,D) -> d(hidden) (B,T,C), through norm, projection, pooler. */
+static void sentence_backward(Model *m, float *dh, int B, int T) {
+    const Ops *o = m->ops;
+    int C = m->cfg.bert.hidden_size, D = model_embedding_dim(m), mode = m->cfg.pooling;
+    int below = any_trainable_from(m, m->cfg.bert.num_hidden_layers - 1);
+    float *d = m->dembed;
+    if (m->cfg.normalize) {
+        o->zero(m->dproj, sizeof(float) * B * D);
+        o->l2norm_backward(m->dproj, d, m->embed, m->embed_norm, B, D);
+        d = m->dproj;
+    }
+    if (m->cfg.embedding_dim > 0) {
+        float *w = model_param(m, "projection.weight");
+        int need = below || (mode == POOL_POOLER && m->train.pooler);
+        if (need) o->zero(m->dsent, sizeof(float) * B * C);
+        o->matmul_backward(need ? m->dsent : NULL, grad_of(m, w, m->train.projection),
+                           grad_of(m, model_param(m, "projection.bias"), m->train.projection), d,
+                           m->sent, w, B, C, D);
+        if (!need) return;
+        d = m->dsent;
+    }
+    if (mode == POOL_POOLER) {
+        float *w = model_param(m, "bert.pooler.dense.weight");
+        o->zero(m->dpooler_pre, sizeof(float) * B * C);
+        o->tanh_backward(m->dpooler_pre, m->pooler_out, d, (size_t)B * C);
+        if (below) o->zero(m->dcls, sizeof(float) * B * C);
+        o->matmul_backward(below ? m->dcls : NULL, grad_of(m, w, m->train.pooler),
+                           grad_of(m, model_param(m, "bert.pooler.dense.bias"), m->train.pooler),
+                           m->dpooler_pre, m->pooled, w, B, C, C);
+        d = m->dcls;
+    }
+    if (below) o->pool_backward(dh, d, m->pool_argmax, m->d_mask, B, T, C, mode == POOL_POOLER ? POOL_CLS : mode);
+}
+
+void model_backward(Model *m, const Batch *b, float scale) {
+    const Ops *o = m->ops;
+    const BertConfig *bc = &m->cfg.bert;
+    int B = m->B, T = m->T, N = B * T, C = bc->hidden_size, D = model_embedding_dim(m);
+    int L = bc->num_hidden_layers;
+    int below = any_trainable_from(m, L - 1);
+    float *dh = m->dx[0];
+    int sentence_used = 0;
+    /* learned task weights: d/ds_t [w exp(-s_t) L_t + s_t] = 1 - w exp(-s_t) L_t */
+    float *lv = model_param(m, "loss_weights.log_var");
+    if (lv && m->grads) {
+        float g[MAX_TASKS];
+        float *dlv = m->grads + (lv - m->params);
+        o->to_host(g, dlv, sizeof(float) * m->cfg.ntasks);
+        for (int t = 0; t < m->cfg.ntasks; t++)
+            if (m->task_count[t] || m->task_norm[t] > 0) { /* some rank has items of task t */
+                float share = m->task_norm[t] > 0 ? (float)m->task_count[t] / m->task_norm[t] : 1.0f;
+                g[t] += scale * (1.0f - m->task_weight[t] * m->task_loss[t] * share);
+            }
+        o->to_device(dlv, g, sizeof(float) * m->cfg.ntasks);
+    }
+    o->zero(dh, sizeof(float) * N * C);
+    o->zero(m->dembed, sizeof(float) * B * D);
+
+    for (int t = 0; t < m->cfg.ntasks; t++) {
+        const TaskConfig *tc = &m->cfg.tasks[t];
+        if (!m->task_count[t]) continue;
+        float s = scale * m->task_weight[t] / (m->task_norm[t] > 0 ? m->task_norm[t] : (float)m->task_count[t]);
+        if (tc->type == TASK_SIMILARITY) {
+            int P = b->sim_npairs[t], r0 = b->sim_row0[t];
+            o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);
+            for (int i = 0; i < P; i++) m->host_scratch[i] = 2.0f * s * (m->host_scratch[i] - b->sim_scores[t][i]);
+            o->to_device(m->dcos, m->host_scratch, sizeof(float) * P);
+            const float *e = m->final_embed;
+            o->cosine_backward(m->dembed + (size_t)r0 * D, m->dembed + (size_t)(r0 + P) * D, m->dcos,
+                               e + (size_t)r0 * D, e + (size_t)(r0 + P) * D, m->sim_cos[t], P, D);
+            sentence_used = 1;
+            continue;
+        }
+        int token = tc->type == TASK_TOKEN_CLS, V = tc->num_labels;
+        int rows = token ? N : B, in = token ? C : D;
+        /* does the gradient need to go below this head? */
+        int need = token ? below
+                         : (below || (m->train.projection && m->cfg.embedding_dim > 0) ||
+                            (m->train.pooler && m->cfg.pooling == POOL_POOLER));
+        const float *hin = m->head_in[t] && m->training && tc->dropout > 0 ? m->head_in[t]
+                           : token ? hidden_out(m) : m->final_embed;
+        float *dtarget = token ? dh : m->dembed;
+        o->zero(m->dlogits, sizeof(float) * rows * V);
+        o->crossentropy_backward(m->dlogits, m->probs[t], m->d_labels[t], rows, V, s);
+        float *dhin = NULL;
+        if (need) {
+            if (hin == m->head_in[t]) {
+                dhin = m->dhead_in;
+                o->zero(dhin, sizeof(float) * rows * in);
+            } else {
+                dhin = dtarget;
+            }
+        }
+        o->matmul_backward(dhin, grad_of(m, head_w(m, t), m->train.head[t]),
+                           grad_of(m, head_b(m, t), m->train.head[t]), m->dlogits, hin, head_w(m, t),
+                           rows, in, V);
+        if (dhin && dhin == m->dhead_in)
+            o->dropout_backward(dtarget, dhin, (size_t)rows * in, tc->dropout, site_key(m, SITE_HEAD + t), 0);
+        if (!token && need) sentence_used = 1;
+    }
+    if (sentence_used) sentence_backward(m, dh, B, T);
+    if (!below) return;
+
+    /* encoder, top to bottom, stopping below the lowest trainable part */
+    float *dout = dh;
+    for (int l = L - 1; l >= 0; l--) {
+        int lower = l > 0 ? any_trainable_from(m, l - 1) : m->train.embeddings;
+        if (!m->train.layer[l] && !lower) return;
+        const float *x = l > 0 ? m->layers[l - 1].out : m->emb_out;
+        float *dx = dout == m->dx[0] ? m->dx[1] : m->dx[0];
+        layer_backward(m, l, x, dout, dx, B, T);
+        if (!lower) return;
+        dout = dx;
+    }
+    if (!m->train.embeddings) return;
+    float p = m->training ? bc->hidden_dropout_prob : 0.0f;
+    if (p > 0) {
+        o->zero(m->demb, sizeof(float) * N * C);
+        o->dropout_backward(m->demb, dout, (size_t)N * C, p, site_key(m, SITE_EMB), 0);
+        dout = m->demb;
+    }
+    float *dsum = dout == m->dx[0] ? m->dx[1] : m->dx[0];
+    o->zero(dsum, sizeof(float) * N * C);
+    o->layernorm_backward(dsum, grad_of(m, model_param(m, "bert.embeddings.LayerNorm.weight"), 1),
+                          grad_of(m, model_param(m, "bert.embeddings.LayerNorm.bias"), 1), dout, m->emb_sum,
+                          model_param(m, "bert.embeddings.LayerNorm.weight"), m->emb_mean, m->emb_rstd, N, C);
+    float *wte = model_param(m, "bert.embeddings.word_embeddings.weight");
+    float *dwte = grad_of(m, wte, 1);
+    o->embedding_backward(dwte, grad_of(m, model_param(m, "bert.embeddings.position_embeddings.weight"), 1),
+                          grad_of(m, model_param(m, "bert.embeddings.token_type_embeddings.weight"), 1),
+                          dsum, m->d_ids, m->d_types, B, T, C);
+    /* the padding token's row never learns (padding_idx in Hugging Face) */
+    int pad = bc->pad_token_id;
+    if (pad >= 0 && pad < bc->vocab_size) o->zero(dwte + (size_t)pad * C, sizeof(float) * C);
+}
+
+void model_zero_grad(Model *m) {
+    if (m->grads) m->ops->zero(m->grads, sizeof(float) * m->table.total);
+}
+
+int model_embedding_dim(const Model *m) {
+    return m->cfg.embedding_dim > 0 ? m->cfg.embedding_dim : m->cfg.bert.hidden_size;
+}
+
+void model_get_embeddings(Model *m, float *host_out) {
+    m->ops->to_host(host_out, m->final_embed, sizeof(float) * m->B * model_embedding_dim(m));
+}
+
+void model_get_logits(Model *m, int task, float *host_out) {
+    const TaskConfig *tc = &m->cfg.tasks[task];
+    if (tc->type == TASK_SIMILARITY) return;
+    size_t rows = tc->type == TASK_TOKEN_CLS ? (size_t)m->B * m->T : (size_t)m->B;
+    m->ops->to_host(host_out, m->logits[task], sizeof(float) * rows * tc->num_labels);
+}
+
+void model_get_hidden(Model *m, float *host_out) {
+    m->ops->to_host(host_out, hidden_out(m), sizeof(float) * m->B * m->T * m->cfg.bert.hidden_size);
+}

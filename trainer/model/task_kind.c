@@ -1,0 +1,40 @@
+/* task_kind.c — the rows of the task-kind table (task_kind.h). */
+#include "trainer/model/task_kind.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const metrics_cls[] = {"accuracy", "macro_f1", "loss", NULL};
+static const char *const metrics_tok[] = {"entity_f1", "entity_precision", "entity_recall",
+                                          "token_accuracy", "loss", NULL};
+static const char *const metrics_sim[] = {"spearman", "pearson", "loss", NULL};
+
+/* Indexed by TaskType. */
+static const TaskKind kinds[] = {
+    {TASK_SENTENCE_CLS, "sentence_classification", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls},
+    {TASK_TOKEN_CLS, "token_classification", LABELS_TOKEN, HEAD_TOKEN, 1, metrics_tok},
+    {TASK_SIMILARITY, "sentence_similarity", LABELS_SCORE, HEAD_COSINE, 2, metrics_sim},
+};
+#define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
+
+const TaskKind *task_kind(TaskType t) {
+    return (int)t >= 0 && (int)t < NKINDS ? &kinds[t] : &kinds[0];
+}
+
+int task_kind_parse(const char *name, TaskType *t) {
+    for (int i = 0; i < NKINDS; i++)
+        if (!strcmp(kinds[i].name, name)) {
+            *t = kinds[i].type;
+            return 0;
+        }
+    return -1;
+}
+
+void task_kind_list(char *out, size_t len) {
+    out[0] = 0;
+    for (int i = 0; i < NKINDS; i++) {
+        size_t l = strlen(out);
+        snprintf(out + l, len > l ? len - l : 0, "%s%s", i == 0 ? "" : i == NKINDS - 1 ? " or " : ", ",
+                 kinds[i].name);
+    }
+}

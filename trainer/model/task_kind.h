@@ -1,0 +1,45 @@
+/* task_kind.h — the one table of task kinds. Everything that differs
+ * between a sentence classifier, a token tagger and a similarity task is a
+ * field here, so adding a kind is a row in task_kind.c plus its loss, not a
+ * branch in every file.
+ *
+ *   kind                     head input          labels        main metric
+ *   sentence_classification  embedding e (B,D)   class (B)     accuracy
+ *   token_classification     hidden h (B*T,C)    token (B,T)   entity_f1
+ *   sentence_similarity      cos(e_a, e_b)       score (P)     spearman
+ */
+#ifndef MTBERT_TASK_KIND_H
+#define MTBERT_TASK_KIND_H
+
+#include <stddef.h>
+
+#include "data/labels.h"
+#include "trainer/model/bert_config.h"
+
+typedef enum {
+    HEAD_SENTENCE = 0, /* Linear(D, V) on the sentence embedding, one row per example */
+    HEAD_TOKEN = 1,    /* Linear(C, V) on the last hidden states, one row per token */
+    HEAD_COSINE = 2,   /* no parameters: cosine of the two sentences' embeddings */
+} HeadKind;
+
+typedef struct {
+    TaskType type;
+    const char *name;              /* the YAML / model-folder name */
+    LabelKind labels;              /* what the shards carry for it */
+    HeadKind head;
+    int sentences_per_example;     /* model batch rows per example: 2 for a pair */
+    const char *const *metrics;    /* NULL-terminated; the first is the default main metric */
+} TaskKind;
+
+/* The row of `t`; never NULL for a valid TaskType. */
+const TaskKind *task_kind(TaskType t);
+/* 0 and *t on a known name, -1 otherwise. */
+int task_kind_parse(const char *name, TaskType *t);
+/* "sentence_classification, token_classification or sentence_similarity" */
+void task_kind_list(char *out, size_t len);
+/* Does the task have a Linear head (weights heads.NAME.*)? */
+static inline int task_has_head(TaskType t) { return task_kind(t)->head != HEAD_COSINE; }
+/* Does it need the pooled sentence embedding? */
+static inline int task_uses_embedding(TaskType t) { return task_kind(t)->head != HEAD_TOKEN; }
+
+#endif

@@ -1,0 +1,53 @@
+/* model_dir.h — a model folder on disk: a Hugging Face BERT folder
+ * (config.json, model.safetensors, vocab.txt, tokenizer_config.json), with
+ * or without the sentence-transformers layout (modules.json,
+ * sentence_bert_config.json, 1_Pooling/config.json, a Dense folder,
+ * Normalize). Reading it gives the model shape, the sentence-embedding
+ * settings and the tokenizer settings; loading puts the weights in. */
+#ifndef MTBERT_MODEL_DIR_H
+#define MTBERT_MODEL_DIR_H
+
+#include <stddef.h>
+
+#include "trainer/model/model.h"
+
+typedef struct {
+    char dir[1024];
+    ModelConfig mc;            /* bert shape, pooling, embedding_dim, normalize; no tasks */
+    char weights[1100];        /* model.safetensors */
+    char vocab[1100];          /* vocab.txt */
+    char dense_weights[1200];  /* sentence-transformers Dense module weights, or "" */
+    char heads[1200];          /* mtbert_heads.safetensors, or "" */
+    int do_lower_case;
+    int max_seq_length;        /* from sentence_bert_config.json, else max_position_embeddings */
+    int is_sentence_transformer;
+    char **labels[MAX_TASKS];  /* label names per task from mtbert_tasks.json, or NULL */
+    int nlabels[MAX_TASKS];
+} ModelDir;
+
+void model_dir_free(ModelDir *d);
+
+/* Read the folder's configuration files. Errors name the file and field. */
+int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen);
+
+/* Load encoder weights (and the Dense projection) into a model created with
+ * d->mc (plus any tasks). `report` lists new and ignored tensors. */
+int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen);
+
+/* Label names of a task, for the tasks file (may be absent). */
+typedef struct {
+    int n;
+    char **names;
+} LabelNames;
+
+/* Write `m` as a model folder: config.json, model.safetensors (Hugging
+ * Face BertModel names), vocab.txt (copied from `vocab_path`),
+ * tokenizer_config.json, special_tokens_map.json; the sentence-transformers
+ * layout (modules.json, sentence_bert_config.json, 1_Pooling/, 2_Dense/ when
+ * projecting, Normalize when normalising); and the heads in
+ * mtbert_heads.safetensors with their tasks in mtbert_tasks.json. Every
+ * file is written atomically. `labels` may be NULL. */
+int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_lower_case,
+                   int max_seq_length, const LabelNames *labels, char *err, size_t errlen);
+
+#endif
