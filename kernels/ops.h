@@ -162,5 +162,19 @@ typedef struct Ops {
 const Ops *ops_cpu(void);
 /* The CUDA backend, or NULL when built without CUDA or no GPU is present. */
 const Ops *ops_cuda(void);
+/* The same with bf16 tensor-core matmuls (kernels/cuda/ops_cuda.h). */
+const Ops *ops_cuda_bf16(void);
+
+/* ---- the one backend chooser (kernels/backend.c): every command asks it ---- */
+typedef enum { BACKEND_AUTO = 0, BACKEND_CPU = 1, BACKEND_CUDA = 2 } BackendChoice;
+typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1 } PrecisionChoice;
+/* "auto" | "cpu" | "cuda", "fp32" | "bf16": 0, or -1 for an unknown name. */
+int ops_parse_backend(const char *name, BackendChoice *out);
+int ops_parse_precision(const char *name, PrecisionChoice *out);
+/* The op table for (backend, precision): auto takes CUDA when a GPU is
+ * present, else the CPU. NULL with a message in err when the choice cannot
+ * be had here (cuda without a GPU or without a CUDA build; bf16 on the CPU,
+ * which computes in fp32 only). */
+const Ops *ops_select(BackendChoice backend, PrecisionChoice precision, char *err, size_t errlen);
 
 #endif

@@ -27,7 +27,7 @@ static void test_classification(void) {
      * class 2: P = 3/4, R = 3/4, F1 = 3/4
      * macro F1 = (2/3 + 1/2 + 3/4) / 3 = (8 + 6 + 9) / 36 = 23/36
      * weighted F1 = (3*2/3 + 2*1/2 + 4*3/4) / 9 = 6/9 */
-    int gold[] = {0, 0, 0, 1, 1, 2, 2, 2, 2, METRICS_IGNORE};
+    int gold[] = {0, 0, 0, 1, 1, 2, 2, 2, 2, LABEL_IGNORE};
     int pred[] = {0, 0, 1, 1, 2, 2, 2, 0, 2, 1};
     CHECK(cls_add_batch(&m, gold, pred, 10) == 0);
     CHECK(m.n_ignored == 1);
@@ -164,7 +164,7 @@ static void test_ner_scores(void) {
      * tokens: S1 4/4, S2 3/4, S3 3/3, S5 1/2 -> 11/13 */
     int g1[] = {BP, IP, O, BL}, p1[] = {BP, IP, O, BL};
     int g2[] = {BP, IP, IP, O}, p2[] = {BP, IP, O, O};
-    int g3[] = {O, BM, METRICS_IGNORE, IM}, p3[] = {O, BM, O, IM};
+    int g3[] = {O, BM, LABEL_IGNORE, IM}, p3[] = {O, BM, O, IM};
     int g5[] = {O, O}, p5[] = {BL, O};
     CHECK(ner_add_sentence(&m, g1, p1, 4) == 0);
     CHECK(ner_add_sentence(&m, g2, p2, 4) == 0);

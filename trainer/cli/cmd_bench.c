@@ -46,15 +46,12 @@ int cmd_bench(int argc, char **argv) {
     int rc = config_load(&cfg, path, sets, nsets, stderr);
     free(sets);
     if (rc) return 2;
-    const Ops *ops = ops_cpu();
-    if (cfg.train.backend != CFG_BACKEND_CPU) {
-        const Ops *cuda = ops_cuda();
-        if (cuda) ops = cuda;
-        else if (cfg.train.backend == CFG_BACKEND_CUDA) {
-            fprintf(stderr, "mtbert bench: train.backend is cuda, but no CUDA GPU is available\n");
-            config_free(&cfg);
-            return 2;
-        }
+    char err[256];
+    const Ops *ops = ops_select((BackendChoice)cfg.train.backend, (PrecisionChoice)cfg.train.precision, err, sizeof err);
+    if (!ops) {
+        fprintf(stderr, "mtbert bench: %s: train.backend / train.precision: %s\n", cfg.source, err);
+        config_free(&cfg);
+        return 2;
     }
     BenchOptions o = {.batch = cfg.bench.batch_size, .seq = cfg.bench.seq_len, .steps = cfg.bench.steps,
                       .warmup = cfg.bench.warmup, .threads = cfg.train.threads,

@@ -6,6 +6,14 @@
  * checked against the table of config_schema.c and stored -> cross-key
  * checks. Problems are collected, sorted by place and printed together. */
 #include "trainer/config/config.h"
+#include "trainer/model/task_kind.h"
+#include "kernels/ops.h"
+
+/* the config's enums are the chooser's (ops_select) */
+_Static_assert((int)CFG_BACKEND_AUTO == (int)BACKEND_AUTO && (int)CFG_BACKEND_CPU == (int)BACKEND_CPU &&
+                   (int)CFG_BACKEND_CUDA == (int)BACKEND_CUDA, "ConfigBackend != BackendChoice");
+_Static_assert((int)CFG_PRECISION_FP32 == (int)PRECISION_FP32 && (int)CFG_PRECISION_BF16 == (int)PRECISION_BF16,
+               "ConfigPrecision != PrecisionChoice");
 
 #include <ctype.h>
 #include <errno.h>
@@ -730,14 +738,7 @@ static void apply_override(Ctx *c, YNode *root, int idx) {
 
 /* ------------------------------------------------------------ cross checks */
 
-static const char *const metrics_cls[] = {"accuracy", "macro_f1", "loss", NULL};
-static const char *const metrics_tok[] = {"entity_f1", "entity_precision", "entity_recall",
-                                          "token_accuracy", "loss", NULL};
-static const char *const metrics_sim[] = {"spearman", "pearson", "loss", NULL};
-
-const char *const *config_task_metrics(TaskType type) {
-    return type == TASK_TOKEN_CLS ? metrics_tok : type == TASK_SIMILARITY ? metrics_sim : metrics_cls;
-}
+const char *const *config_task_metrics(TaskType type) { return task_kind(type)->metrics; }
 
 int config_task_index(const Config *cfg, const char *name) {
     for (int t = 0; t < cfg->model.ntasks; t++)
@@ -745,10 +746,7 @@ int config_task_index(const Config *cfg, const char *name) {
     return -1;
 }
 
-static const char *type_name(TaskType t) {
-    return t == TASK_TOKEN_CLS ? "token_classification"
-           : t == TASK_SIMILARITY ? "sentence_similarity" : "sentence_classification";
-}
+static const char *type_name(TaskType t) { return task_kind(t)->name; }
 
 static int metric_known(TaskType type, const char *m) {
     for (const char *const *p = config_task_metrics(type); *p; p++)
@@ -798,15 +796,16 @@ static void check_tasks(Ctx *c) {
         snprintf(q, sizeof q, "%s.type", p);
         if (!mark(c, q)) {
             if (!ynode_is_null(ynode_map_get(item, "type"))) continue;   /* bad type: reported */
-            diag(c, item, "%s: missing 'type' (sentence_classification, token_classification or "
-                          "sentence_similarity)", p);
+            char kinds[160];
+            task_kind_list(kinds, sizeof kinds);
+            diag(c, item, "%s: missing 'type' (%s)", p, kinds);
             continue;
         }
         char qn[96], ql[96];
         snprintf(qn, sizeof qn, "%s.num_labels", p);
         snprintf(ql, sizeof ql, "%s.labels", p);
         const YNode *mn = mark(c, qn), *ml = mark(c, ql);
-        if (tc->type == TASK_SIMILARITY) {
+        if (!task_has_head(tc->type)) {
             if ((mn && tc->num_labels != 1) || (ml && ts->nlabels))
                 diag(c, mn ? mn : ml, "%s: a sentence_similarity task predicts one score: num_labels is 1 "
                                       "and it has no labels", p);

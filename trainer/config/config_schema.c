@@ -7,11 +7,10 @@
 #include <stddef.h>
 
 #include "trainer/config/config.h"
+#include "trainer/model/task_kind.h"
 
 static const char *const e_act[] = {"gelu", "gelu_new", NULL};
 static const char *const e_pool[] = {"mean", "cls", "max", "pooler", NULL};
-static const char *const e_type[] = {"sentence_classification", "token_classification",
-                                     "sentence_similarity", NULL};
 static const char *const e_tag[] = {"iob2", "iob1", NULL};
 static const char *const e_strategy[] = {"proportional", "temperature", "annealed", "uniform",
                                          "round_robin", "alternating", NULL};
@@ -53,7 +52,7 @@ const KeyDef config_keys[] = {
 
     {"", "tasks", K_TASKS, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
     {"task", "name", K_NAME, T(name), 0, 0, 0, NULL, NULL},
-    {"task", "type", K_ENUM, T(type), 0, 0, 0, e_type, NULL},
+    {"task", "type", K_ENUM, T(type), 0, 0, 0, task_kind_names, NULL},
     {"task", "labels", K_LABELS, S(labels), 0, 0, 0, NULL, NULL},
     {"task", "num_labels", K_INT, T(num_labels), 1, MAX_LABELS, 0, NULL, NULL},
     {"task", "loss_weight", K_FLOAT, T(loss_weight), 0, 1e6, 0, NULL, "1.0"},

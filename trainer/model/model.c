@@ -1,4 +1,5 @@
 #include "trainer/model/model.h"
+#include "trainer/model/task_kind.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ static void layer_acts_free(const Ops *ops, LayerActs *la) {
 
 static void resolve_params(Model *m);
 
-static int head_rows_per_example(const TaskConfig *t) { return t->type == TASK_TOKEN_CLS; }
+static int is_token_task(const TaskConfig *t) { return task_kind(t->type)->head == HEAD_TOKEN; }
 
 int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
                  int with_grads, unsigned long long seed, char *err, size_t errlen) {
@@ -114,14 +115,13 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     size_t max_logits = 1;
     for (int t = 0; t < cfg->ntasks; t++) {
         const TaskConfig *tc = &cfg->tasks[t];
-        size_t rows = head_rows_per_example(tc) ? N : (size_t)maxB;
-        if (tc->type == TASK_SIMILARITY) {
+        size_t rows = is_token_task(tc) ? N : (size_t)maxB;
+        if (task_uses_embedding(tc->type)) m->sentence_needed = 1;
+        if (!task_has_head(tc->type)) {
             m->sim_cos[t] = AF(&a, maxB);
-            m->sentence_needed = 1;
             continue;
         }
-        if (tc->type == TASK_SENTENCE_CLS) m->sentence_needed = 1;
-        size_t in = tc->type == TASK_TOKEN_CLS ? C : D;
+        size_t in = is_token_task(tc) ? C : D;
         if (tc->dropout > 0) m->head_in[t] = AF(&a, rows * in);
         m->logits[t] = AF(&a, rows * tc->num_labels);
         m->probs[t] = AF(&a, rows * tc->num_labels);
@@ -306,7 +306,7 @@ static void sentence_forward(Model *m, int B, int T) {
 static int count_labels(const int *labels, size_t n, int V, int *bad) {
     int c = 0;
     for (size_t i = 0; i < n; i++) {
-        if (labels[i] == -100) continue;
+        if (labels[i] == LABEL_IGNORE) continue;
         if (labels[i] < 0 || labels[i] >= V) *bad = 1;
         else c++;
     }
@@ -359,7 +359,7 @@ float model_forward(Model *m, const Batch *b) {
         m->task_loss[t] = 0.0f;
         m->task_count[t] = 0;
         m->task_weight[t] = tc->loss_weight * (lv ? expf(-logvar[t]) : 1.0f);
-        if (tc->type == TASK_SIMILARITY) {
+        if (task_kind(tc->type)->head == HEAD_COSINE) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             if (P <= 0 || !b->sim_scores[t]) continue;
             if (r0 < 0 || r0 + 2 * P > B) { fprintf(stderr, "model: similarity pairs outside the batch\n"); return NAN; }
@@ -376,7 +376,7 @@ float model_forward(Model *m, const Batch *b) {
             total += m->task_weight[t] * m->task_loss[t] + (lv ? logvar[t] : 0.0f);
             continue;
         }
-        int token = tc->type == TASK_TOKEN_CLS, V = tc->num_labels;
+        int token = is_token_task(tc), V = tc->num_labels;
         int rows = token ? N : B, in = token ? C : D;
         const float *hin = token ? hidden_out(m) : m->final_embed;
         float pt = m->training ? tc->dropout : 0.0f;
@@ -389,7 +389,7 @@ float model_forward(Model *m, const Batch *b) {
         int bad = 0;
         m->task_count[t] = count_labels(b->labels[t], rows, V, &bad);
         if (bad) {
-            fprintf(stderr, "model: task '%s' has a label outside [0, %d) (and not -100)\n", tc->name, V);
+            fprintf(stderr, "model: task '%s' has a label outside [0, %d) (and not %d)\n", tc->name, V, LABEL_IGNORE);
             return NAN;
         }
         o->to_device(m->d_labels[t], b->labels[t], sizeof(int) * rows);
@@ -526,7 +526,7 @@ void model_backward(Model *m, const Batch *b, float scale) {
         const TaskConfig *tc = &m->cfg.tasks[t];
         if (!m->task_count[t]) continue;
         float s = scale * m->task_weight[t] / (m->task_norm[t] > 0 ? m->task_norm[t] : (float)m->task_count[t]);
-        if (tc->type == TASK_SIMILARITY) {
+        if (task_kind(tc->type)->head == HEAD_COSINE) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);
             for (int i = 0; i < P; i++) m->host_scratch[i] = 2.0f * s * (m->host_scratch[i] - b->sim_scores[t][i]);
@@ -537,7 +537,7 @@ void model_backward(Model *m, const Batch *b, float scale) {
             sentence_used = 1;
             continue;
         }
-        int token = tc->type == TASK_TOKEN_CLS, V = tc->num_labels;
+        int token = is_token_task(tc), V = tc->num_labels;
         int rows = token ? N : B, in = token ? C : D;
         /* does the gradient need to go below this head? */
         int need = token ? below
@@ -614,8 +614,8 @@ void model_get_embeddings(Model *m, float *host_out) {
 
 void model_get_logits(Model *m, int task, float *host_out) {
     const TaskConfig *tc = &m->cfg.tasks[task];
-    if (tc->type == TASK_SIMILARITY) return;
-    size_t rows = tc->type == TASK_TOKEN_CLS ? (size_t)m->B * m->T : (size_t)m->B;
+    if (!task_has_head(tc->type)) return;
+    size_t rows = is_token_task(tc) ? (size_t)m->B * m->T : (size_t)m->B;
     m->ops->to_host(host_out, m->logits[task], sizeof(float) * rows * tc->num_labels);
 }
 

@@ -1,4 +1,5 @@
 #include "trainer/model/params.h"
+#include "trainer/model/task_kind.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -82,9 +83,9 @@ int params_build(ParamTable *pt, const ModelConfig *cfg) {
     }
     for (int t = 0; t < cfg->ntasks; t++) {
         const TaskConfig *tc = &cfg->tasks[t];
-        if (tc->type == TASK_SIMILARITY) continue; /* cosine of embeddings: no head */
+        if (!task_has_head(tc->type)) continue; /* cosine of embeddings: no head */
         if (tc->num_labels <= 0) { params_free(pt); return -1; }
-        int in = tc->type == TASK_TOKEN_CLS ? C : D;
+        int in = task_kind(tc->type)->head == HEAD_TOKEN ? C : D;
         add_tensor(pt, &cap, GROUP_HEAD, t, INIT_NORMAL, tc->num_labels, in, "heads.%s.weight", tc->name);
         add_tensor(pt, &cap, GROUP_HEAD, t, INIT_ZEROS, tc->num_labels, 0, "heads.%s.bias", tc->name);
     }

@@ -17,6 +17,9 @@ static const TaskKind kinds[] = {
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
+const char *const task_kind_names[] = {"sentence_classification", "token_classification",
+                                       "sentence_similarity", NULL};
+
 const TaskKind *task_kind(TaskType t) {
     return (int)t >= 0 && (int)t < NKINDS ? &kinds[t] : &kinds[0];
 }

@@ -31,6 +31,8 @@ typedef struct {
     const char *const *metrics;    /* NULL-terminated; the first is the default main metric */
 } TaskKind;
 
+/* The kinds' names in TaskType order, NULL-terminated (the schema's enum). */
+extern const char *const task_kind_names[];
 /* The row of `t`; never NULL for a valid TaskType. */
 const TaskKind *task_kind(TaskType t);
 /* 0 and *t on a known name, -1 otherwise. */

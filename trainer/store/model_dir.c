@@ -1,4 +1,5 @@
 #include "trainer/store/model_dir.h"
+#include "trainer/model/task_kind.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -135,10 +136,7 @@ static int read_tasks_file(ModelDir *d, char *err, size_t errlen) {
             goto out;
         }
         snprintf(tc->name, sizeof tc->name, "%s", name);
-        if (!strcmp(type, "sentence_classification")) tc->type = TASK_SENTENCE_CLS;
-        else if (!strcmp(type, "token_classification")) tc->type = TASK_TOKEN_CLS;
-        else if (!strcmp(type, "sentence_similarity")) tc->type = TASK_SIMILARITY;
-        else { snprintf(err, errlen, "%s: task %s: unknown type \"%s\"", path, name, type); goto out; }
+        if (task_kind_parse(type, &tc->type)) { snprintf(err, errlen, "%s: task %s: unknown type \"%s\"", path, name, type); goto out; }
         tc->num_labels = (int)json_integer_value(nl);
         if (tc->num_labels < 1 || tc->num_labels > MAX_LABELS) {
             snprintf(err, errlen, "%s: task %s: num_labels must be in [1, %d]", path, name, MAX_LABELS);
@@ -421,8 +419,7 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
     json_t *tasks = json_array();
     for (int t = 0; t < mc->ntasks; t++) {
         const TaskConfig *tc = &mc->tasks[t];
-        const char *type = tc->type == TASK_TOKEN_CLS ? "token_classification"
-                         : tc->type == TASK_SIMILARITY ? "sentence_similarity" : "sentence_classification";
+        const char *type = task_kind(tc->type)->name;
         json_t *o = json_pack("{s:s, s:s, s:i, s:f, s:f}", "name", tc->name, "type", type, "num_labels",
                               tc->num_labels, "loss_weight", (double)tc->loss_weight, "dropout", (double)tc->dropout);
         if (labels && labels[t].n > 0) {

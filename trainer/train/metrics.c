@@ -38,7 +38,7 @@ void cls_reset(ClsMetrics *m) {
 }
 
 int cls_add(ClsMetrics *m, int gold, int pred) {
-    if (gold == METRICS_IGNORE) {
+    if (gold == LABEL_IGNORE) {
         m->n_ignored++;
         return 0;
     }
@@ -241,11 +241,11 @@ static int ner_grow(NerMetrics *m, size_t n) {
 int ner_add_sentence(NerMetrics *m, const int *gold, const int *pred, int n) {
     if (n < 0) return -1;
     for (int i = 0; i < n; i++)
-        if (gold[i] != METRICS_IGNORE && (gold[i] < 0 || gold[i] >= m->nlabels)) return -1;
+        if (gold[i] != LABEL_IGNORE && (gold[i] < 0 || gold[i] >= m->nlabels)) return -1;
     if (ner_grow(m, (size_t)n + 1) != 0) return -1;
     int k = 0;
     for (int i = 0; i < n; i++) {
-        if (gold[i] == METRICS_IGNORE) continue;
+        if (gold[i] == LABEL_IGNORE) continue;
         int p = pred[i] >= 0 && pred[i] < m->nlabels ? pred[i] : -1;
         m->sg[k] = gold[i];
         m->sp[k] = p;

@@ -17,18 +17,20 @@
 #ifndef MTBERT_METRICS_H
 #define MTBERT_METRICS_H
 
+#include "data/labels.h" /* LABEL_IGNORE */
+
 #include <stddef.h>
 #include <stdint.h>
 
 /* Label id that marks an item (sentence, token, word piece) as unlabelled. */
-#define METRICS_IGNORE (-100)
+
 
 /* ---------------- classification ---------------- */
 
 typedef struct {
     int nclasses;
     int64_t *confusion; /* (nclasses, nclasses), row = gold, column = pred */
-    int64_t n_ignored;  /* items whose gold was METRICS_IGNORE */
+    int64_t n_ignored;  /* items whose gold was LABEL_IGNORE */
 } ClsMetrics;
 
 typedef struct {
@@ -37,7 +39,7 @@ typedef struct {
     double macro_recall;
     double macro_f1;
     double weighted_f1;     /* per-class F1 weighted by gold support */
-    int64_t n;              /* counted items (gold != METRICS_IGNORE) */
+    int64_t n;              /* counted items (gold != LABEL_IGNORE) */
     int nclasses_present;   /* classes that occur in gold or in pred */
 } ClsSummary;
 
@@ -45,7 +47,7 @@ typedef struct {
 int cls_init(ClsMetrics *m, int nclasses);
 void cls_free(ClsMetrics *m);
 void cls_reset(ClsMetrics *m);
-/* Adds one item. gold == METRICS_IGNORE: counted in n_ignored only.
+/* Adds one item. gold == LABEL_IGNORE: counted in n_ignored only.
  * Returns -1 (and counts nothing) when gold or pred is outside
  * [0, nclasses): such ids are a caller bug, not a wrong answer. */
 int cls_add(ClsMetrics *m, int gold, int pred);
@@ -102,7 +104,7 @@ int ner_init(NerMetrics *m, const char *const *labels, int nlabels);
 void ner_free(NerMetrics *m);
 void ner_reset(NerMetrics *m);
 /* One sentence of n words: gold and pred label ids per word. Words whose
- * gold is METRICS_IGNORE are dropped from both sequences before chunking.
+ * gold is LABEL_IGNORE are dropped from both sequences before chunking.
  * A pred id outside [0, nlabels) counts as "O" (and as a wrong token).
  * Returns -1 (counting nothing) when a gold id is outside [0, nlabels). */
 int ner_add_sentence(NerMetrics *m, const int *gold, const int *pred, int n);
@@ -115,7 +117,7 @@ void ner_compute(const NerMetrics *m, NerSummary *out);
  * the type name inside `label` (length 0 for O). */
 NerTag ner_parse_label(const char *label, const char **type_start, size_t *type_len);
 /* seqeval's get_entities on one sentence of n label ids (ids outside
- * [0, nlabels) read as "O"; no METRICS_IGNORE filtering here). Writes the
+ * [0, nlabels) read as "O"; no LABEL_IGNORE filtering here). Writes the
  * chunks, in order, to out (n entries always suffice); returns the count. */
 int ner_chunks(const NerMetrics *m, const int *ids, int n, NerChunk *out);
 

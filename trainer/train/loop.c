@@ -1,0 +1,299 @@
+/* loop.c — the step loop: sample, forward, backward, all-reduce, clip,
+ * AdamW; progress lines and metrics.jsonl; periodic evaluation and
+ * checkpoints; stop on a signal with a checkpoint. */
+#include "trainer/train/train_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trainer/train/checkpoint.h"
+#include "trainer/train/sampler.h"
+#include "trainer/train/schedule.h"
+#include "trainer/train/stop_signal.h"
+#include "util/fsutil.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+
+static void fmt_duration(double s, char *buf, size_t n) {
+    long x = (long)(s + 0.5);
+    if (x >= 3600) snprintf(buf, n, "%ldh%02ldm", x / 3600, x / 60 % 60);
+    else snprintf(buf, n, "%ldm%02lds", x / 60, x % 60);
+}
+
+/* MTBERT_SIGNAL_AT=STEP[:RANK] (tests): the process raises SIGUSR1 on itself
+ * as it begins step STEP (1-based) -- on rank RANK only when given -- so the
+ * stop-on-signal path runs at a known step (tests/cli/train_signal.sh). */
+static void signal_hook(long step, int rank) {
+    static long at = -2;
+    static int at_rank = -1;
+    if (at == -2) {
+        const char *e = getenv("MTBERT_SIGNAL_AT");
+        at = -1;
+        if (e && *e) {
+            char *end;
+            at = strtol(e, &end, 10);
+            if (*end == ':') at_rank = (int)strtol(end + 1, NULL, 10);
+        }
+    }
+    if (step == at && (at_rank < 0 || at_rank == rank)) raise(SIGUSR1);
+}
+
+/* MTBERT_DUMP_PARAMS=DIR: every rank writes its final parameters, raw
+ * float32 in table order, to DIR/rank-R.bin (tests/cli/mpi_equivalence.sh
+ * checks that data-parallel ranks stay bit-identical). */
+static int dump_params(Trainer *t) {
+    const char *dir = getenv("MTBERT_DUMP_PARAMS");
+    if (!dir || !*dir) return 0;
+    Model *m = &t->model;
+    size_t n = m->table.total;
+    float *h = malloc(n * sizeof(float));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rank-%d.bin", dir, t->comm->rank);
+    FILE *f = h ? fopen(path, "wb") : NULL;
+    int ok = f != NULL;
+    if (ok) {
+        t->ops->to_host(h, m->params, n * sizeof(float));
+        ok = fwrite(h, sizeof(float), n, f) == n;
+    }
+    if (f && fclose(f)) ok = 0;
+    free(h);
+    if (!ok) fprintf(stderr, "mtbert: rank %d: cannot write %s: %s\n", t->comm->rank, path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+int trainer_run(Trainer *t) {
+    Config *cfg = t->cfg;
+    Model *m = &t->model;
+    Comm *comm = t->comm;
+    int rank0 = comm->rank == 0, nt = cfg->model.ntasks;
+    char err[2048];
+    Sampler smp = {.strategy = cfg->sampling.strategy, .ntasks = t->nsources, .temperature = cfg->sampling.temperature,
+                   .anneal_steps = cfg->sampling.anneal_steps > 0 ? cfg->sampling.anneal_steps : t->total_steps,
+                   .alternate_every = cfg->sampling.alternate_every, .seed = cfg->train.seed};
+    for (int s = 0; s < t->nsources; s++) {
+        smp.size[s] = (double)t->src[s].examples;
+        double over = 0;
+        int n = 0;
+        for (int k = 0; k < nt; k++)
+            if (t->task_source[k] == s) { over += cfg->task[k].oversample; n++; }
+        smp.oversample[s] = n ? over / n : 1.0;
+    }
+    if (rank0) {
+        fprintf(stderr, "mtbert: %s backend, %d rank%s, global batch %d = %d per rank x %d ranks x %d accumulation; "
+                "%ld steps (warm-up %ld)\n", t->ops->name, comm->world, comm->world > 1 ? "s" : "",
+                cfg->data.batch_size * comm->world * cfg->train.grad_accum, cfg->data.batch_size, comm->world,
+                cfg->train.grad_accum, t->total_steps, t->warmup_steps);
+        fprintf(stderr, "mtbert: run directory %s\n", cfg->train.run_dir);
+    }
+    double t_start = now_s(), t_last = t_start;
+    double tokens_since = 0;
+    long start_step = t->st.step;
+    double loss_acc[MAX_TASKS] = {0}, loss_n[MAX_TASKS] = {0};
+    int rc = 0, stop_sig = 0; /* handlers: stop_signal_install() in cmd_train */
+    while (t->st.step < t->total_steps) {
+        long step = t->st.step;
+        signal_hook(step + 1, comm->rank);
+        trainer_apply_freezing(t, step);
+        model_zero_grad(m);
+        int active[MAX_TASKS] = {0};
+        double step_loss[MAX_TASKS] = {0}, step_cnt[MAX_TASKS] = {0};
+        int nonfinite = 0, bad_task = -1;
+        for (int a = 0; a < cfg->train.grad_accum; a++) {
+            long draw = step * cfg->train.grad_accum + a;
+            Batch b;
+            int64_t real_tokens;
+            if (cfg->data.mixed_batches) {
+                batch_mixed(t, &smp, draw, &b, &real_tokens);
+            } else {
+                Source *src = &t->src[sampler_task(&smp, draw)];
+                const LoaderBatch *lb = loader_next_batch(src->loader);
+                batch_convert(src, lb, &cfg->model, &t->buf, &b);
+                real_tokens = lb->real_tokens;
+            }
+            m->dropout_key = philox_key(cfg->train.seed, (uint64_t)draw, (uint64_t)comm->rank + 1);
+            float loss = model_forward(m, &b);
+            /* data parallel: each task's loss and gradient are the mean over
+             * its labelled items in the global batch (ranks' counts differ for
+             * token tasks): rank r weighs its mean by W * count_r / global */
+            double glob[MAX_TASKS];
+            for (int k = 0; k < nt; k++) glob[k] = m->task_count[k];
+            if (comm->world > 1) {
+                if (comm_allreduce_sum_double(comm, glob, (size_t)nt)) {
+                    fprintf(stderr, "mtbert: rank %d: label-count all-reduce failed at step %ld\n", comm->rank, step + 1);
+                    comm_abort(comm, 1);
+                }
+                for (int k = 0; k < nt; k++) m->task_norm[k] = (float)(glob[k] / comm->world);
+            }
+            for (int k = 0; k < nt; k++) {
+                if (glob[k] <= 0) continue;
+                if (m->task_count[k]) active[k] = 1;
+                if (!isfinite(m->task_loss[k]) && bad_task < 0) bad_task = k;
+                step_loss[k] += comm->world > 1 ? m->task_loss[k] * m->task_count[k] / m->task_norm[k] : m->task_loss[k];
+                step_cnt[k] += 1;
+            }
+            if (!isfinite(loss)) { nonfinite = 1; continue; }
+            model_backward(m, &b, 1.0f / cfg->train.grad_accum);
+            tokens_since += real_tokens;
+        }
+        /* all ranks agree on which heads move, whether the step is good and
+         * whether to stop after it (a signal may reach only some ranks) */
+        int flags[MAX_TASKS + 2];
+        for (int k = 0; k < nt; k++) flags[k] = active[k];
+        flags[nt] = nonfinite;
+        flags[nt + 1] = stop_signal_pending();
+        comm_allreduce_max_int(comm, flags, (size_t)nt + 2);
+        for (int k = 0; k < nt; k++) active[k] = flags[k];
+        nonfinite = flags[nt];
+        stop_sig = flags[nt + 1];
+        if (comm->world > 1 && comm_allreduce_mean(comm, m->grads, m->table.total, 1 << 22)) {
+            fprintf(stderr, "mtbert: rank %d: gradient all-reduce failed at step %ld\n", comm->rank, step + 1);
+            comm_abort(comm, 1);
+        }
+        double lr = cfg->optimizer.lr * schedule_factor(cfg->schedule.decay, step, t->warmup_steps, t->total_steps);
+        float norm = 0;
+        if (!nonfinite) {
+            /* the norm is checked before the update: a non-finite gradient never reaches the weights */
+            AdamSpan all = {0, m->table.total, 0, 0};
+            double sq = t->ops->sumsq(m->grads, &all, 1);
+            if (!isfinite(sq)) nonfinite = 1;
+        }
+        if (nonfinite) {
+            if (cfg->train.nonfinite == NONFINITE_STOP) {
+                if (rank0)
+                    fprintf(stderr, "mtbert: non-finite %s at step %ld%s%s; stopping (train.nonfinite: stop)\n",
+                            bad_task >= 0 ? "loss" : "gradient", step + 1, bad_task >= 0 ? " in task " : "",
+                            bad_task >= 0 ? cfg->model.tasks[bad_task].name : "");
+                rc = 1;
+                break;
+            }
+            t->st.nonfinite_skipped++;
+            if (rank0)
+                fprintf(stderr, "mtbert: non-finite %s at step %ld%s%s: step skipped (%ld so far)\n",
+                        bad_task >= 0 ? "loss" : "gradient", step + 1, bad_task >= 0 ? " in task " : "",
+                        bad_task >= 0 ? cfg->model.tasks[bad_task].name : "", t->st.nonfinite_skipped);
+        } else {
+            norm = optimizer_step(&t->opt, m, (float)lr, active);
+        }
+        t->st.step++;
+        for (int k = 0; k < nt; k++)
+            if (step_cnt[k] > 0) { loss_acc[k] += step_loss[k] / step_cnt[k]; loss_n[k] += 1; }
+
+        /* logging: losses averaged over ranks */
+        if (cfg->logging.every > 0 && (t->st.step % cfg->logging.every == 0 || t->st.step == t->total_steps)) {
+            double red[2 * MAX_TASKS + 1];
+            for (int k = 0; k < nt; k++) { red[k] = loss_acc[k]; red[nt + k] = loss_n[k]; }
+            red[2 * nt] = tokens_since;
+            comm_allreduce_sum_double(comm, red, (size_t)2 * nt + 1);
+            double now = now_s(), tps = red[2 * nt] / fmax(now - t_last, 1e-9);
+            double done = (double)(t->st.step - start_step), left = (double)(t->total_steps - t->st.step);
+            char eta[32];
+            fmt_duration((now - t_start) / fmax(done, 1) * left, eta, sizeof eta);
+            if (rank0) {
+                double total = 0;
+                for (int k = 0; k < nt; k++)
+                    if (red[nt + k] > 0) total += cfg->model.tasks[k].loss_weight * red[k] / red[nt + k];
+                if (!t->quiet) {
+                    fprintf(stderr, "step %ld/%ld  loss %.4f", t->st.step, t->total_steps, total);
+                    for (int k = 0; k < nt; k++)
+                        if (red[nt + k] > 0) fprintf(stderr, "  %s %.4f", cfg->model.tasks[k].name, red[k] / red[nt + k]);
+                    fprintf(stderr, "  lr %.3g  |g| %.3g  %.0f tok/s  ETA %s\n", lr, norm, tps, eta);
+                }
+                if (t->jsonl) {
+                    /* a skipped step's loss is nan/inf: written as a string, as
+                     * trainer_log_eval does, so that every line stays valid JSON */
+                    fprintf(t->jsonl, "{\"event\": \"train\", \"step\": %ld", t->st.step);
+                    jsonl_number(t->jsonl, "loss", total);
+                    for (int k = 0; k < nt; k++)
+                        if (red[nt + k] > 0) {
+                            char key[MAX_NAME + 8];
+                            snprintf(key, sizeof key, "loss.%s", cfg->model.tasks[k].name);
+                            jsonl_number(t->jsonl, key, red[k] / red[nt + k]);
+                        }
+                    jsonl_number(t->jsonl, "lr", lr);
+                    jsonl_number(t->jsonl, "grad_norm", norm);
+                    fprintf(t->jsonl, ", \"tokens_per_s\": %.1f, \"nonfinite_skipped\": %ld}\n", tps,
+                            t->st.nonfinite_skipped);
+                    fflush(t->jsonl);
+                }
+            }
+            memset(loss_acc, 0, sizeof loss_acc);
+            memset(loss_n, 0, sizeof loss_n);
+            tokens_since = 0;
+            t_last = now;
+        }
+        int last = t->st.step == t->total_steps;
+        if (stop_sig && !last) break;
+        int do_eval = t->has_eval && cfg->eval.every > 0 && t->st.step % cfg->eval.every == 0 && !last;
+        int do_ckpt = cfg->checkpoint.every > 0 && t->st.step % cfg->checkpoint.every == 0 && !last;
+        MetricSet ms = {0};
+        if (do_eval) {
+            double e0 = now_s();
+            trainer_evaluate(t, &ms);
+            trainer_log_eval(t, &ms, t->st.step);
+            t_last += now_s() - e0; /* tokens/s counts training time only */
+        }
+        if (do_ckpt || do_eval) {
+            int ok;
+            double v = do_eval ? trainer_selection_metric(t, &ms, &ok) : NAN;
+            int is_best = do_eval && ok && (isnan(t->st.best_metric) || v > t->st.best_metric);
+            if (is_best) { t->st.best_metric = v; t->st.best_step = t->st.step; }
+            if (do_ckpt || (is_best && cfg->checkpoint.keep_best && cfg->checkpoint.every > 0)) {
+                if (checkpoint_save(t, err, sizeof err)) {
+                    fprintf(stderr, "mtbert: %s\n", err);
+                    rc = 1;
+                    break;
+                }
+            }
+        }
+    }
+    if (rc == 0 && stop_sig && t->st.step < t->total_steps) {
+        /* stopped on a signal: save where we are (no evaluation) and report */
+        if (checkpoint_save(t, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 1;
+        }
+        if (rank0)
+            fprintf(stderr, "mtbert: stopped on %s after step %ld of %ld; checkpoint %s/latest "
+                    "(rerun with checkpoint.resume=auto to continue)\n",
+                    stop_sig == SIGUSR1 ? "SIGUSR1" : stop_sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                    t->st.step, t->total_steps, cfg->train.run_dir);
+        return TRAIN_STOPPED;
+    }
+    if (rc == 0) {
+        MetricSet ms = {0};
+        if (t->has_eval) {
+            trainer_evaluate(t, &ms);
+            trainer_log_eval(t, &ms, t->st.step);
+            int ok;
+            double v = trainer_selection_metric(t, &ms, &ok);
+            if (ok && (isnan(t->st.best_metric) || v > t->st.best_metric)) {
+                t->st.best_metric = v;
+                t->st.best_step = t->st.step;
+            }
+        }
+        if (t->total_steps > 0 && checkpoint_save(t, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            rc = 1;
+        }
+        if (rank0) {
+            char took[32];
+            fmt_duration(now_s() - t_start, took, sizeof took);
+            fprintf(stderr, "mtbert: done: %ld steps in %s", t->st.step - start_step, took);
+            if (t->st.nonfinite_skipped) fprintf(stderr, ", %ld non-finite steps skipped", t->st.nonfinite_skipped);
+            fprintf(stderr, "\n");
+        }
+        if (dump_params(t)) rc = 1;
+    }
+    return rc;
+}

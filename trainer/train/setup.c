@@ -1,0 +1,386 @@
+/* setup.c — a Trainer from a validated config: backend, data sources bound
+ * to tasks, the model (random, --init-from or a checkpoint), freezing,
+ * optimizer, run directory and resume. */
+#include "trainer/train/train_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/tokenizer.h"
+#include "trainer/model/task_kind.h"
+#include "trainer/store/model_dir.h"
+#include "trainer/train/checkpoint.h"
+#include "util/fsutil.h"
+
+static int open_source(Trainer *t, Source *s, const char *path, int for_eval, char *err, size_t errlen) {
+    Config *cfg = t->cfg;
+    memset(s, 0, sizeof *s);
+    s->path = strdup(path);
+    LoaderConfig lc;
+    loader_config_default(&lc);
+    const char *paths[1] = {path};
+    lc.paths = paths;
+    lc.n_paths = 1;
+    lc.rank = for_eval ? 0 : t->comm->rank;
+    lc.world = for_eval ? 1 : t->comm->world;
+    lc.seed = cfg->train.seed;
+    /* mixed batches assemble each batch row by row from several sources */
+    lc.batch_size = !for_eval && cfg->data.mixed_batches ? 1 : cfg->data.batch_size;
+    lc.shuffle = for_eval ? 0 : cfg->data.shuffle;
+    lc.drop_last = 0;
+    lc.bucket_batches = !for_eval && cfg->data.length_bucketing ? 16 : 0;
+    lc.check_vocab = 1;
+    Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, errlen);
+    if (!tok) return -1;
+    lc.vocab_hash = tokenizer_vocab_hash(tok);
+    lc.pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
+    tokenizer_free(tok);
+    s->loader = loader_open(&lc, err, errlen);
+    if (!s->loader) return -1;
+    const ShardData *info = loader_info(s->loader);
+    if (info->info.max_len > cfg->model.bert.max_position_embeddings) {
+        snprintf(err, errlen, "%s: shards were prepared with max_len %d, beyond the model's %d positions", path,
+                 info->info.max_len, cfg->model.bert.max_position_embeddings);
+        return -1;
+    }
+    s->examples = loader_total_examples(s->loader);
+    for (int k = 0; k < MAX_TASKS; k++) s->shard_task[k] = -1;
+    return 0;
+}
+
+/* Match the configured tasks to the tasks a shard set labels; fill label
+ * counts and names from the shards where the config left them open. */
+static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err, size_t errlen) {
+    Config *cfg = t->cfg;
+    const ShardData *info = loader_info(s->loader);
+    for (int i = 0; i < n; i++) {
+        int task = tasks[i];
+        TaskConfig *tc = &cfg->model.tasks[task];
+        int found = -1;
+        for (int k = 0; k < info->n_tasks; k++)
+            if (!strcmp(info->tasks[k].name, tc->name)) found = k;
+        if (found < 0) {
+            snprintf(err, errlen, "%s: the shards label no task named '%s' (they have:", s->path, tc->name);
+            for (int k = 0; k < info->n_tasks; k++) {
+                size_t u = strlen(err);
+                snprintf(err + u, errlen - u, " %s", info->tasks[k].name);
+            }
+            size_t u = strlen(err);
+            snprintf(err + u, errlen - u, ")");
+            return -1;
+        }
+        const ShardTask *st = &info->tasks[found];
+        const TaskKind *kind = task_kind(tc->type);
+        if (st->type != kind->labels) {
+            snprintf(err, errlen, "%s: task '%s' has %s labels in the shards but is a %s task in the config",
+                     s->path, tc->name, label_kind_name(st->type), kind->name);
+            return -1;
+        }
+        if (task_has_head(tc->type)) {
+            TaskSetup *ts = &cfg->task[task];
+            if (ts->nlabels > 0) {
+                int same = ts->nlabels == st->num_labels;
+                for (int k = 0; same && k < st->num_labels; k++) same = !strcmp(ts->labels[k], st->label_names[k]);
+                if (!same) {
+                    snprintf(err, errlen, "%s: task '%s': the config's labels differ from the shards' labels "
+                             "(same names in the same order are required)", s->path, tc->name);
+                    return -1;
+                }
+            } else if (tc->num_labels > 0 && tc->num_labels != st->num_labels) {
+                snprintf(err, errlen, "%s: task '%s' has %d labels in the shards, num_labels is %d", s->path,
+                         tc->name, st->num_labels, tc->num_labels);
+                return -1;
+            }
+            tc->num_labels = st->num_labels;
+            if (!t->label_names[task]) {
+                t->label_names[task] = calloc((size_t)st->num_labels, sizeof(char *));
+                for (int k = 0; k < st->num_labels; k++) t->label_names[task][k] = strdup(st->label_names[k]);
+                t->nlabel_names[task] = st->num_labels;
+            }
+        } else {
+            tc->num_labels = 1;
+            s->has_similarity = 1;
+        }
+        s->shard_task[task] = found;
+    }
+    return 0;
+}
+
+static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
+    Config *cfg = t->cfg;
+    int nt = cfg->model.ntasks;
+    for (int i = 0; i < nt; i++) t->task_source[i] = -1;
+    /* training sources: tasks that share a path share a loader */
+    for (int i = 0; for_training && i < nt; i++) {
+        if (!cfg->task[i].train) {
+            snprintf(err, errlen, "%s: task '%s' has no data.train", cfg->source, cfg->model.tasks[i].name);
+            return -1;
+        }
+        if (t->task_source[i] >= 0) continue;
+        int members[MAX_TASKS], nm = 0;
+        for (int j = i; j < nt; j++)
+            if (cfg->task[j].train && !strcmp(cfg->task[j].train, cfg->task[i].train)) members[nm++] = j;
+        Source *s = &t->src[t->nsources];
+        if (open_source(t, s, cfg->task[i].train, 0, err, errlen) || bind_tasks(t, s, members, nm, err, errlen))
+            return -1;
+        for (int k = 0; k < nm; k++) t->task_source[members[k]] = t->nsources;
+        t->nsources++;
+    }
+    /* evaluation sources, read whole by rank 0 */
+    if (t->comm->rank == 0)
+        for (int i = 0; i < nt; i++) {
+            if (!cfg->task[i].eval) continue;
+            int dup = 0;
+            for (int e = 0; e < t->neval; e++)
+                if (!strcmp(t->eval_src[e].path, cfg->task[i].eval)) dup = 1;
+            if (dup) continue;
+            int members[MAX_TASKS], nm = 0;
+            for (int j = i; j < nt; j++)
+                if (cfg->task[j].eval && !strcmp(cfg->task[j].eval, cfg->task[i].eval)) members[nm++] = j;
+            Source *s = &t->eval_src[t->neval];
+            if (open_source(t, s, cfg->task[i].eval, 1, err, errlen) || bind_tasks(t, s, members, nm, err, errlen))
+                return -1;
+            t->neval++;
+        }
+    return 0;
+}
+
+void trainer_apply_freezing(Trainer *t, long step) {
+    Config *cfg = t->cfg;
+    Model *m = &t->model;
+    int L = cfg->model.bert.num_hidden_layers, all = cfg->freeze.all, bb = all || cfg->freeze.backbone;
+    m->train.embeddings = !(bb || cfg->freeze.embeddings);
+    for (int l = 0; l < L; l++) m->train.layer[l] = !(bb || (cfg->freeze.layers >> l & 1ull));
+    m->train.pooler = !bb;
+    m->train.projection = !all;
+    for (int k = 0; k < cfg->model.ntasks; k++) m->train.head[k] = !(all || (cfg->freeze.head_mask >> k & 1u));
+    for (int u = 0; u < cfg->freeze.nunfreeze; u++) {
+        const UnfreezeAt *ua = &cfg->freeze.unfreeze[u];
+        if (step < ua->step) continue;
+        const char *g = ua->group;
+        if (!strcmp(g, "all")) {
+            m->train.embeddings = m->train.pooler = m->train.projection = 1;
+            for (int l = 0; l < L; l++) m->train.layer[l] = 1;
+            for (int k = 0; k < cfg->model.ntasks; k++) m->train.head[k] = 1;
+        } else if (!strcmp(g, "backbone")) {
+            m->train.embeddings = m->train.pooler = 1;
+            for (int l = 0; l < L; l++) m->train.layer[l] = 1;
+        } else if (!strcmp(g, "embeddings")) {
+            m->train.embeddings = 1;
+        } else if (!strcmp(g, "layers")) {
+            for (int l = 0; l < L; l++) m->train.layer[l] = 1;
+        } else if (!strncmp(g, "layer_", 6)) {
+            int l = atoi(g + 6);
+            if (l >= 0 && l < L) m->train.layer[l] = 1;
+        } else if (!strcmp(g, "heads")) {
+            for (int k = 0; k < cfg->model.ntasks; k++) m->train.head[k] = 1;
+        } else if (!strncmp(g, "head_", 5)) {
+            int k = config_task_index(cfg, g + 5);
+            if (k >= 0) m->train.head[k] = 1;
+        }
+    }
+}
+
+static int anything_trainable(const Model *m, int ntasks, int L) {
+    int any = m->train.embeddings || m->train.pooler || m->train.projection;
+    for (int l = 0; l < L; l++) any |= m->train.layer[l];
+    for (int k = 0; k < ntasks; k++) any |= m->train.head[k];
+    return any;
+}
+
+int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
+    char err[4096];
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->comm = comm;
+    int rank0 = comm->rank == 0;
+
+    for (int k = 0; cfg->data.mixed_batches && k < cfg->model.ntasks; k++)
+        if (task_kind(cfg->model.tasks[k].type)->head == HEAD_COSINE) {
+            fprintf(stderr, "mtbert: %s: data.mixed_batches cannot include the similarity task '%s' "
+                    "(pairs need batches of their own); set data.mixed_batches: false\n", cfg->source,
+                    cfg->model.tasks[k].name);
+            return 2;
+        }
+    /* backend */
+    /* GPU local_rank % devices, before ops_select makes the stream and handles */
+    if (cfg->train.backend != CFG_BACKEND_CPU && comm->world > 1 && comm_bind_device(comm)) return 2;
+    t->ops = ops_select((BackendChoice)cfg->train.backend, (PrecisionChoice)cfg->train.precision, err, sizeof err);
+    if (!t->ops) {
+        fprintf(stderr, "mtbert: %s: train.backend / train.precision: %s\n", cfg->source, err);
+        return 2;
+    }
+    if (for_training && comm->world > 1 && t->ops != ops_cpu()) {
+        /* gradients stay on the GPU: the MPI all-reduce (host memory) cannot
+         * average them, NCCL must (comm_use_nccl is collective) */
+        int nbad = comm_use_nccl(comm) ? 1 : 0;
+        if (nbad)
+            fprintf(stderr, "mtbert: rank %d: the %s backend with %d ranks needs NCCL for the gradient "
+                    "all-reduce (device memory), and it could not be set up%s; or set train.backend: cpu\n",
+                    comm->rank, t->ops->name, comm->world,
+#ifdef MTBERT_HAVE_NCCL
+                    " (see the NCCL messages above)"
+#else
+                    ": this build has no NCCL (rebuild with CUDA and NCCL)"
+#endif
+                    );
+        comm_allreduce_max_int(comm, &nbad, 1);
+        if (nbad) return 2;
+    }
+    int threads = cfg->train.threads > 0 ? cfg->train.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (comm->world > 1 && cfg->train.threads <= 0) {
+        threads /= comm->world;
+        if (threads < 1) threads = 1;
+    }
+    t->ops->set_threads(threads);
+
+    /* model folder and vocabulary */
+    ModelDir md;
+    int have_dir = cfg->model_path != NULL;
+    if (have_dir) {
+        if (model_dir_read(&md, cfg->model_path, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 2;
+        }
+        /* the folder's shape wins; the config's sentence settings stay */
+        float hd = cfg->model.bert.hidden_dropout_prob, ad = cfg->model.bert.attention_probs_dropout_prob;
+        cfg->model.bert = md.mc.bert;
+        cfg->model.bert.hidden_dropout_prob = hd;
+        cfg->model.bert.attention_probs_dropout_prob = ad;
+    }
+    if (cfg->vocab) snprintf(t->vocab, sizeof t->vocab, "%s", cfg->vocab);
+    else if (have_dir) snprintf(t->vocab, sizeof t->vocab, "%s", md.vocab);
+    else {
+        fprintf(stderr, "mtbert: %s: model.vocab is required when model.path is not given\n", cfg->source);
+        return 2;
+    }
+    t->do_lower_case = have_dir && !cfg->vocab ? md.do_lower_case : cfg->do_lower_case;
+    {
+        Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, sizeof err);
+        if (!tok) { fprintf(stderr, "mtbert: %s\n", err); return 2; }
+        int vs = tokenizer_vocab_size(tok);
+        tokenizer_free(tok);
+        if (vs > cfg->model.bert.vocab_size) {
+            fprintf(stderr, "mtbert: %s has %d entries but model vocab_size is %d\n", t->vocab, vs,
+                    cfg->model.bert.vocab_size);
+            return 2;
+        }
+    }
+
+    /* data: every rank checks its own share; any failure ends all ranks */
+    int bad = setup_data(t, for_training, err, sizeof err) ? 1 : 0;
+    if (bad) fprintf(stderr, "mtbert: rank %d: %s\n", comm->rank, err);
+    comm_allreduce_max_int(comm, &bad, 1);
+    if (bad) return 2;
+
+    /* every rank must agree on evaluating: rank 0 evaluates, all wait for it */
+    t->has_eval = t->neval > 0;
+    comm_allreduce_max_int(comm, &t->has_eval, 1);
+
+    /* model */
+    int maxB = cfg->data.batch_size, maxT = cfg->data.max_len;
+    for (int s = 0; s < t->nsources; s++) if (t->src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
+    for (int s = 0; s < t->neval; s++) if (t->eval_src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
+    for (int s = 0; s < t->nsources; s++) {
+        int ml = loader_info(t->src[s].loader)->info.max_len;
+        if (ml > maxT) maxT = ml;
+    }
+    for (int s = 0; s < t->neval; s++) {
+        int ml = loader_info(t->eval_src[s].loader)->info.max_len;
+        if (ml > maxT) maxT = ml;
+    }
+    if (maxT > cfg->model.bert.max_position_embeddings) maxT = cfg->model.bert.max_position_embeddings;
+    cfg->model.uncertainty_weighting = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
+    if (model_create(&t->model, &cfg->model, t->ops, maxB, maxT, for_training, cfg->train.seed, err, sizeof err)) {
+        fprintf(stderr, "mtbert: %s\n", err);
+        return 1;
+    }
+    if (have_dir) {
+        char report[8192];
+        md.mc = cfg->model;
+        if (model_dir_load(&t->model, &md, report, sizeof report, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 2;
+        }
+        if (rank0 && report[0]) fprintf(stderr, "mtbert: loading %s:\n%s", cfg->model_path, report);
+        model_dir_free(&md);
+    }
+    if (!for_training) return 0;
+
+    trainer_apply_freezing(t, 0);
+    if (!anything_trainable(&t->model, cfg->model.ntasks, cfg->model.bert.num_hidden_layers) &&
+        cfg->freeze.nunfreeze == 0) {
+        if (rank0) fprintf(stderr, "mtbert: every part of the model is frozen: nothing trains; evaluating only\n");
+        t->total_steps = 0;
+    }
+    OptimConfig oc = {cfg->optimizer.lr, cfg->optimizer.weight_decay, cfg->optimizer.beta1, cfg->optimizer.beta2,
+                      cfg->optimizer.eps, cfg->optimizer.max_grad_norm, cfg->optimizer.layer_decay,
+                      cfg->optimizer.head_lr, cfg->optimizer.head_weight_decay};
+    if (optimizer_create(&t->opt, &t->model, &oc)) {
+        fprintf(stderr, "mtbert: out of memory for the optimizer state\n");
+        return 1;
+    }
+
+    /* length of training */
+    int64_t per_epoch = 0;
+    for (int s = 0; s < t->nsources; s++) per_epoch += loader_batches_per_epoch(t->src[s].loader);
+    if (cfg->data.mixed_batches) per_epoch = (per_epoch + cfg->data.batch_size - 1) / cfg->data.batch_size;
+    per_epoch = (per_epoch + cfg->train.grad_accum - 1) / cfg->train.grad_accum;
+    if (per_epoch < 1) per_epoch = 1;
+    t->total_steps = cfg->train.steps > 0 ? cfg->train.steps : (long)ceil(cfg->train.epochs * (double)per_epoch);
+    if (!anything_trainable(&t->model, cfg->model.ntasks, cfg->model.bert.num_hidden_layers) &&
+        cfg->freeze.nunfreeze == 0)
+        t->total_steps = 0;
+    t->warmup_steps = cfg->schedule.warmup_steps > 0 ? cfg->schedule.warmup_steps
+                                                     : (long)(cfg->schedule.warmup_ratio * t->total_steps);
+    t->st.best_metric = NAN;
+    t->st.best_step = -1;
+
+    /* run directory, resolved config, metrics log (rank 0) */
+    if (rank0) {
+        if (fs_mkdir_p(cfg->train.run_dir, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 1;
+        }
+        char path[1200];
+        snprintf(path, sizeof path, "%s/config.yaml", cfg->train.run_dir);
+        if (config_write_resolved(cfg, path, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            return 1;
+        }
+    }
+    /* resume */
+    int rc = checkpoint_maybe_resume(t, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "mtbert: rank %d: %s\n", comm->rank, err);
+        return 2;
+    }
+    if (rank0 && cfg->logging.jsonl) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->train.run_dir);
+        t->jsonl = fopen(path, t->st.step > 0 ? "a" : "w");
+        if (!t->jsonl) {
+            fprintf(stderr, "mtbert: %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void trainer_free(Trainer *t) {
+    for (int s = 0; s < t->nsources; s++) { loader_close(t->src[s].loader); free(t->src[s].path); }
+    for (int s = 0; s < t->neval; s++) { loader_close(t->eval_src[s].loader); free(t->eval_src[s].path); }
+    for (int k = 0; k < MAX_TASKS; k++) {
+        for (int i = 0; i < t->nlabel_names[k]; i++) free(t->label_names[k][i]);
+        free(t->label_names[k]);
+    }
+    if (t->jsonl) fclose(t->jsonl);
+    batchbuf_free(&t->buf);
+    batchbuf_free(&t->mix);
+    if (t->opt.m) optimizer_free(&t->opt, &t->model);
+    model_free(&t->model);
+}
