@@ -666,3 +666,26 @@ int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, IntVec 
     word_end(tok, &w, ids);
     return 0;
 }
+
+int tokenizer_frame(const Tokenizer *tok, const int *pieces, int n, int max_len, IntVec *out, int *dropped) {
+    int keep = n < max_len - 2 ? n : max_len - 2;
+    if (keep < 0) keep = 0;
+    if (dropped) *dropped = n - keep;
+    out->len = 0;
+    intvec_push(out, tokenizer_cls_id(tok));
+    for (int i = 0; i < keep; i++) intvec_push(out, pieces[i]);
+    intvec_push(out, tokenizer_sep_id(tok));
+    return (int)out->len;
+}
+
+int tokenizer_encode_sentence(const Tokenizer *tok, const char *text, size_t len, int max_len, IntVec *out,
+                              int *dropped, size_t *bad_offset) {
+    IntVec pieces = {0};
+    if (tokenizer_encode(tok, text, len, &pieces, bad_offset)) {
+        intvec_free(&pieces);
+        return -1;
+    }
+    tokenizer_frame(tok, pieces.data, (int)pieces.len, max_len, out, dropped);
+    intvec_free(&pieces);
+    return 0;
+}

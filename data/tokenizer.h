@@ -56,4 +56,13 @@ uint64_t tokenizer_vocab_hash(const Tokenizer *tok);
 int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, IntVec *ids,
                      size_t *bad_offset);
 
+/* The one framing of a sentence for the model: out = [CLS] pieces[0..keep)
+ * [SEP] with keep = min(n, max_len - 2); *dropped (may be NULL) = pieces
+ * cut. Returns the framed length. Used by prepare, encode and predict. */
+int tokenizer_frame(const Tokenizer *tok, const int *pieces, int n, int max_len, IntVec *out, int *dropped);
+/* tokenizer_encode + tokenizer_frame: 0, or -1 for invalid UTF-8 at
+ * *bad_offset. */
+int tokenizer_encode_sentence(const Tokenizer *tok, const char *text, size_t len, int max_len, IntVec *out,
+                              int *dropped, size_t *bad_offset);
+
 #endif

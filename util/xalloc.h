@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline void *xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
@@ -17,5 +18,10 @@ static inline void *xrealloc(void *p, size_t n) {
 }
 
 static inline void *xmalloc(size_t n) { return xrealloc(NULL, n); }
+
+static inline char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
 
 #endif

@@ -41,5 +41,5 @@ cmp -s "$work/a.txt" "$work/b.txt" || fail "export changed the embeddings"
 printf "ok\t\xff\n" | "$bin" predict --model "$ck" > /dev/null 2> "$work/err"; rc=$?
 [ $rc = 2 ] && grep -q "<stdin>:1: invalid UTF-8 at byte 3" "$work/err" || fail "invalid UTF-8: rc $rc: $(cat "$work/err")"
 "$bin" encode --model "$work/nowhere" < "$work/in.txt" > /dev/null 2> "$work/err"; rc=$?
-[ $rc = 2 ] && grep -q "nowhere/config.json" "$work/err" || fail "missing model: rc $rc: $(cat "$work/err")"
+[ $rc = 2 ] && grep -q "nowhere: No such file or directory" "$work/err" || fail "missing model: rc $rc: $(cat "$work/err")"
 echo "predict_encode: ok"

@@ -9,7 +9,10 @@
 
 #include "data/tokenizer.h"
 #include "trainer/cli/cli.h"
-#include "trainer/store/model_dir.h"
+#include "trainer/cli/args.h"
+#include "trainer/cli/input.h"
+#include "trainer/store/model_open.h"
+#include "util/fsutil.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -19,7 +22,8 @@ static void usage(FILE *f) {
             "floats (%%.7g) per sentence, in input order.\n"
             "\n"
             "  --model DIR        Hugging Face BERT folder (config.json, model.safetensors,\n"
-            "                     vocab.txt), optionally in the sentence-transformers layout\n"
+            "                     vocab.txt), optionally in the sentence-transformers layout;\n"
+            "                     a checkpoint, RUN/latest, RUN/best, or a run directory\n"
             "  --input FILE       read sentences from FILE instead of stdin\n"
             "  --out FILE         write embeddings to FILE: .npy (float32 NumPy array), .h5\n"
             "                     (HDF5 dataset \"embeddings\", float32 (N, D)), else text\n"
@@ -29,49 +33,92 @@ static void usage(FILE *f) {
             "  --batch N          sentences per forward pass (default 32)\n"
             "  --max-len N        wordpieces per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N        CPU threads (default: all cores)\n"
+            "  --backend B        auto | cpu | cuda (default auto: a GPU when there is one)\n"
+            "  --precision P      fp32 | bf16 (bf16: CUDA only)\n"
             "  --pairs            each line is SENTENCE<TAB>SENTENCE: print their cosine similarity\n");
 }
 
-typedef struct {
-    char **lines;
-    size_t n, cap;
-} Lines;
-
-static int read_lines(FILE *in, const char *name, Lines *L) {
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&buf, &cap, in)) >= 0) {
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
-        if (L->n == L->cap) {
-            L->cap = L->cap ? 2 * L->cap : 1024;
-            L->lines = realloc(L->lines, L->cap * sizeof(char *));
-        }
-        L->lines[L->n++] = strdup(buf);
-    }
-    free(buf);
-    if (ferror(in)) {
-        fprintf(stderr, "mtbert encode: %s: read error: %s\n", name, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* .npy version 1.0: magic, header dict padded to 64 bytes, raw float32 rows */
-static int write_npy(FILE *f, const float *x, size_t rows, int cols) {
-    char hdr[128];
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %d), }", rows, cols);
+/* .npy version 1.0: magic, header dict padded to 64 bytes, raw float32 rows;
+ * written under a temporary name and renamed (a failure leaves the old file). */
+static int write_npy(const char *path, const float *x, size_t rows, int cols, char *err, size_t errlen) {
+    char hdr[192];
+    int n = snprintf(hdr + 10, sizeof hdr - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %d), }",
+                     rows, cols);
     int total = 10 + n + 1;
     int pad = (64 - total % 64) % 64;
     unsigned short hlen = (unsigned short)(n + pad + 1);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hlen & 0xff, f);
-    fputc(hlen >> 8, f);
-    fwrite(hdr, 1, (size_t)n, f);
-    for (int i = 0; i < pad; i++) fputc(' ', f);
-    fputc('\n', f);
-    fwrite(x, sizeof(float), rows * (size_t)cols, f);
-    return ferror(f) ? -1 : 0;
+    memcpy(hdr, "\x93NUMPY\x01\x00", 8);
+    hdr[8] = (char)(hlen & 0xff);
+    hdr[9] = (char)(hlen >> 8);
+    memset(hdr + 10 + n, ' ', (size_t)pad);
+    hdr[10 + n + pad] = '\n';
+    FsAtomicFile af;
+    if (fs_atomic_begin(&af, path, err, errlen)) return -1;
+    if (fs_atomic_write(&af, hdr, (size_t)(total + pad), err, errlen)) return -1;
+    if (fs_atomic_write(&af, x, rows * (size_t)cols * sizeof(float), err, errlen)) return -1;
+    return fs_atomic_commit(&af, err, errlen);
+}
+
+/* Text: one line per row (or per pair: the cosine), to stdout or atomically
+ * to a file. */
+typedef struct {
+    FILE *out;          /* stdout, or NULL for the atomic file */
+    FsAtomicFile af;
+    char buf[1 << 16];
+    size_t n;
+    int failed;
+} TextOut;
+
+static void text_flush(TextOut *t, char *err, size_t errlen) {
+    if (t->failed || !t->n) {
+        t->n = 0; /* after a failure: discard */
+        return;
+    }
+    if (t->out) {
+        if (fwrite(t->buf, 1, t->n, t->out) != t->n) {
+            snprintf(err, errlen, "<stdout>: write failed: %s", strerror(errno));
+            t->failed = 1;
+        }
+    } else if (fs_atomic_write(&t->af, t->buf, t->n, err, errlen)) {
+        t->failed = 1;
+    }
+    t->n = 0;
+}
+
+static void text_printf(TextOut *t, char *err, size_t errlen, const char *fmt, double v, char end) {
+    if (sizeof t->buf - t->n < 64) text_flush(t, err, errlen);
+    t->n += (size_t)snprintf(t->buf + t->n, sizeof t->buf - t->n, fmt, v, end);
+}
+
+static int write_text(const char *path, const float *emb, size_t n, int D, int pairs, char *err, size_t errlen) {
+    static TextOut t;
+    memset(&t, 0, sizeof t);
+    if (path) {
+        if (fs_atomic_begin(&t.af, path, err, errlen)) return -1;
+    } else {
+        t.out = stdout;
+    }
+    if (pairs) {
+        for (size_t i = 0; i + 1 < n; i += 2) {
+            const float *a = emb + i * D, *c = emb + (i + 1) * D;
+            double dot = 0, na = 0, nc = 0;
+            for (int k = 0; k < D; k++) { dot += a[k] * c[k]; na += a[k] * a[k]; nc += c[k] * c[k]; }
+            text_printf(&t, err, errlen, "%.6f%c", dot / fmax(sqrt(na * nc), 1e-8), '\n');
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < D; k++) text_printf(&t, err, errlen, "%.7g%c", emb[i * D + k], k + 1 < D ? ' ' : '\n');
+    }
+    text_flush(&t, err, errlen);
+    if (t.out) {
+        if (!t.failed && fflush(t.out)) {
+            snprintf(err, errlen, "<stdout>: write failed: %s", strerror(errno));
+            t.failed = 1;
+        }
+        return t.failed ? -1 : 0;
+    }
+    if (t.failed) { fs_atomic_abort(&t.af); return -1; }
+    return fs_atomic_commit(&t.af, err, errlen);
 }
 
 /* HDF5: one float32 dataset "embeddings" (N, D), written to a temporary
@@ -102,141 +149,44 @@ static int by_length_desc(const void *a, const void *b, void *lens) {
     return l[y] != l[x] ? l[y] - l[x] : x - y;
 }
 
-int cmd_encode(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, *output = NULL, *pooling = NULL;
-    int normalize = -1, batch = 32, max_len = 0, threads = 0, pairs = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--model") && more) model_dir = argv[++i];
-        else if (!strcmp(a, "--input") && more) input = argv[++i];
-        else if ((!strcmp(a, "--out") || !strcmp(a, "--output")) && more) output = argv[++i];
-        else if (!strcmp(a, "--pooling") && more) pooling = argv[++i];
-        else if (!strcmp(a, "--normalize")) normalize = 1;
-        else if (!strcmp(a, "--no-normalize")) normalize = 0;
-        else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-len") && more) max_len = atoi(argv[++i]);
-        else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--pairs")) pairs = 1;
-        else {
-            fprintf(stderr, "mtbert encode: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model_dir) { fprintf(stderr, "mtbert encode: --model DIR is required\n"); usage(stderr); return 2; }
-    if (batch < 1 || batch > 4096) { fprintf(stderr, "mtbert encode: --batch must be in [1, 4096]\n"); return 2; }
-    char err[2048];
-    ModelDir d;
-    if (model_dir_read(&d, model_dir, err, sizeof err)) {
-        fprintf(stderr, "mtbert encode: %s\n", err);
-        return 2;
-    }
-    if (pooling) {
-        if (!strcmp(pooling, "mean")) d.mc.pooling = POOL_MEAN;
-        else if (!strcmp(pooling, "cls")) d.mc.pooling = POOL_CLS;
-        else if (!strcmp(pooling, "max")) d.mc.pooling = POOL_MAX;
-        else if (!strcmp(pooling, "pooler")) d.mc.pooling = POOL_POOLER;
-        else { fprintf(stderr, "mtbert encode: --pooling must be mean, cls, max or pooler\n"); return 2; }
-    }
-    if (normalize >= 0) d.mc.normalize = normalize;
-    if (max_len <= 0) max_len = d.max_seq_length;
-    if (max_len < 2 || max_len > d.mc.bert.max_position_embeddings) {
-        fprintf(stderr, "mtbert encode: --max-len must be in [2, %d]\n", d.mc.bert.max_position_embeddings);
-        return 2;
-    }
-    model_dir_free(&d); /* label names are not needed here */
-    Tokenizer *tok = tokenizer_load(d.vocab, d.do_lower_case, err, sizeof err);
-    if (!tok) { fprintf(stderr, "mtbert encode: %s\n", err); return 2; }
-    if (tokenizer_vocab_size(tok) > d.mc.bert.vocab_size || tokenizer_cls_id(tok) < 0 || tokenizer_sep_id(tok) < 0) {
-        fprintf(stderr, "mtbert encode: %s: %d entries (model vocab_size %d) or no [CLS]/[SEP]\n", d.vocab,
-                tokenizer_vocab_size(tok), d.mc.bert.vocab_size);
-        tokenizer_free(tok);
-        return 2;
-    }
-
-    FILE *in = input ? fopen(input, "rb") : stdin;
-    if (!in) { fprintf(stderr, "mtbert encode: %s: %s\n", input, strerror(errno)); tokenizer_free(tok); return 2; }
-    Lines L = {0};
-    int rc = read_lines(in, input ? input : "<stdin>", &L);
-    if (input) fclose(in);
-    if (rc) { tokenizer_free(tok); return 1; }
-    if (pairs) {
-        /* line i -> sentences 2i and 2i+1 */
-        char **two = malloc(sizeof(char *) * 2 * (L.n ? L.n : 1));
-        for (size_t i = 0; i < L.n; i++) {
-            char *tab = strchr(L.lines[i], '\t');
-            if (!tab) {
-                fprintf(stderr, "mtbert encode: %s:%zu: --pairs needs SENTENCE<TAB>SENTENCE\n", input ? input : "<stdin>", i + 1);
-                for (size_t k = 0; k < 2 * i; k++) free(two[k]);
-                for (size_t k = i; k < L.n; k++) free(L.lines[k]);
-                free(two);
-                free(L.lines);
-                tokenizer_free(tok);
-                return 2;
-            }
-            *tab = 0;
-            two[2 * i] = strdup(L.lines[i]);
-            two[2 * i + 1] = strdup(tab + 1);
-            free(L.lines[i]);
-        }
-        free(L.lines);
-        L.lines = two;
-        L.n *= 2;
-        L.cap = L.n;
-    }
-
-    /* tokenize everything: [CLS] pieces [SEP], truncated */
-    int **ids = calloc(L.n ? L.n : 1, sizeof(int *));
-    int *lens = calloc(L.n ? L.n : 1, sizeof(int));
+/* Embeddings of every line, in input order: tokenized and framed, run
+ * longest first in batches of `batch` (little padding), written out. */
+static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char *output, int pairs, int batch) {
+    char err[4096];
+    const Tokenizer *tok = om->tok;
+    size_t N = L->n;
+    int **ids = calloc(N ? N : 1, sizeof(int *));
+    int *lens = calloc(N ? N : 1, sizeof(int));
     size_t truncated = 0;
-    for (size_t i = 0; i < L.n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < N; i++) {
         IntVec v = {0};
         size_t bad;
-        intvec_push(&v, tokenizer_cls_id(tok));
-        if (tokenizer_encode(tok, L.lines[i], strlen(L.lines[i]), &v, &bad)) {
-            fprintf(stderr, "mtbert encode: %s:%zu: invalid UTF-8 at byte %zu\n", input ? input : "<stdin>", i + 1, bad);
-            rc = 2;
+        int dropped;
+        if (tokenizer_encode_sentence(tok, L->lines[i], strlen(L->lines[i]), om->max_len, &v, &dropped, &bad)) {
+            size_t line = pairs ? i / 2 + 1 : i + 1;
+            fprintf(stderr, "mtbert encode: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, line, bad);
             intvec_free(&v);
+            rc = 2;
             goto done;
         }
-        if (v.len > (size_t)max_len - 1) { v.len = (size_t)max_len - 1; truncated++; }
-        intvec_push(&v, tokenizer_sep_id(tok));
+        truncated += dropped > 0;
         ids[i] = v.data;
         lens[i] = (int)v.len;
     }
-    if (truncated) fprintf(stderr, "mtbert encode: %zu of %zu sentences truncated to %d wordpieces\n", truncated, L.n, max_len);
+    if (truncated)
+        fprintf(stderr, "mtbert encode: %zu of %zu sentences truncated to %d wordpieces\n", truncated, N, om->max_len);
 
-    Model m;
-    const Ops *ops = ops_cpu();
-    if (threads > 0) ops->set_threads(threads);
-    int maxT = 2;
-    for (size_t i = 0; i < L.n; i++) if (lens[i] > maxT) maxT = lens[i];
-    int B = batch < (int)L.n ? batch : (int)(L.n ? L.n : 1);
-    if (model_create(&m, &d.mc, ops, B, maxT, 0, MODEL_INIT_NONE, err, sizeof err)) {
-        fprintf(stderr, "mtbert encode: %s\n", err);
-        rc = 1;
-        goto done;
-    }
-    m.training = 0;
-    char report[4096];
-    if (model_dir_load(&m, &d, report, sizeof report, err, sizeof err)) {
-        fprintf(stderr, "mtbert encode: %s\n", err);
-        model_free(&m);
-        rc = 2;
-        goto done;
-    }
-    int D = model_embedding_dim(&m);
-    float *emb = malloc(sizeof(float) * (L.n ? L.n : 1) * D);
+    Model *m = &om->model;
+    int B = batch, D = model_embedding_dim(m), maxT = om->max_len;
+    float *emb = malloc(sizeof(float) * (N ? N : 1) * D);
     float *out = malloc(sizeof(float) * B * D);
     int *bid = malloc(sizeof(int) * B * maxT), *bmask = malloc(sizeof(int) * B * maxT);
-    /* longest first: batches of similar length waste little on padding */
-    int *order = malloc(sizeof(int) * (L.n ? L.n : 1));
-    for (size_t i = 0; i < L.n; i++) order[i] = (int)i;
-    qsort_r(order, L.n, sizeof(int), by_length_desc, lens);
-    for (size_t s = 0; s < L.n; s += B) {
-        int nb = (int)(L.n - s < (size_t)B ? L.n - s : (size_t)B);
+    int *order = malloc(sizeof(int) * (N ? N : 1));
+    for (size_t i = 0; i < N; i++) order[i] = (int)i;
+    qsort_r(order, N, sizeof(int), by_length_desc, lens);
+    for (size_t s = 0; s < N; s += B) {
+        int nb = (int)(N - s < (size_t)B ? N - s : (size_t)B);
         int T = lens[order[s]];
         for (int r = 0; r < nb; r++) {
             int k = order[s + r];
@@ -246,46 +196,102 @@ int cmd_encode(int argc, char **argv) {
             }
         }
         Batch b = {.B = nb, .T = T, .input_ids = bid, .mask = bmask};
-        model_forward(&m, &b);
-        model_get_embeddings(&m, out);
+        model_forward(m, &b);
+        model_get_embeddings(m, out);
         for (int r = 0; r < nb; r++) memcpy(emb + (size_t)order[s + r] * D, out + (size_t)r * D, sizeof(float) * D);
     }
-    size_t olen = output ? strlen(output) : 0;
-    if (!pairs && olen > 3 && !strcmp(output + olen - 3, ".h5")) {
-        if (write_h5(output, emb, L.n, D)) {
-            fprintf(stderr, "mtbert encode: %s: cannot write the HDF5 file\n", output);
+    for (size_t i = 0; i < N * (size_t)D; i++)
+        if (!isfinite(emb[i])) {
+            fprintf(stderr, "mtbert encode: %s:%zu: the embedding is not finite (%g); nothing written\n", in_name,
+                    (pairs ? i / D / 2 : i / D) + 1, (double)emb[i]);
             rc = 1;
+            goto written;
         }
-        output = NULL;
-        goto written;
+    size_t olen = output ? strlen(output) : 0;
+    int r;
+    if (!pairs && olen > 3 && !strcmp(output + olen - 3, ".h5")) {
+        r = write_h5(output, emb, N, D);
+        if (r) snprintf(err, sizeof err, "%s: cannot write the HDF5 file (nothing replaced)", output);
+    } else if (!pairs && olen > 4 && !strcmp(output + olen - 4, ".npy")) {
+        r = write_npy(output, emb, N, D, err, sizeof err);
+    } else {
+        r = write_text(output, emb, N, D, pairs, err, sizeof err);
     }
-    FILE *of = stdout;
-    if (output) {
-        of = fopen(output, "wb");
-        if (!of) { fprintf(stderr, "mtbert encode: %s: %s\n", output, strerror(errno)); rc = 2; }
-    }
-    if (of) {
-        size_t ol = output ? strlen(output) : 0;
-        if (pairs)
-            for (size_t i = 0; i + 1 < L.n; i += 2) {
-                const float *a = emb + i * D, *c = emb + (i + 1) * D;
-                double dot = 0, na = 0, nc = 0;
-                for (int k = 0; k < D; k++) { dot += a[k] * c[k]; na += a[k] * a[k]; nc += c[k] * c[k]; }
-                fprintf(of, "%.6f\n", dot / fmax(sqrt(na * nc), 1e-8));
-            }
-        else if (ol > 4 && !strcmp(output + ol - 4, ".npy")) rc = write_npy(of, emb, L.n, D) ? 1 : 0;
-        else
-            for (size_t i = 0; i < L.n; i++)
-                for (int k = 0; k < D; k++) fprintf(of, "%.7g%c", emb[i * D + k], k + 1 < D ? ' ' : '\n');
-        if (fflush(of) || ferror(of)) { fprintf(stderr, "mtbert encode: write failed: %s\n", strerror(errno)); rc = 1; }
-        if (output) fclose(of);
+    if (r) {
+        fprintf(stderr, "mtbert encode: %s\n", err);
+        rc = 1;
     }
 written:
     free(order); free(bid); free(bmask); free(out); free(emb);
-    model_free(&m);
 done:
-    for (size_t i = 0; i < L.n; i++) { free(L.lines[i]); free(ids[i]); }
-    free(L.lines); free(ids); free(lens);
-    tokenizer_free(tok);
+    for (size_t i = 0; i < N; i++) free(ids[i]);
+    free(ids); free(lens);
+    return rc;
+}
+
+int cmd_encode(int argc, char **argv) {
+    const char *model_path = NULL, *input = NULL, *output = NULL, *pooling = NULL;
+    const char *backend = NULL, *precision = NULL;
+    int normalize = -1, batch = 32, max_len = 0, threads = 0, pairs = 0;
+    const OptSpec opts[] = {
+        {"model", OPT_STRING, &model_path, 0, 0, 0},
+        {"input", OPT_STRING, &input, 0, 0, 0},
+        {"out", OPT_STRING, &output, 0, 0, 0},
+        {"output", OPT_STRING, &output, 0, 0, 0},
+        {"pooling", OPT_STRING, &pooling, 0, 0, 0},
+        {"normalize", OPT_FLAG, &normalize, 0, 0, 1},
+        {"no-normalize", OPT_FLAG, &normalize, 0, 0, 0},
+        {"batch", OPT_INT, &batch, 1, 4096, 0},
+        {"max-len", OPT_INT, &max_len, 2, 1 << 20, 0},
+        {"threads", OPT_INT, &threads, 1, 4096, 0},
+        {"pairs", OPT_FLAG, &pairs, 0, 0, 1},
+        CLI_BACKEND_OPTS(backend, precision),
+    };
+    int npos, pr = cli_parse("encode", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos, usage);
+    if (pr) return cli_exit(pr);
+    if (!model_path) { fprintf(stderr, "mtbert encode: --model DIR is required\n"); usage(stderr); return 2; }
+    int pool = -1;
+    if (pooling) {
+        if (!strcmp(pooling, "mean")) pool = POOL_MEAN;
+        else if (!strcmp(pooling, "cls")) pool = POOL_CLS;
+        else if (!strcmp(pooling, "max")) pool = POOL_MAX;
+        else if (!strcmp(pooling, "pooler")) pool = POOL_POOLER;
+        else { fprintf(stderr, "mtbert encode: --pooling must be mean, cls, max or pooler\n"); return 2; }
+    }
+    Lines L;
+    if (lines_read("encode", input, &L)) return 2;
+    const char *in_name = input_name(input);
+    if (pairs) {
+        /* line i -> sentences 2i and 2i+1 */
+        Lines two = {.lines = malloc(sizeof(char *) * 2 * (L.n ? L.n : 1)), .cap = 2 * L.n};
+        for (size_t i = 0; i < L.n; i++) {
+            char *tab = strchr(L.lines[i], '\t');
+            if (!tab) {
+                fprintf(stderr, "mtbert encode: %s:%zu: --pairs needs SENTENCE<TAB>SENTENCE\n", in_name, i + 1);
+                lines_free(&two);
+                lines_free(&L);
+                return 2;
+            }
+            *tab = 0;
+            two.lines[two.n++] = strdup(L.lines[i]);
+            two.lines[two.n++] = strdup(tab + 1);
+        }
+        lines_free(&L);
+        L = two;
+    }
+    OpenOptions oo = {.backend = backend, .precision = precision, .threads = threads,
+                      .max_batch = batch < (int)L.n ? batch : (int)(L.n ? L.n : 1), .max_len = max_len,
+                      .pooling = pool, .normalize = normalize};
+    OpenModel om;
+    char err[4096];
+    int status;
+    if (model_open(&om, model_path, &oo, &status, err, sizeof err)) {
+        fprintf(stderr, "mtbert encode: %s\n", err);
+        lines_free(&L);
+        return status;
+    }
+    int rc = encode_lines(&om, &L, in_name, output, pairs, oo.max_batch);
+    model_close(&om);
+    lines_free(&L);
     return rc;
 }

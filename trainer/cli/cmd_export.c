@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "trainer/cli/cli.h"
-#include "trainer/store/model_dir.h"
+#include "trainer/cli/args.h"
+#include "trainer/store/model_open.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: mtbert export --checkpoint DIR --out DIR\n"
+            "\n"
+            "DIR (--checkpoint) is a checkpoint, RUN/latest, RUN/best, a run directory or\n"
+            "any model folder.\n"
             "\n"
             "Writes DIR (--out) with config.json, model.safetensors (Hugging Face BertModel\n"
             "names), vocab.txt, tokenizer_config.json, special_tokens_map.json; the\n"
@@ -21,47 +25,35 @@ static void usage(FILE *f) {
 
 int cmd_export(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) in = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else {
-            fprintf(stderr, "mtbert export: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!in || !out) { usage(stderr); return 2; }
-    char err[4096], report[8192];
-    ModelDir d;
-    if (model_dir_read(&d, in, err, sizeof err)) {
+    const OptSpec opts[] = {
+        {"checkpoint", OPT_STRING, &in, 0, 0, 0},
+        {"out", OPT_STRING, &out, 0, 0, 0},
+    };
+    int npos, pr = cli_parse("export", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos, usage);
+    if (pr) return cli_exit(pr);
+    if (!in || !out) { fprintf(stderr, "mtbert export: --checkpoint DIR and --out DIR are required\n"); usage(stderr); return 2; }
+    char err[8192];
+    OpenOptions oo = {.backend = "cpu", .max_batch = 1, .max_len = 2, .pooling = -1, .normalize = -1,
+                      .no_tokenizer = 1};
+    OpenModel om;
+    int status;
+    if (model_open(&om, in, &oo, &status, err, sizeof err)) {
         fprintf(stderr, "mtbert export: %s\n", err);
-        return 2;
+        return status;
     }
-    Model m;
+    const ModelDir *d = &om.dir;
+    LabelNames labels[MAX_TASKS];
+    for (int t = 0; t < d->mc.ntasks; t++) {
+        labels[t].n = d->nlabels[t];
+        labels[t].names = d->labels[t];
+    }
     int rc = 0;
-    if (model_create(&m, &d.mc, ops_cpu(), 1, 2, 0, 0, err, sizeof err)) {
+    if (model_dir_save(&om.model, out, d->vocab, d->do_lower_case, d->max_seq_length, labels, err, sizeof err)) {
         fprintf(stderr, "mtbert export: %s\n", err);
-        model_dir_free(&d);
-        return 1;
-    }
-    if (model_dir_load(&m, &d, report, sizeof report, err, sizeof err)) {
-        fprintf(stderr, "mtbert export: %s\n", err);
-        rc = 2;
+        rc = 1;
     } else {
-        LabelNames labels[MAX_TASKS];
-        for (int t = 0; t < d.mc.ntasks; t++) {
-            labels[t].n = d.nlabels[t];
-            labels[t].names = d.labels[t];
-        }
-        if (model_dir_save(&m, out, d.vocab, d.do_lower_case, d.max_seq_length, labels, err, sizeof err)) {
-            fprintf(stderr, "mtbert export: %s\n", err);
-            rc = 1;
-        } else {
-            fprintf(stderr, "mtbert export: wrote %s (%d task head%s)\n", out, d.mc.ntasks, d.mc.ntasks == 1 ? "" : "s");
-        }
+        fprintf(stderr, "mtbert export: wrote %s (%d task head%s)\n", out, d->mc.ntasks, d->mc.ntasks == 1 ? "" : "s");
     }
-    model_free(&m);
-    model_dir_free(&d);
+    model_close(&om);
     return rc;
 }

@@ -12,11 +12,15 @@
 #include "data/tokenizer.h"
 #include "trainer/cli/cli.h"
 #include "trainer/train/metrics.h"
-#include "trainer/store/model_dir.h"
+#include "trainer/cli/args.h"
+#include "trainer/cli/input.h"
+#include "trainer/model/task_kind.h"
+#include "trainer/store/model_open.h"
+#include "util/xalloc.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: mtbert predict --model DIR [--input FILE] [--max-len N] [--threads N]\n"
+            "usage: mtbert predict --model DIR [options]\n"
             "\n"
             "Reads one sentence a line (stdin or --input) and writes one JSON object a line:\n"
             "  {\"text\": ..., \"TASK\": {\"label\": ..., \"probs\": {LABEL: p, ...}},\n"
@@ -24,46 +28,62 @@ static void usage(FILE *f) {
             "   \"end\", \"text\"}]}}\n"
             "DIR is an mtbert checkpoint or export (it must hold mtbert_tasks.json and\n"
             "mtbert_heads.safetensors). Words are whitespace-separated; entity start/end are\n"
-            "word indices, end inclusive.\n");
+            "word indices, end inclusive. A word whose first wordpiece lies past --max-len\n"
+            "gets tag null and is in no entity.\n"
+            "\n"
+            "  --model DIR     checkpoint, export, RUN/latest, RUN/best or a run directory\n"
+            "  --input FILE    sentences (default stdin)\n"
+            "  --max-len N     wordpieces incl. [CLS]/[SEP] (default: the folder's)\n"
+            "  --threads N     CPU threads (default: all cores)\n"
+            "  --backend B     auto | cpu | cuda (default auto)\n"
+            "  --precision P   fp32 | bf16 (bf16: CUDA only)\n");
 }
 
+/* One line: its whitespace words, each tokenized on its own; the framed
+ * ids; where each word's first piece landed. Words whose first piece falls
+ * past max_len - 2 pieces are truncated away: they get tag null and take
+ * no part in the entity spans (docs/export.md, "predict"). */
 typedef struct {
-    int *ids;        /* [CLS] pieces [SEP] */
-    int len;
+    IntVec ids;      /* [CLS] pieces [SEP] */
     int nwords;
     char **words;
-    int *first;      /* (nwords) position of each word's first piece, -1 if truncated away */
+    int *first;      /* (nwords) position of each word's first piece in ids, -1 if truncated away */
 } Encoded;
+
+static void encoded_free(Encoded *e) {
+    intvec_free(&e->ids);
+    free(e->words);
+    free(e->first);
+    memset(e, 0, sizeof *e);
+}
 
 static int encode_line(const Tokenizer *tok, char *line, int max_len, Encoded *e, size_t *bad) {
     memset(e, 0, sizeof *e);
-    IntVec v = {0};
-    intvec_push(&v, tokenizer_cls_id(tok));
+    IntVec pieces = {0};
     int cap = 16;
-    e->words = malloc(sizeof(char *) * cap);
-    e->first = malloc(sizeof(int) * cap);
-    for (char *w = strtok(line, " \t\r\n"); w; w = strtok(NULL, " \t\r\n")) {
+    e->words = xmalloc(sizeof(char *) * cap);
+    e->first = xmalloc(sizeof(int) * cap);
+    char *save = NULL;
+    for (char *w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
         if (e->nwords == cap) {
             cap *= 2;
-            e->words = realloc(e->words, sizeof(char *) * cap);
-            e->first = realloc(e->first, sizeof(int) * cap);
+            e->words = xrealloc(e->words, sizeof(char *) * cap);
+            e->first = xrealloc(e->first, sizeof(int) * cap);
         }
-        size_t before = v.len;
-        if (tokenizer_encode(tok, w, strlen(w), &v, bad)) {
+        size_t before = pieces.len;
+        if (tokenizer_encode(tok, w, strlen(w), &pieces, bad)) {
             *bad += (size_t)(w - line); /* offset within the line */
-            intvec_free(&v);
-            free(e->words);
-            free(e->first);
+            intvec_free(&pieces);
+            encoded_free(e);
             return -1;
         }
         e->words[e->nwords] = w;
-        e->first[e->nwords] = v.len > before && before < (size_t)max_len - 1 ? (int)before : -1;
+        /* +1: [CLS] comes first */
+        e->first[e->nwords] = pieces.len > before && before < (size_t)max_len - 2 ? (int)before + 1 : -1;
         e->nwords++;
     }
-    if (v.len > (size_t)max_len - 1) v.len = (size_t)max_len - 1;
-    intvec_push(&v, tokenizer_sep_id(tok));
-    e->ids = v.data;
-    e->len = (int)v.len;
+    tokenizer_frame(tok, pieces.data, (int)pieces.len, max_len, &e->ids, NULL);
+    intvec_free(&pieces);
     return 0;
 }
 
@@ -74,160 +94,163 @@ static void softmax(const float *x, int n, double *p) {
     for (int i = 0; i < n; i++) p[i] /= s;
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *dir = NULL, *input = NULL;
-    int max_len = 0, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--model") && more) dir = argv[++i];
-        else if (!strcmp(a, "--input") && more) input = argv[++i];
-        else if (!strcmp(a, "--max-len") && more) max_len = atoi(argv[++i]);
-        else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "mtbert predict: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
+/* The label name of class k, or its number when the folder has no names. */
+static json_t *label_json(const ModelDir *d, int t, int k) {
+    return k < d->nlabels[t] ? json_string(d->labels[t][k]) : json_integer(k);
+}
+
+static json_t *predict_sentence_task(const ModelDir *d, int t, const float *logits, double *p) {
+    int V = d->mc.tasks[t].num_labels;
+    softmax(logits, V, p);
+    int best = 0;
+    json_t *r = json_object(), *probs = json_object();
+    for (int k = 0; k < V; k++) {
+        if (p[k] > p[best]) best = k;
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", k);
+        json_object_set_new(probs, k < d->nlabels[t] ? d->labels[t][k] : idx, json_real(p[k]));
+    }
+    json_object_set_new(r, "label", label_json(d, t, best));
+    json_object_set_new(r, "probs", probs);
+    return r;
+}
+
+/* Tags per word (null past the truncation point) and entity spans over the
+ * words that were tagged. */
+static json_t *predict_token_task(const ModelDir *d, int t, const float *logits, const Encoded *e,
+                                  const NerMetrics *ner, int *pred, NerChunk *chunks) {
+    int V = d->mc.tasks[t].num_labels;
+    json_t *r = json_object(), *words = json_array(), *tags = json_array();
+    int tagged = 0; /* words 0..tagged-1 have a tag: truncation cuts a suffix */
+    for (int w = 0; w < e->nwords; w++) {
+        int pos = e->first[w];
+        json_array_append_new(words, json_string(e->words[w]));
+        if (pos < 0) {
+            json_array_append_new(tags, json_null());
+            continue;
         }
+        int k = 0;
+        for (int c = 1; c < V; c++) if (logits[(size_t)pos * V + c] > logits[(size_t)pos * V + k]) k = c;
+        pred[tagged++] = k;
+        json_array_append_new(tags, label_json(d, t, k));
     }
-    if (!dir) { usage(stderr); return 2; }
-    char err[4096], report[8192];
-    ModelDir d;
-    if (model_dir_read(&d, dir, err, sizeof err)) { fprintf(stderr, "mtbert predict: %s\n", err); return 2; }
-    if (d.mc.ntasks == 0) {
-        fprintf(stderr, "mtbert predict: %s has no task heads (mtbert_tasks.json); use mtbert encode for embeddings\n", dir);
-        model_dir_free(&d);
-        return 2;
+    json_object_set_new(r, "words", words);
+    json_object_set_new(r, "tags", tags);
+    if (ner) {
+        json_t *ents = json_array();
+        int nc = ner_chunks(ner, pred, tagged, chunks);
+        for (int c = 0; c < nc; c++) {
+            size_t len = 1;
+            for (int w = chunks[c].start; w <= chunks[c].end; w++) len += strlen(e->words[w]) + 1;
+            char *span = xmalloc(len);
+            span[0] = 0;
+            for (int w = chunks[c].start; w <= chunks[c].end; w++) {
+                if (w > chunks[c].start) strcat(span, " ");
+                strcat(span, e->words[w]);
+            }
+            json_array_append_new(ents, json_pack("{s:s, s:i, s:i, s:s}", "type", ner->types[chunks[c].type], "start",
+                                                  chunks[c].start, "end", chunks[c].end, "text", span));
+            free(span);
+        }
+        json_object_set_new(r, "entities", ents);
     }
-    if (max_len <= 0) max_len = d.max_seq_length;
-    if (max_len < 2 || max_len > d.mc.bert.max_position_embeddings) {
-        fprintf(stderr, "mtbert predict: --max-len must be in [2, %d]\n", d.mc.bert.max_position_embeddings);
-        model_dir_free(&d);
-        return 2;
-    }
-    Tokenizer *tok = tokenizer_load(d.vocab, d.do_lower_case, err, sizeof err);
-    if (!tok) { fprintf(stderr, "mtbert predict: %s\n", err); model_dir_free(&d); return 2; }
-    const Ops *ops = ops_cpu();
-    if (threads > 0) ops->set_threads(threads);
-    Model m;
-    if (model_create(&m, &d.mc, ops, 1, max_len, 0, 0, err, sizeof err) ||
-        model_dir_load(&m, &d, report, sizeof report, err, sizeof err)) {
+    return r;
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *model_path = NULL, *input = NULL, *backend = NULL, *precision = NULL;
+    int max_len = 0, threads = 0;
+    const OptSpec opts[] = {
+        {"model", OPT_STRING, &model_path, 0, 0, 0},
+        {"input", OPT_STRING, &input, 0, 0, 0},
+        {"max-len", OPT_INT, &max_len, 2, 1 << 20, 0},
+        {"threads", OPT_INT, &threads, 1, 4096, 0},
+        CLI_BACKEND_OPTS(backend, precision),
+    };
+    int npos, pr = cli_parse("predict", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos, usage);
+    if (pr) return cli_exit(pr);
+    if (!model_path) { fprintf(stderr, "mtbert predict: --model DIR is required\n"); usage(stderr); return 2; }
+    Lines L;
+    if (lines_read("predict", input, &L)) return 2;
+    const char *in_name = input_name(input);
+    OpenOptions oo = {.backend = backend, .precision = precision, .threads = threads, .max_batch = 1,
+                      .max_len = max_len, .pooling = -1, .normalize = -1, .need_heads = 1};
+    OpenModel om;
+    char err[8192];
+    int status;
+    if (model_open(&om, model_path, &oo, &status, err, sizeof err)) {
         fprintf(stderr, "mtbert predict: %s\n", err);
-        tokenizer_free(tok);
-        model_dir_free(&d);
-        return 2;
+        lines_free(&L);
+        return status;
     }
-    if (strstr(report, "new tensor heads.")) {
-        fprintf(stderr, "mtbert predict: %s: some task heads are missing from mtbert_heads.safetensors:\n%s", dir, report);
-        model_free(&m);
-        tokenizer_free(tok);
-        model_dir_free(&d);
-        return 2;
-    }
-    m.training = 0;
+    const ModelDir *d = &om.dir;
+    int nt = d->mc.ntasks, maxV = 1, rc = 0;
     NerMetrics ner[MAX_TASKS];
     int have_ner[MAX_TASKS] = {0};
-    for (int t = 0; t < d.mc.ntasks; t++)
-        if (d.mc.tasks[t].type == TASK_TOKEN_CLS && d.nlabels[t] > 0)
-            have_ner[t] = ner_init(&ner[t], (const char *const *)d.labels[t], d.nlabels[t]) == 0;
-
-    FILE *in = input ? fopen(input, "rb") : stdin;
-    if (!in) { fprintf(stderr, "mtbert predict: %s: %s\n", input, strerror(errno)); return 2; }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long lineno = 0;
-    int rc = 0, maxV = 1;
-    for (int t = 0; t < d.mc.ntasks; t++) if (d.mc.tasks[t].num_labels > maxV) maxV = d.mc.tasks[t].num_labels;
-    float *logits = malloc(sizeof(float) * max_len * maxV);
-    double *p = malloc(sizeof(double) * maxV);
-    int *mask = malloc(sizeof(int) * max_len), *pred = malloc(sizeof(int) * max_len);
-    NerChunk *chunks = malloc(sizeof(NerChunk) * max_len);
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        char *text = strdup(line);
+    for (int t = 0; t < nt; t++) {
+        if (task_kind(d->mc.tasks[t].type)->head == HEAD_TOKEN && d->nlabels[t] > 0)
+            have_ner[t] = ner_init(&ner[t], (const char *const *)d->labels[t], d->nlabels[t]) == 0;
+        if (d->mc.tasks[t].num_labels > maxV) maxV = d->mc.tasks[t].num_labels;
+    }
+    float *logits = xmalloc(sizeof(float) * om.max_len * maxV);
+    double *p = xmalloc(sizeof(double) * maxV);
+    int *mask = xmalloc(sizeof(int) * om.max_len);
+    for (size_t li = 0; li < L.n && !rc; li++) {
+        char *text = L.lines[li], *words = xstrdup(text);
         Encoded e;
         size_t bad;
-        if (encode_line(tok, line, max_len, &e, &bad)) {
-            fprintf(stderr, "mtbert predict: %s:%ld: invalid UTF-8 at byte %zu\n", input ? input : "<stdin>", lineno, bad);
-            free(text);
+        if (encode_line(om.tok, words, om.max_len, &e, &bad)) {
+            fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, li + 1, bad);
+            free(words);
             rc = 2;
             break;
         }
-        for (int j = 0; j < e.len; j++) mask[j] = 1;
-        Batch b = {.B = 1, .T = e.len, .input_ids = e.ids, .mask = mask};
-        model_forward(&m, &b);
+        int T = (int)e.ids.len;
+        for (int j = 0; j < T; j++) mask[j] = 1;
+        Batch b = {.B = 1, .T = T, .input_ids = e.ids.data, .mask = mask};
+        model_forward(&om.model, &b);
+        int *pred = xmalloc(sizeof(int) * (e.nwords ? e.nwords : 1));
+        NerChunk *chunks = xmalloc(sizeof(NerChunk) * (e.nwords ? e.nwords : 1));
         json_t *o = json_object();
         json_object_set_new(o, "text", json_string(text));
-        for (int t = 0; t < d.mc.ntasks; t++) {
-            const TaskConfig *tc = &d.mc.tasks[t];
-            int V = tc->num_labels;
-            if (tc->type == TASK_SIMILARITY) continue;
-            model_get_logits(&m, t, logits);
-            json_t *r = json_object();
-            if (tc->type == TASK_SENTENCE_CLS) {
-                softmax(logits, V, p);
-                int best = 0;
-                json_t *probs = json_object();
-                for (int k = 0; k < V; k++) {
-                    if (p[k] > p[best]) best = k;
-                    char idx[16];
-                    snprintf(idx, sizeof idx, "%d", k);
-                    json_object_set_new(probs, k < d.nlabels[t] ? d.labels[t][k] : idx, json_real(p[k]));
+        for (int t = 0; t < nt && !rc; t++) {
+            HeadKind h = task_kind(d->mc.tasks[t].type)->head;
+            if (h == HEAD_COSINE) continue;
+            model_get_logits(&om.model, t, logits);
+            size_t rows = h == HEAD_TOKEN ? (size_t)T : 1;
+            for (size_t i = 0; i < rows * d->mc.tasks[t].num_labels; i++)
+                if (!isfinite(logits[i])) {
+                    fprintf(stderr, "mtbert predict: %s:%zu: task %s: the model's scores are not finite\n", in_name,
+                            li + 1, d->mc.tasks[t].name);
+                    rc = 1;
+                    break;
                 }
-                if (best < d.nlabels[t]) json_object_set_new(r, "label", json_string(d.labels[t][best]));
-                else json_object_set_new(r, "label", json_integer(best));
-                json_object_set_new(r, "probs", probs);
-            } else {
-                json_t *words = json_array(), *tags = json_array();
-                for (int w = 0; w < e.nwords; w++) {
-                    int pos = e.first[w];
-                    int k = 0;
-                    if (pos >= 0)
-                        for (int c = 1; c < V; c++) if (logits[pos * V + c] > logits[pos * V + k]) k = c;
-                    pred[w] = pos >= 0 ? k : -1;
-                    json_array_append_new(words, json_string(e.words[w]));
-                    if (pos < 0) json_array_append_new(tags, json_null()); /* truncated away */
-                    else if (k < d.nlabels[t]) json_array_append_new(tags, json_string(d.labels[t][k]));
-                    else json_array_append_new(tags, json_integer(k));
-                }
-                json_object_set_new(r, "words", words);
-                json_object_set_new(r, "tags", tags);
-                if (have_ner[t]) {
-                    json_t *ents = json_array();
-                    int nc = ner_chunks(&ner[t], pred, e.nwords, chunks);
-                    for (int c = 0; c < nc; c++) {
-                        char span[4096] = "";
-                        for (int w = chunks[c].start; w <= chunks[c].end; w++) {
-                            size_t u = strlen(span);
-                            snprintf(span + u, sizeof span - u, "%s%s", w > chunks[c].start ? " " : "", e.words[w]);
-                        }
-                        json_array_append_new(ents, json_pack("{s:s, s:i, s:i, s:s}", "type", ner[t].types[chunks[c].type],
-                                                              "start", chunks[c].start, "end", chunks[c].end, "text", span));
-                    }
-                    json_object_set_new(r, "entities", ents);
-                }
-            }
-            json_object_set_new(o, tc->name, r);
+            if (rc) break;
+            json_object_set_new(o, d->mc.tasks[t].name,
+                                h == HEAD_SENTENCE ? predict_sentence_task(d, t, logits, p)
+                                                   : predict_token_task(d, t, logits, &e, have_ner[t] ? &ner[t] : NULL,
+                                                                        pred, chunks));
         }
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        printf("%s\n", s);
-        free(s);
+        if (!rc) {
+            char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+            if (!s) {
+                fprintf(stderr, "mtbert predict: %s:%zu: cannot write the line as JSON\n", in_name, li + 1);
+                rc = 1;
+            } else {
+                printf("%s\n", s);
+                free(s);
+            }
+        }
         json_decref(o);
-        free(text);
-        free(e.ids);
-        free(e.words);
-        free(e.first);
+        free(pred);
+        free(chunks);
+        free(words);
+        encoded_free(&e);
     }
-    if (ferror(stdout) || fflush(stdout)) { fprintf(stderr, "mtbert predict: write failed\n"); rc = 1; }
-    free(line);
-    free(logits); free(p); free(mask); free(pred); free(chunks);
-    if (input) fclose(in);
-    for (int t = 0; t < d.mc.ntasks; t++) if (have_ner[t]) ner_free(&ner[t]);
-    model_free(&m);
-    tokenizer_free(tok);
-    model_dir_free(&d);
+    if (ferror(stdout) || fflush(stdout)) { fprintf(stderr, "mtbert predict: <stdout>: write failed\n"); rc = 1; }
+    free(logits); free(p); free(mask);
+    for (int t = 0; t < nt; t++) if (have_ner[t]) ner_free(&ner[t]);
+    model_close(&om);
+    lines_free(&L);
     return rc;
 }

@@ -1,6 +1,8 @@
 #include "trainer/store/model_dir.h"
 #include "trainer/model/task_kind.h"
 
+#include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,8 +179,49 @@ void model_dir_free(ModelDir *d) {
     }
 }
 
-int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen) {
+/* A pointer file (`latest`, `best`: one line "step-NNNNNNN") names a folder
+ * beside it. */
+static int follow_pointer(const char *file, char *out, size_t n, char *err, size_t errlen) {
+    char *text = fs_read_file(file, NULL, err, errlen);
+    if (!text) return -1;
+    text[strcspn(text, "\r\n")] = 0;
+    int ok = text[0] && !strchr(text, '/') && strcmp(text, ".") && strcmp(text, "..");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    struct stat st;
+    if (ok) {
+        snprintf(out, n, "%s/%s", dir, text);
+        ok = stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (!ok) snprintf(err, errlen, "%s: names '%s', which is not a model folder beside it", file, text);
+    free(text);
+    return ok ? 0 : -1;
+}
+
+int model_dir_resolve(const char *path, char *out, size_t n, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) return follow_pointer(path, out, n, err, errlen);
+    char p[1100];
+    snprintf(p, sizeof p, "%s/config.json", path);
+    if (!exists(p)) {
+        snprintf(p, sizeof p, "%s/latest", path);
+        if (exists(p)) return follow_pointer(p, out, n, err, errlen); /* a run directory */
+    }
+    snprintf(out, n, "%s", path);
+    return 0;
+}
+
+int model_dir_read(ModelDir *d, const char *where, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
+    char dir[1024];
+    if (model_dir_resolve(where, dir, sizeof dir, err, errlen)) return -1;
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     bert_config_defaults(&d->mc.bert);
     d->mc.pooling = POOL_MEAN;
@@ -232,6 +275,29 @@ int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen) {
     return 0;
 }
 
+/* NaN or Inf in loaded weights is a damaged model: name the tensor rather
+ * than print confident labels or NaN embeddings later. */
+static int check_finite(Model *m, const unsigned char *loaded, const ModelDir *d, char *err, size_t errlen) {
+    size_t total = m->table.total;
+    float *h = malloc((total ? total : 1) * sizeof(float));
+    if (!h) { snprintf(err, errlen, "out of memory checking the weights of %s", d->dir); return -1; }
+    m->ops->to_host(h, m->params, total * sizeof(float));
+    int rc = 0;
+    for (int i = 0; i < m->table.n && !rc; i++) {
+        const ParamTensor *t = &m->table.t[i];
+        if (!loaded[i]) continue;
+        for (size_t k = 0; k < t->numel; k++)
+            if (!isfinite(h[t->offset + k])) {
+                snprintf(err, errlen, "%s: tensor %s holds a non-finite value (%g at element %zu): the model "
+                         "is damaged", d->dir, t->name, (double)h[t->offset + k], k);
+                rc = -1;
+                break;
+            }
+    }
+    free(h);
+    return rc;
+}
+
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen) {
     char local[64];
     if (!report || !reportlen) { report = local; reportlen = sizeof local; }
@@ -258,6 +324,7 @@ int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, 
             rc = -1;
         }
     }
+    if (!rc) rc = check_finite(m, loaded, d, err, errlen);
     free(loaded);
     return rc;
 }

@@ -27,11 +27,18 @@ typedef struct {
 
 void model_dir_free(ModelDir *d);
 
-/* Read the folder's configuration files. Errors name the file and field. */
-int model_dir_read(ModelDir *d, const char *dir, char *err, size_t errlen);
+/* Where a model path points: a model folder as it is; a pointer file
+ * (`RUN/latest`, `RUN/best`) the checkpoint it names; a run directory (no
+ * config.json, a `latest` file) its latest checkpoint. */
+int model_dir_resolve(const char *path, char *out, size_t n, char *err, size_t errlen);
+
+/* Read the folder's configuration files (path resolved as above). Errors
+ * name the file and field. */
+int model_dir_read(ModelDir *d, const char *path, char *err, size_t errlen);
 
 /* Load encoder weights (and the Dense projection) into a model created with
- * d->mc (plus any tasks). `report` lists new and ignored tensors. */
+ * d->mc (plus any tasks). `report` lists new and ignored tensors. A
+ * non-finite value in a loaded tensor is an error naming it. */
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen);
 
 /* Label names of a task, for the tasks file (may be absent). */

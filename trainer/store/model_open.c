@@ -1,0 +1,78 @@
+/* model_open.c — model_open (model_open.h). */
+#include "trainer/store/model_open.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *status, char *err, size_t errlen) {
+    memset(om, 0, sizeof *om);
+    *status = 2;
+    BackendChoice bc = BACKEND_AUTO;
+    PrecisionChoice pc = PRECISION_FP32;
+    if (o->backend && ops_parse_backend(o->backend, &bc)) {
+        snprintf(err, errlen, "--backend: '%s' is not auto, cpu or cuda", o->backend);
+        return -1;
+    }
+    if (o->precision && ops_parse_precision(o->precision, &pc)) {
+        snprintf(err, errlen, "--precision: '%s' is not fp32 or bf16", o->precision);
+        return -1;
+    }
+    ModelDir *d = &om->dir;
+    if (model_dir_read(d, path, err, errlen)) return -1;
+    if (o->need_heads && d->mc.ntasks == 0) {
+        snprintf(err, errlen, "%s has no task heads (mtbert_tasks.json); use mtbert encode for embeddings", d->dir);
+        goto fail;
+    }
+    if (o->pooling >= 0) d->mc.pooling = o->pooling;
+    if (o->normalize >= 0) d->mc.normalize = o->normalize;
+    om->max_len = o->max_len > 0 ? o->max_len : d->max_seq_length;
+    if (om->max_len < 2 || om->max_len > d->mc.bert.max_position_embeddings) {
+        snprintf(err, errlen, "--max-len %d: must be in [2, %d] for %s", om->max_len,
+                 d->mc.bert.max_position_embeddings, d->dir);
+        goto fail;
+    }
+    if (!o->no_tokenizer) {
+        om->tok = tokenizer_load(d->vocab, d->do_lower_case, err, errlen);
+        if (!om->tok) goto fail;
+        if (tokenizer_vocab_size(om->tok) > d->mc.bert.vocab_size || tokenizer_cls_id(om->tok) < 0 ||
+            tokenizer_sep_id(om->tok) < 0) {
+            snprintf(err, errlen, "%s: %d entries (model vocab_size %d) or no [CLS]/[SEP]", d->vocab,
+                     tokenizer_vocab_size(om->tok), d->mc.bert.vocab_size);
+            goto fail;
+        }
+    }
+    char why[512];
+    om->ops = ops_select(bc, pc, why, sizeof why);
+    if (!om->ops) {
+        snprintf(err, errlen, "%s", why);
+        goto fail;
+    }
+    if (o->threads > 0 && om->ops->set_threads) om->ops->set_threads(o->threads);
+    *status = 1;
+    int B = o->max_batch > 0 ? o->max_batch : 1;
+    if (model_create(&om->model, &d->mc, om->ops, B, om->max_len, 0, MODEL_INIT_NONE, err, errlen)) goto fail;
+    om->model.training = 0;
+    *status = 2;
+    char report[8192];
+    if (model_dir_load(&om->model, d, report, sizeof report, err, errlen)) goto fail_model;
+    if (o->need_heads && strstr(report, "new tensor heads.")) {
+        snprintf(err, errlen, "%s: some task heads are missing from mtbert_heads.safetensors:\n%s", d->dir, report);
+        goto fail_model;
+    }
+    *status = 0;
+    return 0;
+fail_model:
+    model_free(&om->model);
+fail:
+    if (om->tok) tokenizer_free(om->tok);
+    model_dir_free(d);
+    memset(om, 0, sizeof *om);
+    return -1;
+}
+
+void model_close(OpenModel *om) {
+    if (om->ops) model_free(&om->model);
+    if (om->tok) tokenizer_free(om->tok);
+    model_dir_free(&om->dir);
+    memset(om, 0, sizeof *om);
+}
