@@ -3,7 +3,7 @@
 # Safe to run again: does nothing if all are present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libyaml-dev libutf8proc-dev
-      libjansson-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin python3
+      libjansson-dev libpcre2-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin python3
       libprotobuf-c-dev protobuf-c-compiler)
 missing=()
 for p in "${pkgs[@]}"; do

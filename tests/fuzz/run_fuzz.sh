@@ -35,7 +35,7 @@ if ! $CC -fsanitize=fuzzer,address,undefined $B/probe.c -o $B/probe 2>$B/probe.l
     echo "SKIP fuzz: $CC cannot link -fsanitize=fuzzer (libclang-rt missing?): $(head -n 1 $B/probe.log)"
     exit 0
 fi
-PKGS="yaml-0.1 jansson libutf8proc hdf5-serial openblas"
+PKGS="yaml-0.1 jansson libutf8proc libpcre2-8 hdf5-serial openblas"
 CFLAGS="-O1 -g -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -fopenmp -I. -Ikernels $(pkg-config --cflags $PKGS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 LIBS="$(pkg-config --libs $PKGS) -lm"
