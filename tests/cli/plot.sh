@@ -72,6 +72,6 @@ expect_err "no data" "$T/b4"
 printf '{"event":"start"}\n{"event":"train","step":1,"lr":1e-5}\n' >"$T/b5/metrics.jsonl"
 expect_err "no data" "$T/b5"
 expect_err "unknown option" "$T/run" --bogus
-expect_err "--out needs a value" "$T/run" --out
+expect_err "option '--out' needs a value" "$T/run" --out
 expect_err "RUN_DIR is required"
 echo "plot: ok"

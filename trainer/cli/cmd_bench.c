@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "trainer/train/bench.h"
+#include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
 #include "trainer/config/config.h"
 
@@ -25,26 +26,22 @@ static void usage(FILE *f) {
 
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    int nsets = 0, frozen = 0, quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); free(sets); return 0; }
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6)) sets[nsets++] = argv[i] + 6;
-        else if (!strcmp(argv[i], "--frozen-backbone")) frozen = 1;
-        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-        else if (argv[i][0] != '-' && !path) path = argv[i];
-        else {
-            fprintf(stderr, "mtbert bench: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            free(sets);
-            return 2;
-        }
+    StrList sets = {0};
+    int frozen = 0, quiet = 0;
+    const OptSpec opts[] = {
+        {"set", OPT_LIST, &sets, 0, 0, 0},
+        {"frozen-backbone", OPT_FLAG, &frozen, 0, 0, 1},
+        {"quiet", OPT_FLAG, &quiet, 0, 0, 1},
+    };
+    int npos, pr = cli_parse("bench", argc, argv, opts, sizeof opts / sizeof opts[0], &path, 1, &npos, usage);
+    if (pr || !path) {
+        free(sets.v);
+        if (!pr) { fprintf(stderr, "mtbert bench: CONFIG.yaml is required\n"); usage(stderr); }
+        return pr ? cli_exit(pr) : 2;
     }
-    if (!path) { usage(stderr); free(sets); return 2; }
     Config cfg;
-    int rc = config_load(&cfg, path, sets, nsets, stderr);
-    free(sets);
+    int rc = config_load(&cfg, path, sets.v, sets.n, stderr);
+    free(sets.v);
     if (rc) return 2;
     char err[256];
     const Ops *ops = ops_select((BackendChoice)cfg.train.backend, (PrecisionChoice)cfg.train.precision, err, sizeof err);

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "trainer/train/checkpoint.h"
+#include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
+#include "trainer/train/plot.h"
 #include "trainer/train/stop_signal.h"
 #include "trainer/train/train.h"
 
@@ -41,30 +43,33 @@ static void usage_eval(FILE *f) {
 
 typedef struct {
     const char *config, *init_from, *checkpoint;
-    const char **sets;
-    int nsets, quiet;
+    StrList sets;
+    int quiet;
 } Args;
 
+/* CLI_OK, CLI_HELP or CLI_BAD (message printed). */
 static int parse(int argc, char **argv, Args *a, int is_eval) {
     memset(a, 0, sizeof *a);
-    a->sets = calloc((size_t)argc + 1, sizeof(char *));
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) return 1;
-        else if (!strcmp(s, "--set") && more) a->sets[a->nsets++] = argv[++i];
-        else if (!strncmp(s, "--set=", 6)) a->sets[a->nsets++] = s + 6;
-        else if (!is_eval && !strcmp(s, "--init-from") && more) a->init_from = argv[++i];
-        else if (is_eval && !strcmp(s, "--checkpoint") && more) a->checkpoint = argv[++i];
-        else if (!strcmp(s, "--quiet")) a->quiet = 1;
-        else if (s[0] != '-' && !a->config) a->config = s;
-        else {
-            fprintf(stderr, "mtbert %s: unknown or incomplete option '%s'\n", is_eval ? "eval" : "train", s);
-            return 2;
-        }
+    OptSpec train_opts[] = {
+        {"set", OPT_LIST, &a->sets, 0, 0, 0},
+        {"quiet", OPT_FLAG, &a->quiet, 0, 0, 1},
+        {"init-from", OPT_STRING, &a->init_from, 0, 0, 0},
+    };
+    OptSpec eval_opts[] = {
+        {"set", OPT_LIST, &a->sets, 0, 0, 0},
+        {"quiet", OPT_FLAG, &a->quiet, 0, 0, 1},
+        {"checkpoint", OPT_STRING, &a->checkpoint, 0, 0, 0},
+    };
+    const char *cmd = is_eval ? "eval" : "train";
+    void (*usage)(FILE *) = is_eval ? usage_eval : usage_train;
+    int npos, pr = cli_parse(cmd, argc, argv, is_eval ? eval_opts : train_opts, 3, &a->config, 1, &npos, usage);
+    if (pr) return pr;
+    if (!a->config || (is_eval && !a->checkpoint)) {
+        fprintf(stderr, "mtbert %s: %s\n", cmd, !a->config ? "CONFIG.yaml is required" : "--checkpoint DIR is required");
+        usage(stderr);
+        return CLI_BAD;
     }
-    if (!a->config || (is_eval && !a->checkpoint)) return 2;
-    return 0;
+    return CLI_OK;
 }
 
 static void print_metrics_json(const MetricSet *ms) {
@@ -81,17 +86,16 @@ int cmd_train(int argc, char **argv) {
     Args a;
     int pr = parse(argc, argv, &a, 0);
     if (pr) {
-        usage_train(pr == 1 ? stdout : stderr);
-        free(a.sets);
-        return pr == 1 ? 0 : 2;
+        free(a.sets.v);
+        return cli_exit(pr);
     }
     Comm comm;
-    if (comm_init(&comm, &argc, &argv)) { free(a.sets); return 1; }
+    if (comm_init(&comm, &argc, &argv)) { free(a.sets.v); return 1; }
     stop_signal_install(); /* a signal during set-up stops after the first step */
     Config cfg;
     /* every rank validates; only rank 0 prints the problems */
-    int rc = config_load(&cfg, a.config, a.sets, a.nsets, comm.rank == 0 ? stderr : NULL);
-    free(a.sets);
+    int rc = config_load(&cfg, a.config, a.sets.v, a.sets.n, comm.rank == 0 ? stderr : NULL);
+    free(a.sets.v);
     if (rc) {
         comm_finalize(&comm);
         return 2;
@@ -106,8 +110,10 @@ int cmd_train(int argc, char **argv) {
     if (rc == 0) rc = trainer_run(&t);
     if (rc == 0 && comm.rank == 0 && cfg.logging.jsonl) {
         if (t.jsonl) { fclose(t.jsonl); t.jsonl = NULL; }
-        char *pargv[] = {"plot", cfg.train.run_dir, NULL};
-        if (cmd_plot(2, pargv) == 0)
+        char metrics[4200], svg[4200], summary[512];
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", cfg.train.run_dir);
+        snprintf(svg, sizeof svg, "%s/curves.svg", cfg.train.run_dir);
+        if (plot_run(metrics, svg, cfg.train.run_dir, 960, summary, sizeof summary) == 0)
             fprintf(stderr, "mtbert: metrics %s/metrics.jsonl, plot %s/curves.svg, checkpoints %s/latest\n",
                     cfg.train.run_dir, cfg.train.run_dir, cfg.train.run_dir);
     }
@@ -122,15 +128,14 @@ int cmd_eval(int argc, char **argv) {
     Args a;
     int pr = parse(argc, argv, &a, 1);
     if (pr) {
-        usage_eval(pr == 1 ? stdout : stderr);
-        free(a.sets);
-        return pr == 1 ? 0 : 2;
+        free(a.sets.v);
+        return cli_exit(pr);
     }
     Comm comm;
-    if (comm_init(&comm, &argc, &argv)) { free(a.sets); return 1; }
+    if (comm_init(&comm, &argc, &argv)) { free(a.sets.v); return 1; }
     Config cfg;
-    int rc = config_load(&cfg, a.config, a.sets, a.nsets, comm.rank == 0 ? stderr : NULL);
-    free(a.sets);
+    int rc = config_load(&cfg, a.config, a.sets.v, a.sets.n, comm.rank == 0 ? stderr : NULL);
+    free(a.sets.v);
     if (rc) {
         comm_finalize(&comm);
         return 2;

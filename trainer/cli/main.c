@@ -26,9 +26,34 @@ static const Command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mtbert COMMAND [options]   (mtbert COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: mtbert COMMAND [options]   (mtbert COMMAND --help for details)\n"
+               "       mtbert --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+#ifndef MTBERT_VERSION
+#define MTBERT_VERSION "unknown"
+#endif
+
+static void version(void) {
+    printf("mtbert %s (backends: cpu%s; MPI %s; NCCL %s)\n", MTBERT_VERSION,
+#ifdef MTBERT_HAVE_CUDA
+           ", cuda",
+#else
+           "",
+#endif
+#ifdef MTBERT_HAVE_MPI
+           "yes",
+#else
+           "no",
+#endif
+#ifdef MTBERT_HAVE_NCCL
+           "yes"
+#else
+           "no"
+#endif
+    );
 }
 
 int cli_not_available(const char *command) {
@@ -49,6 +74,10 @@ int main(int argc, char **argv) {
         setenv("GOMP_SPINCOUNT", "10000", 1);
         execv("/proc/self/exe", argv);
         /* exec failed (no /proc): carry on with the defaults */
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        version();
+        return 0;
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
