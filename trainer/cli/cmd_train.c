@@ -82,24 +82,32 @@ static void print_metrics_json(const MetricSet *ms) {
     printf("}\n");
 }
 
-int cmd_train(int argc, char **argv) {
-    Args a;
-    int pr = parse(argc, argv, &a, 0);
+/* The start both commands share: arguments, ranks, the validated config.
+ * 0, or the exit code (communicator finalised, nothing left to free). */
+static int start(int argc, char **argv, int is_eval, Args *a, Comm *comm, Config *cfg) {
+    int pr = parse(argc, argv, a, is_eval);
     if (pr) {
-        free(a.sets.v);
+        free(a->sets.v);
         return cli_exit(pr);
     }
-    Comm comm;
-    if (comm_init(&comm, &argc, &argv)) { free(a.sets.v); return 1; }
-    stop_signal_install(); /* a signal during set-up stops after the first step */
-    Config cfg;
+    if (comm_init(comm, &argc, &argv)) { free(a->sets.v); return 1; }
+    if (!is_eval) stop_signal_install(); /* a signal during set-up stops after the first step */
     /* every rank validates; only rank 0 prints the problems */
-    int rc = config_load(&cfg, a.config, a.sets.v, a.sets.n, comm.rank == 0 ? stderr : NULL);
-    free(a.sets.v);
+    int rc = config_load(cfg, a->config, a->sets.v, a->sets.n, comm->rank == 0 ? stderr : NULL);
+    free(a->sets.v);
     if (rc) {
-        comm_finalize(&comm);
+        comm_finalize(comm);
         return 2;
     }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    Args a;
+    Comm comm;
+    Config cfg;
+    int rc = start(argc, argv, 0, &a, &comm, &cfg);
+    if (rc) return rc;
     if (a.init_from) {
         free(cfg.model_path);
         cfg.model_path = strdup(a.init_from);
@@ -126,20 +134,10 @@ int cmd_train(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     Args a;
-    int pr = parse(argc, argv, &a, 1);
-    if (pr) {
-        free(a.sets.v);
-        return cli_exit(pr);
-    }
     Comm comm;
-    if (comm_init(&comm, &argc, &argv)) { free(a.sets.v); return 1; }
     Config cfg;
-    int rc = config_load(&cfg, a.config, a.sets.v, a.sets.n, comm.rank == 0 ? stderr : NULL);
-    free(a.sets.v);
-    if (rc) {
-        comm_finalize(&comm);
-        return 2;
-    }
+    int rc = start(argc, argv, 1, &a, &comm, &cfg);
+    if (rc) return rc;
     Trainer t;
     rc = trainer_setup(&t, &cfg, &comm, 0);
     char err[2048];
