@@ -39,9 +39,12 @@ static int count_lines(const char *s) {
     return n;
 }
 
+/* the least a config needs: one task */
+#define ONE_TASK "tasks: [{name: t, type: sentence_classification, num_labels: 2}]\n"
+
 static void test_defaults(void) {
     Config c;
-    const char *p = write_yaml("# nothing but a comment\n");
+    const char *p = write_yaml("# nothing but a task\n" ONE_TASK);
     int rc = load(&c, p, NULL, 0);
     CHECKF(rc == 0, "%s", errs);
     if (rc) return;
@@ -52,7 +55,7 @@ static void test_defaults(void) {
     CHECK(b->layer_norm_eps == 1e-12f && b->initializer_range == 0.02f);
     CHECK(b->hidden_dropout_prob == 0.1f && b->attention_probs_dropout_prob == 0.1f);
     CHECK(c.model.pooling == POOL_MEAN && c.model.embedding_dim == 0 && !c.model.normalize);
-    CHECK(c.model.ntasks == 0 && c.model_path == NULL && c.vocab == NULL && c.do_lower_case);
+    CHECK(c.model.ntasks == 1 && c.task[0].tag_scheme == TAG_CONLLEVAL && c.model_path == NULL && c.vocab == NULL && c.do_lower_case);
     CHECK(c.data.max_len == 128 && c.data.batch_size == 32 && !c.data.mixed_batches && c.data.shuffle);
     CHECK(c.sampling.strategy == SAMPLE_PROPORTIONAL && c.sampling.temperature == 2.0);
     CHECK(c.sampling.alternate_every == 1 && c.loss_weighting == LOSS_WEIGHTING_STATIC);
@@ -278,7 +281,7 @@ static void test_overrides(void) {
     expect_error(yaml, syntax, 1, "--set tasks.0.labels=[a, b: cannot read the value as YAML");
     /* file errors and override errors together */
     const char *two[] = {"optimizer.lr=-1", "bench.steps=0"};
-    expect_error("optimizer: {eps: 0}\n", two, 2, "optimizer.eps: must be in (0, 1]");
+    expect_error("optimizer: {eps: 0}\n" ONE_TASK, two, 2, "optimizer.eps: must be in (0, 1]");
     CHECKF(strstr(errs, "--set optimizer.lr=-1: optimizer.lr: must be in (0, 10]") &&
                strstr(errs, "--set bench.steps=0: bench.steps: must be in [1, 1000000]") && count_lines(errs) == 3,
            "%s", errs);
@@ -322,7 +325,7 @@ static void roundtrip(const char *path) {
 
 static void test_roundtrip(void) {
     roundtrip(write_yaml(full_yaml));
-    roundtrip(write_yaml(""));
+    roundtrip(write_yaml(ONE_TASK));
 }
 
 static void test_shipped(void) {
@@ -359,6 +362,67 @@ static void test_shipped(void) {
     }
 }
 
+/* issue 15 (2, 20, 23) and issue 14 (no key without an effect) */
+static void test_reliability(void) {
+    Config c;
+    /* 2: no task at all is an error with FILE:LINE, however it comes about */
+    expect_error("data: {batch_size: 4}\n", NULL, 0, ":1:1: tasks: no task is configured");
+    const char *none[] = {"tasks=[]"};
+    expect_error(ONE_TASK, none, 1, "--set tasks=[]: tasks: no task is configured");
+    expect_error("tasks: []\n", NULL, 0, ":1:8: tasks: no task is configured");
+    /* 20: all loss weights zero */
+    expect_error("tasks:\n  - {name: a, type: sentence_classification, num_labels: 2, loss_weight: 0}\n"
+                 "  - {name: b, type: sentence_classification, num_labels: 2, loss_weight: 0.0}\n", NULL, 0,
+                 "tasks: every task's loss_weight is 0");
+    const char *zero[] = {"tasks.0.loss_weight=0"};
+    expect_error(ONE_TASK, zero, 1, "--set tasks.0.loss_weight=0: tasks: every task's loss_weight is 0");
+    const char *one_zero[] = {"tasks.a.loss_weight=0"};
+    const char *two = "tasks:\n  - {name: a, type: sentence_classification, num_labels: 2}\n"
+                      "  - {name: b, type: sentence_classification, num_labels: 2}\n";
+    CHECKF(load(&c, write_yaml(two), one_zero, 1) == 0, "one weight 0 is fine: %s", errs);
+    config_free(&c);
+    /* 23: a rejected max_len is reported once, not again as the default 128 */
+    const char *big[] = {"data.max_len=100000"};
+    expect_error("model: {max_position_embeddings: 64}\n" ONE_TASK, big, 1,
+                 "--set data.max_len=100000: data.max_len: must be in [2, 65536], got 100000");
+    CHECKF(count_lines(errs) == 1 && !strstr(errs, "128"), "%s", errs);
+    /* ... and the default follows a smaller model, as bench.seq_len's */
+    CHECKF(load(&c, write_yaml("model: {max_position_embeddings: 64}\n" ONE_TASK), NULL, 0) == 0, "%s", errs);
+    CHECK(c.data.max_len == 64 && c.bench.seq_len == 64);
+    config_free(&c);
+    expect_error("model: {max_position_embeddings: 64}\ndata: {max_len: 100}\n" ONE_TASK, NULL, 0,
+                 ":2:17: data.max_len: 100 is more than model.max_position_embeddings (64)");
+    /* 23: a key inside a mapping given as an override's value */
+    const char *nested[] = {"tasks.0.data={trian: x}"};
+    expect_error(ONE_TASK, nested, 1, "unknown key 'tasks.0.data.trian' (did you mean 'tasks.0.data.train'?)");
+    CHECKF(!strstr(errs, "'tasks.0.data' (did you mean 'tasks.0.data'"), "%s", errs);
+    const char *model_map[] = {"model={hiden_size: 3}"};
+    expect_error(ONE_TASK, model_map, 1, "unknown key 'model.hiden_size' (did you mean 'model.hidden_size'?)");
+    const char *plain[] = {"tasks.0.dta=1"};
+    expect_error(ONE_TASK, plain, 1, "unknown key 'tasks.0.dta' (did you mean 'tasks.0.data'?)");
+    /* issue 14: train.deterministic is gone (it changed nothing) */
+    const char *det[] = {"train.deterministic=true"};
+    expect_error(ONE_TASK, det, 1, "unknown key 'train.deterministic'");
+    /* tag_scheme: iob2 / iob1 / conlleval, and only where entities are read */
+    const char *iob1[] = {"tasks.0.tag_scheme=iob1"};
+    expect_error(ONE_TASK, iob1, 1, "tasks.0.tag_scheme: only a token_classification task reads entities");
+    CHECKF(load(&c, write_yaml("tasks: [{name: n, type: token_classification, num_labels: 3, tag_scheme: iob1}]\n"),
+                NULL, 0) == 0, "%s", errs);
+    CHECK(c.task[0].tag_scheme == TAG_IOB1);
+    /* 18: layer indices against the depth of the model really loaded */
+    char err[512];
+    config_free(&c);
+    CHECKF(load(&c, write_yaml("freeze: {layers: [0-2, 11], unfreeze_at_step: {layer_11: 5}}\n" ONE_TASK), NULL, 0) == 0,
+           "%s", errs);
+    CHECK(config_check_depth(&c, 12, "m", err, sizeof err) == 0);
+    CHECK(config_check_depth(&c, 6, "models/minilm", err, sizeof err) == -1);
+    CHECKF(!strcmp(err, "freeze.layers: layer 11 is beyond the 6 layers (0-5) of models/minilm"), "%s", err);
+    c.freeze.layers = 7;
+    CHECK(config_check_depth(&c, 6, "models/minilm", err, sizeof err) == -1);
+    CHECKF(strstr(err, "freeze.unfreeze_at_step.layer_11: layer 11 is beyond the 6 layers"), "%s", err);
+    config_free(&c);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) return test_skip("cannot create a temporary directory");
     test_defaults();
@@ -368,6 +432,7 @@ int main(void) {
     test_overrides();
     test_roundtrip();
     test_shipped();
+    test_reliability();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -148,6 +148,76 @@ static void test_ner_chunks(void) {
     ner_free(&m);
 }
 
+/* tasks[].tag_scheme iob2 / iob1: seqeval's strict mode with that scheme.
+ * Expected chunks worked out by hand from seqeval's IOB1/IOB2 pattern
+ * tables (and checked once against seqeval 1.2.2's Tokens(...).entities);
+ * every case here differs between at least two of the three modes. */
+static void test_ner_schemes(void) {
+    NerMetrics d, i2, i1;
+    CHECK(ner_init(&d, IOB, 7) == 0);
+    CHECK(ner_init_scheme(&i2, IOB, 7, NER_SCHEME_IOB2) == 0);
+    CHECK(ner_init_scheme(&i1, IOB, 7, NER_SCHEME_IOB1) == 0);
+    CHECK(d.scheme == NER_SCHEME_DEFAULT && i2.scheme == NER_SCHEME_IOB2 && i1.scheme == NER_SCHEME_IOB1);
+
+    CHECK_CHUNKS(&i2, "PER:0-1 LOC:3-3", BP, IP, O, BL);
+    CHECK_CHUNKS(&i1, "PER:1-1", BP, IP, O, BL);          /* IOB1: B- after O starts nothing */
+    CHECK_CHUNKS(&i2, "", IP, IP, O);                     /* IOB2: only B- starts */
+    CHECK_CHUNKS(&i1, "PER:0-1", IP, IP, O);
+    CHECK_CHUNKS(&d, "PER:1-2 LOC:4-5", O, IP, IP, O, BL, IL);
+    CHECK_CHUNKS(&i2, "LOC:4-5", O, IP, IP, O, BL, IL);
+    CHECK_CHUNKS(&i1, "PER:1-2 LOC:5-5", O, IP, IP, O, BL, IL);
+    CHECK_CHUNKS(&i2, "PER:0-0", BP, IL);
+    CHECK_CHUNKS(&i1, "LOC:1-1", BP, IL);
+    CHECK_CHUNKS(&i2, "PER:0-0 PER:1-1", BP, BP);
+    CHECK_CHUNKS(&i1, "PER:1-1", BP, BP);
+    CHECK_CHUNKS(&i2, "PER:0-1 PER:2-2", BP, IP, BP);
+    CHECK_CHUNKS(&i1, "PER:1-1 PER:2-2", BP, IP, BP);
+    CHECK_CHUNKS(&i2, "LOC:1-1", IP, BL);
+    CHECK_CHUNKS(&i1, "PER:0-0", IP, BL);
+    CHECK_CHUNKS(&i2, "PER:2-2", IP, IP, BP);
+    CHECK_CHUNKS(&i1, "PER:0-1 PER:2-2", IP, IP, BP);
+    CHECK_CHUNKS(&i1, "", O, O);
+    CHECK(ner_chunks(&i1, NULL, 0, NULL) == 0 && ner_chunks(&i2, NULL, 0, NULL) == 0);
+
+    /* an IOB1-tagged eval set:
+     *   S1 gold I-PER I-PER O I-LOC   pred B-PER I-PER O I-LOC
+     *   S2 gold I-LOC I-LOC B-LOC O   pred I-LOC I-LOC I-LOC O
+     * IOB1:    gold PER:0-1 LOC:3-3 | LOC:0-1 LOC:2-2 (4); pred PER:1-1 LOC:3-3 |
+     *          LOC:0-2 (3); correct LOC:3-3 (1): P 1/3, R 1/4, F1 2/7
+     * IOB2:    gold - | LOC:2-2 (1); pred PER:0-1 | - (1); correct 0: all 0
+     * default: gold as IOB1 (4); pred PER:0-1 LOC:3-3 | LOC:0-2 (3); correct 2:
+     *          P 2/3, R 1/2, F1 4/7 */
+    const int g1[] = {IP, IP, O, IL}, p1[] = {BP, IP, O, IL};
+    const int g2[] = {IL, IL, BL, O}, p2[] = {IL, IL, IL, O};
+    NerMetrics *all[3] = {&d, &i2, &i1};
+    NerSummary s[3];
+    for (int k = 0; k < 3; k++) {
+        CHECK(ner_add_sentence(all[k], g1, p1, 4) == 0);
+        CHECK(ner_add_sentence(all[k], g2, p2, 4) == 0);
+        ner_compute(all[k], &s[k]);
+    }
+    CHECK(s[2].n_gold == 4 && s[2].n_pred == 3 && s[2].n_correct == 1);
+    CHECK_NEAR(s[2].precision, 1.0 / 3.0);
+    CHECK_NEAR(s[2].recall, 0.25);
+    CHECK_NEAR(s[2].f1, 2.0 / 7.0);
+    CHECK(s[1].n_gold == 1 && s[1].n_pred == 1 && s[1].n_correct == 0);
+    CHECK(s[1].precision == 0 && s[1].recall == 0 && s[1].f1 == 0);
+    CHECK(s[0].n_gold == 4 && s[0].n_pred == 3 && s[0].n_correct == 2);
+    CHECK_NEAR(s[0].f1, 4.0 / 7.0);
+    /* token accuracy does not depend on the scheme: 6 of 8 words */
+    CHECK_NEAR(s[1].token_accuracy, 0.75);
+    CHECK_NEAR(s[2].token_accuracy, 0.75);
+    for (int k = 0; k < 3; k++) ner_free(all[k]);
+
+    /* strict schemes take O, B- and I- only (seqeval raises on E-/S-) */
+    static const char *const ES[] = {"O", "B-PER", "I-PER", "E-PER"};
+    CHECK(ner_scheme_check(ES, 4, NER_SCHEME_IOB2) == 3);
+    CHECK(ner_scheme_check(ES, 4, NER_SCHEME_IOB1) == 3);
+    CHECK(ner_scheme_check(ES, 4, NER_SCHEME_DEFAULT) == -1);
+    CHECK(ner_scheme_check(IOB, 7, NER_SCHEME_IOB1) == -1);
+    CHECK(ner_init_scheme(&d, IOB, 7, (NerScheme)7) == -1);
+}
+
 static void test_ner_scores(void) {
     NerMetrics m;
     CHECK(ner_init(&m, IOB, 7) == 0);
@@ -276,6 +346,7 @@ int main(void) {
     test_classification();
     test_ner_chunks();
     test_ner_scores();
+    test_ner_schemes();
     test_correlation();
     return test_finish("test_metrics");
 }

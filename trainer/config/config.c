@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     char path[160];
     const YNode *node;
+    int bad;                     /* the value was rejected: the key keeps its default */
 } Mark;
 
 typedef struct {
@@ -96,15 +97,32 @@ static void add_mark(Ctx *c, const char *path, const YNode *node) {
         c->capm = cap;
     }
     snprintf(c->marks[c->nmarks].path, sizeof c->marks[0].path, "%.159s", path);
+    c->marks[c->nmarks].bad = 0;
     c->marks[c->nmarks++].node = node;
+}
+
+/* `path` was given a value that was reported as wrong. */
+static void add_bad(Ctx *c, const char *path, const YNode *node) {
+    add_mark(c, path, node);
+    if (c->nmarks && !strcmp(c->marks[c->nmarks - 1].path, path)) c->marks[c->nmarks - 1].bad = 1;
 }
 
 /* The node where `path` was set, or NULL when it kept its default. */
 static const YNode *mark(const Ctx *c, const char *path) {
     for (int i = c->nmarks - 1; i >= 0; i--)
-        if (!strcmp(c->marks[i].path, path)) return c->marks[i].node;
+        if (!strcmp(c->marks[i].path, path)) return c->marks[i].bad ? NULL : c->marks[i].node;
     return NULL;
 }
+
+/* Was a value of `path` rejected? Checks between keys then stay quiet: the
+ * key holds its default, a value the user wrote nowhere. */
+static int rejected(const Ctx *c, const char *path) {
+    for (int i = c->nmarks - 1; i >= 0; i--)
+        if (!strcmp(c->marks[i].path, path)) return c->marks[i].bad;
+    return 0;
+}
+
+static int both_valid(const Ctx *c, const char *a, const char *b) { return !rejected(c, a) && !rejected(c, b); }
 
 /* The first of two keys that was set (for a contradiction between them). */
 static const YNode *mark2(const Ctx *c, const char *a, const char *b) {
@@ -168,11 +186,17 @@ static void key_path(const KeyDef *k, const char *task_seg, char *out, size_t le
 
 static void unknown_key(Ctx *c, const YNode *key, const char *section, const char *path) {
     if (key->origin >= 0) {
-        /* an override: compare its whole dotted key with every valid one */
+        /* an override: compare its whole dotted key with every valid one.
+         * The key the override names, as typed (tasks.ner.x); a key inside
+         * a mapping it gave as the value (--set 'model={hiden_size: 3}'):
+         * the path of that key */
         char typed[256], cand[256], best[256] = "", seg[64] = "0";
         const char *o = c->ovr[key->origin];
         size_t kl = strcspn(o, "=");
         snprintf(typed, sizeof typed, "%.*s", (int)(kl < 255 ? kl : 255), o);
+        /* apply_override makes the nodes of its dotted key at line 0; the
+         * keys of a YAML value it parsed have lines from 1 */
+        if (key->line > 0) snprintf(typed, sizeof typed, "%.120s%s%.120s", path, *path ? "." : "", key->str);
         if (!strncmp(typed, "tasks.", 6)) snprintf(seg, sizeof seg, "%.*s", (int)strcspn(typed + 6, "."), typed + 6);
         int bestd = 1000;
         for (int i = 0; i < config_nkeys; i++) {
@@ -183,7 +207,7 @@ static void unknown_key(Ctx *c, const YNode *key, const char *section, const cha
                 snprintf(best, sizeof best, "%s", cand);
             }
         }
-        if (*best && close_enough(typed, bestd))
+        if (*best && close_enough(typed, bestd) && strcmp(best, typed))
             diag(c, key, "unknown key '%s' (did you mean '%s'?)", typed, best);
         else
             diag(c, key, "unknown key '%s'", typed);
@@ -613,6 +637,7 @@ static void walk_map(Ctx *c, const YNode *map, const char *section, const char *
             continue;
         }
         if (set_value(c, kd, c->cfg, task, v, full) == 0) add_mark(c, full, v);
+        else add_bad(c, full, v);
     }
 }
 
@@ -820,6 +845,10 @@ static void check_tasks(Ctx *c) {
             if (tc->num_labels == 1 && (mn || ts->nlabels))
                 diag(c, mn ? mn : ml, "%s: a classification task needs at least 2 labels", p);
         }
+        snprintf(q, sizeof q, "%s.tag_scheme", p);
+        if (task_kind(tc->type)->head != HEAD_TOKEN && ts->tag_scheme != TAG_CONLLEVAL && mark(c, q))
+            diag(c, mark(c, q), "%s: only a token_classification task reads entities from tags; "
+                                "this is a %s task", q, type_name(tc->type));
         snprintf(q, sizeof q, "%s.metric", p);
         if (!ts->metric[0]) {
             snprintf(ts->metric, sizeof ts->metric, "%s", config_task_metrics(tc->type)[0]);
@@ -878,6 +907,27 @@ static void check_freeze(Ctx *c) {
     }
 }
 
+int config_check_depth(const Config *cfg, int layers, const char *model, char *err, size_t errlen) {
+    int hi = -1;
+    for (int l = CONFIG_MAX_LAYERS - 1; l >= layers && l >= 0 && hi < 0; l--)
+        if (cfg->freeze.layers >> l & 1ull) hi = l;
+    if (hi >= 0) {
+        snprintf(err, errlen, "freeze.layers: layer %d is beyond the %d layers (0-%d) of %s", hi, layers, layers - 1,
+                 model);
+        return -1;
+    }
+    for (int i = 0; i < cfg->freeze.nunfreeze; i++) {
+        const char *g = cfg->freeze.unfreeze[i].group;
+        long n;
+        if (!strncmp(g, "layer_", 6) && is_index(g + 6, &n) && n >= layers) {
+            snprintf(err, errlen, "freeze.unfreeze_at_step.%s: layer %ld is beyond the %d layers (0-%d) of %s", g, n,
+                     layers, layers - 1, model);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static char *str_printf(const char *fmt, ...) {
     char buf[2048];
     va_list ap;
@@ -890,14 +940,18 @@ static char *str_printf(const char *fmt, ...) {
 static void check_all(Ctx *c) {
     Config *cfg = c->cfg;
     BertConfig *b = &cfg->model.bert;
-    if (b->hidden_size % b->num_attention_heads)
+    if (both_valid(c, "model.hidden_size", "model.num_heads") && b->hidden_size % b->num_attention_heads)
         diag(c, mark2(c, "model.hidden_size", "model.num_heads"),
              "model.hidden_size: %d is not divisible by model.num_heads (%d)", b->hidden_size,
              b->num_attention_heads);
-    if (b->pad_token_id >= b->vocab_size)
+    if (both_valid(c, "model.pad_token_id", "model.vocab_size") && b->pad_token_id >= b->vocab_size)
         diag(c, mark2(c, "model.pad_token_id", "model.vocab_size"),
              "model.pad_token_id: %d is outside the vocabulary (vocab_size %d)", b->pad_token_id, b->vocab_size);
-    if (cfg->data.max_len > b->max_position_embeddings)
+    /* the max_len default (128) follows a smaller model, as bench.seq_len's */
+    if (cfg->data.max_len > b->max_position_embeddings && !mark(c, "data.max_len") && !rejected(c, "data.max_len"))
+        cfg->data.max_len = b->max_position_embeddings < 2 ? 2 : b->max_position_embeddings;
+    if (cfg->data.max_len > b->max_position_embeddings &&
+        both_valid(c, "data.max_len", "model.max_position_embeddings"))
         diag(c, mark2(c, "data.max_len", "model.max_position_embeddings"),
              "data.max_len: %d is more than model.max_position_embeddings (%d)", cfg->data.max_len,
              b->max_position_embeddings);
@@ -905,12 +959,29 @@ static void check_all(Ctx *c) {
      * user wrote is an error */
     if (cfg->bench.seq_len > b->max_position_embeddings && !mark(c, "bench.seq_len"))
         cfg->bench.seq_len = b->max_position_embeddings;
-    if (cfg->bench.seq_len > b->max_position_embeddings)
+    if (cfg->bench.seq_len > b->max_position_embeddings && both_valid(c, "bench.seq_len", "model.max_position_embeddings"))
         diag(c, mark2(c, "bench.seq_len", "model.max_position_embeddings"),
              "bench.seq_len: %d is more than model.max_position_embeddings (%d)", cfg->bench.seq_len,
              b->max_position_embeddings);
     check_tasks(c);
     check_freeze(c);
+    if (cfg->model.ntasks == 0) {
+        /* the tasks node (--set tasks=[] names its override), else the file's top */
+        const YNode *tn = c->root ? ynode_map_get(c->root, "tasks") : NULL;
+        diag(c, tn && !ynode_is_null(tn) ? tn : c->root,
+             "tasks: no task is configured: give at least one (a list of mappings with name, type, "
+             "labels or num_labels, data.train; docs/config.md)");
+    } else {
+        int any = 0;
+        for (int t = 0; t < cfg->model.ntasks; t++) any |= cfg->model.tasks[t].loss_weight > 0;
+        if (!any) {
+            char q[64];
+            snprintf(q, sizeof q, "tasks.%d.loss_weight", cfg->model.ntasks - 1);
+            diag(c, mark(c, q) ? mark(c, q) : mark(c, "tasks.0.loss_weight"),
+                 "tasks: every task's loss_weight is 0: the loss would be 0 and nothing would train "
+                 "(give some task a weight > 0; freeze.all evaluates a model without training)");
+        }
+    }
 
     if (cfg->schedule.warmup_steps > 0 && cfg->schedule.warmup_ratio > 0)
         diag(c, mark(c, "schedule.warmup_ratio"),

@@ -14,6 +14,7 @@
 
 #include "kernels/ops.h"          /* POOL_*, GELU_* */
 #include "trainer/model/bert_config.h"  /* ModelConfig, TaskConfig, MAX_TASKS */
+#include "trainer/train/metrics.h"      /* NerScheme (tag_scheme) */
 #include "trainer/train/sampler.h"      /* SampleStrategy */
 #include "trainer/train/schedule.h"     /* DecayKind */
 
@@ -24,7 +25,9 @@ typedef enum { LOSS_WEIGHTING_STATIC = 0, LOSS_WEIGHTING_UNCERTAINTY } LossWeigh
 typedef enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_CPU, CFG_BACKEND_CUDA } ConfigBackend;
 typedef enum { CFG_PRECISION_FP32 = 0, CFG_PRECISION_BF16 } ConfigPrecision;
 typedef enum { NONFINITE_SKIP = 0, NONFINITE_STOP } NonfinitePolicy;
-typedef enum { TAG_IOB2 = 0, TAG_IOB1 } TagScheme;
+/* tasks[].tag_scheme: how entities are read from tags (trainer/train/metrics.h):
+ * iob2 / iob1 are seqeval's strict modes, conlleval its default mode */
+typedef enum { TAG_IOB2 = NER_SCHEME_IOB2, TAG_IOB1 = NER_SCHEME_IOB1, TAG_CONLLEVAL = NER_SCHEME_DEFAULT } TagScheme;
 
 /* What a task needs beyond its head (model.tasks[i] holds name, type,
  * num_labels, loss_weight and dropout; task[i] here is the same task). */
@@ -99,7 +102,6 @@ typedef struct {
         int threads;             /* 0: all cores */
         ConfigBackend backend;
         ConfigPrecision precision;
-        int deterministic;
         NonfinitePolicy nonfinite;
         char *run_name;          /* resolved: the config file's name without .yaml */
         char *run_dir;           /* resolved: checkpoints/RUN_NAME */
@@ -120,6 +122,7 @@ typedef struct {
         int keep_last;           /* 0: keep all */
         int keep_best;
         char *resume;            /* "none", "auto" or a checkpoint path */
+        int overwrite;           /* a fresh run may clear a non-empty run_dir */
     } checkpoint;
 
     struct {
@@ -140,6 +143,12 @@ int config_load(Config *cfg, const char *path, const char *const *overrides, int
 int config_write_resolved(const Config *cfg, const char *path, char *err, size_t errlen);
 
 void config_free(Config *cfg);
+
+/* Layer indices of the config (freeze.layers, freeze.unfreeze_at_step.layer_N)
+ * against the depth of the model really loaded (model.path / a checkpoint
+ * gives the shape, not model.num_layers). 0, or -1 with a message naming the
+ * key and `model` in err. */
+int config_check_depth(const Config *cfg, int layers, const char *model, char *err, size_t errlen);
 
 /* Index of the task named `name`, or -1. */
 int config_task_index(const Config *cfg, const char *name);

@@ -11,7 +11,7 @@
 
 static const char *const e_act[] = {"gelu", "gelu_new", NULL};
 static const char *const e_pool[] = {"mean", "cls", "max", "pooler", NULL};
-static const char *const e_tag[] = {"iob2", "iob1", NULL};
+static const char *const e_tag[] = {"iob2", "iob1", "conlleval", NULL};
 static const char *const e_strategy[] = {"proportional", "temperature", "annealed", "uniform",
                                          "round_robin", "alternating", NULL};
 static const char *const e_lossw[] = {"static", "uncertainty", NULL};
@@ -58,7 +58,7 @@ const KeyDef config_keys[] = {
     {"task", "loss_weight", K_FLOAT, T(loss_weight), 0, 1e6, 0, NULL, "1.0"},
     {"task", "dropout", K_FLOAT, T(dropout), 0, 1, OPEN_MAX, NULL, "0.1"},
     {"task", "oversample", K_FLOAT, S(oversample), 0, 1e6, OPEN_MIN, NULL, "1.0"},
-    {"task", "tag_scheme", K_ENUM, S(tag_scheme), 0, 0, 0, e_tag, "iob2"},
+    {"task", "tag_scheme", K_ENUM, S(tag_scheme), 0, 0, 0, e_tag, "conlleval"},
     {"task", "metric", K_NAME, S(metric), 0, 0, 0, NULL, NULL},
     {"task", "data", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
     {"task.data", "train", K_STR, S(train), 0, 0, 0, NULL, NULL},
@@ -111,7 +111,6 @@ const KeyDef config_keys[] = {
     {"train", "threads", K_INT, C(train.threads), 0, 4096, 0, NULL, "0"},
     {"train", "backend", K_ENUM, C(train.backend), 0, 0, 0, e_backend, "auto"},
     {"train", "precision", K_ENUM, C(train.precision), 0, 0, 0, e_prec, "fp32"},
-    {"train", "deterministic", K_BOOL, C(train.deterministic), 0, 0, 0, NULL, "false"},
     {"train", "nonfinite", K_ENUM, C(train.nonfinite), 0, 0, 0, e_nonfinite, "skip"},
     {"train", "run_name", K_STR, C(train.run_name), 0, 0, 0, NULL, NULL},
     {"train", "run_dir", K_STR, C(train.run_dir), 0, 0, 0, NULL, NULL},
@@ -129,6 +128,7 @@ const KeyDef config_keys[] = {
     {"checkpoint", "keep_last", K_INT, C(checkpoint.keep_last), 0, 1000000, 0, NULL, "3"},
     {"checkpoint", "keep_best", K_BOOL, C(checkpoint.keep_best), 0, 0, 0, NULL, "true"},
     {"checkpoint", "resume", K_STR, C(checkpoint.resume), 0, 0, 0, NULL, "none"},
+    {"checkpoint", "overwrite", K_BOOL, C(checkpoint.overwrite), 0, 0, 0, NULL, "false"},
 
     SECTION("", "bench"),
     {"bench", "seq_len", K_INT, C(bench.seq_len), 1, 65536, 0, NULL, "128"},

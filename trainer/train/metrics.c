@@ -125,10 +125,26 @@ NerTag ner_parse_label(const char *label, const char **type_start, size_t *type_
     return t;
 }
 
+int ner_scheme_check(const char *const *labels, int nlabels, NerScheme scheme) {
+    if (scheme == NER_SCHEME_DEFAULT || !labels) return -1;
+    for (int i = 0; i < nlabels; i++) {
+        const char *ts;
+        size_t tl;
+        NerTag t = ner_parse_label(labels[i], &ts, &tl);
+        if (t == NER_E || t == NER_S) return i;
+    }
+    return -1;
+}
+
 int ner_init(NerMetrics *m, const char *const *labels, int nlabels) {
+    return ner_init_scheme(m, labels, nlabels, NER_SCHEME_DEFAULT);
+}
+
+int ner_init_scheme(NerMetrics *m, const char *const *labels, int nlabels, NerScheme scheme) {
     memset(m, 0, sizeof *m);
-    if (nlabels < 1 || !labels) return -1;
+    if (nlabels < 1 || !labels || (int)scheme < 0 || scheme > NER_SCHEME_DEFAULT) return -1;
     m->nlabels = nlabels;
+    m->scheme = scheme;
     m->tag = calloc((size_t)nlabels, sizeof *m->tag);
     m->type_of = calloc((size_t)nlabels, sizeof *m->type_of);
     m->types = calloc((size_t)nlabels, sizeof *m->types);
@@ -194,7 +210,73 @@ static int chunk_starts(NerTag prev, NerTag tag, int prev_type, int type) {
     return tag != NER_O && prev_type != type;
 }
 
+/* Strict modes (seqeval's Tokens with scheme IOB2 / IOB1): three pattern
+ * tests on (previous tag, tag) with "same" = same entity type. */
+typedef struct {
+    NerTag tag;
+    int type;
+} NerTok;
+
+static NerTok ner_tok(const NerMetrics *m, const int *ids, int n, int i) {
+    NerTok t = {NER_O, -1};
+    if (i < n && ids[i] >= 0 && ids[i] < m->nlabels) {
+        t.tag = m->tag[ids[i]];
+        t.type = m->type_of[ids[i]];
+    }
+    /* E-/S- are refused by ner_scheme_check before; read as O here */
+    if (t.tag == NER_E || t.tag == NER_S) t.tag = NER_O, t.type = -1;
+    return t;
+}
+
+static int strict_start(NerScheme s, NerTok p, NerTok c) {
+    int same = p.type == c.type;
+    if (s == NER_SCHEME_IOB2) return c.tag == NER_B;
+    if (c.tag == NER_I) return p.tag == NER_O || p.tag == NER_B || (p.tag == NER_I && !same);
+    if (c.tag == NER_B) return (p.tag == NER_I || p.tag == NER_B) && same;
+    return 0;
+}
+
+static int strict_inside(NerTok p, NerTok c) {
+    return c.tag == NER_I && (p.tag == NER_B || p.tag == NER_I) && p.type == c.type;
+}
+
+/* does the entity whose last word is p end before c? */
+static int strict_end(NerScheme s, NerTok p, NerTok c) {
+    int same = p.type == c.type;
+    if (p.tag != NER_B && p.tag != NER_I) return 0;
+    if (c.tag == NER_O) return 1;
+    if (c.tag == NER_I) return !same;
+    /* c is B-: after I- always; after B- IOB2 always, IOB1 only the same type */
+    return p.tag == NER_I || s == NER_SCHEME_IOB2 || same;
+}
+
+static int ner_chunks_strict(const NerMetrics *m, const int *ids, int n, NerChunk *out) {
+    int count = 0, i = 0;
+    NerTok prev = {NER_O, -1};
+    /* word n is a virtual "O" that closes an entity still open */
+    while (i <= n) {
+        NerTok cur = ner_tok(m, ids, n, i);
+        if (strict_start(m->scheme, prev, cur)) {
+            int e = i + 1;
+            NerTok last = cur;
+            while (e <= n && strict_inside(last, ner_tok(m, ids, n, e))) last = ner_tok(m, ids, n, e++);
+            if (e <= n && strict_end(m->scheme, last, ner_tok(m, ids, n, e))) {
+                out[count].type = cur.type;
+                out[count].start = i;
+                out[count].end = e - 1;
+                count++;
+            }
+            i = e;
+        } else {
+            i++;
+        }
+        prev = ner_tok(m, ids, n, i - 1);
+    }
+    return count;
+}
+
 int ner_chunks(const NerMetrics *m, const int *ids, int n, NerChunk *out) {
+    if (m->scheme != NER_SCHEME_DEFAULT) return ner_chunks_strict(m, ids, n, out);
     NerTag prev = NER_O;
     int prev_type = -1, begin = 0, count = 0;
     /* one step past the end with a virtual "O" closes a chunk still open */

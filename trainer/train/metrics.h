@@ -1,8 +1,9 @@
 /* metrics.h — evaluation metrics for the three task kinds.
  *
  *   classification  accuracy, macro precision/recall/F1, per-class P/R/F1/support
- *   token (NER)     entity-level P/R/F1 with seqeval's default-mode chunking,
- *                   per entity type, plus token accuracy
+ *   token (NER)     entity-level P/R/F1 with seqeval's default-mode chunking
+ *                   or its strict IOB2 / IOB1 modes, per entity type, plus
+ *                   token accuracy
  *   similarity      Pearson and Spearman correlation (double precision)
  *
  * Both accumulating APIs follow one pattern: *_init, *_add (any number of
@@ -68,6 +69,18 @@ void cls_compute(const ClsMetrics *m, ClsSummary *out);
  * exactly as seqeval's default mode). Any other name counts as outside. */
 typedef enum { NER_O = 0, NER_B, NER_I, NER_E, NER_S } NerTag;
 
+/* How entities are read from tags (a task's tasks[].tag_scheme):
+ *   NER_SCHEME_DEFAULT  seqeval's default mode (the conlleval rules, lenient:
+ *                       IOB1, IOB2 and IOBES alike; Hugging Face run_ner)
+ *   NER_SCHEME_IOB2     seqeval mode='strict', scheme=IOB2: an entity starts
+ *                       only at B-; an I- that continues nothing is no entity
+ *   NER_SCHEME_IOB1     seqeval mode='strict', scheme=IOB1: an entity starts
+ *                       at I- (after O, another type, or a B-) and at a B-
+ *                       that follows the same type; a B- after O starts none
+ * The strict schemes allow only O, B- and I- labels (ner_scheme_check). */
+/* (the values are tasks[].tag_scheme's: TagScheme in trainer/config/config.h) */
+typedef enum { NER_SCHEME_IOB2 = 0, NER_SCHEME_IOB1 = 1, NER_SCHEME_DEFAULT = 2 } NerScheme;
+
 typedef struct {
     int type;  /* index into NerMetrics.types */
     int start; /* first word, counting only labelled words */
@@ -76,6 +89,7 @@ typedef struct {
 
 typedef struct {
     int nlabels;
+    NerScheme scheme;
     NerTag *tag;     /* per label id */
     int *type_of;    /* per label id: entity type index, -1 for O */
     int ntypes;
@@ -99,8 +113,13 @@ typedef struct {
 } NerSummary;
 
 /* labels: the task's label names indexed by id ("O", "B-PER", "I-PER", ...).
- * 0 on success, -1 on bad arguments or no memory. */
+ * 0 on success, -1 on bad arguments or no memory. ner_init reads them with
+ * NER_SCHEME_DEFAULT. */
 int ner_init(NerMetrics *m, const char *const *labels, int nlabels);
+int ner_init_scheme(NerMetrics *m, const char *const *labels, int nlabels, NerScheme scheme);
+/* The first label id whose prefix the scheme does not allow (E-, S- under a
+ * strict scheme), or -1 when all are fine. */
+int ner_scheme_check(const char *const *labels, int nlabels, NerScheme scheme);
 void ner_free(NerMetrics *m);
 void ner_reset(NerMetrics *m);
 /* One sentence of n words: gold and pred label ids per word. Words whose
@@ -116,8 +135,9 @@ void ner_compute(const NerMetrics *m, NerSummary *out);
 /* Parses one label name. Returns its tag; *type_start / *type_len locate
  * the type name inside `label` (length 0 for O). */
 NerTag ner_parse_label(const char *label, const char **type_start, size_t *type_len);
-/* seqeval's get_entities on one sentence of n label ids (ids outside
- * [0, nlabels) read as "O"; no LABEL_IGNORE filtering here). Writes the
+/* The entities of one sentence of n label ids under m's scheme: seqeval's
+ * get_entities (default mode) or Tokens(...).entities (strict). Ids outside
+ * [0, nlabels) read as "O"; no LABEL_IGNORE filtering here. Writes the
  * chunks, in order, to out (n entries always suffice); returns the count. */
 int ner_chunks(const NerMetrics *m, const int *ids, int n, NerChunk *out);
 
