@@ -72,6 +72,34 @@ static int dump_params(Trainer *t) {
     return ok ? 0 : -1;
 }
 
+/* MTBERT_BATCH_LOG=FILE (tests/reference/recipe_parity.py): one line per
+ * loader batch, "STEP ACC SOURCE B T EX0 EX1 ...": the 1-based step, the
+ * accumulation index, the training source (task data set, as configured),
+ * the batch shape and each row's global example index in the source's
+ * shard set (shards in glob order). Rank R > 0 writes FILE.R. Single-task
+ * (non-mixed) batches only. */
+static void batch_log(long step, int acc, int source, const LoaderBatch *lb, int rank) {
+    static FILE *f;
+    static int state; /* 0: not looked at, 1: logging, -1: off */
+    if (state == 0) {
+        const char *e = getenv("MTBERT_BATCH_LOG");
+        state = -1;
+        if (e && *e) {
+            char path[4096];
+            if (rank > 0) snprintf(path, sizeof path, "%s.%d", e, rank);
+            else snprintf(path, sizeof path, "%s", e);
+            f = fopen(path, "w");
+            if (f) state = 1;
+            else fprintf(stderr, "mtbert: MTBERT_BATCH_LOG: cannot write %s: %s\n", path, strerror(errno));
+        }
+    }
+    if (state != 1) return;
+    fprintf(f, "%ld %d %d %d %d", step, acc, source, lb->B, lb->T);
+    for (int i = 0; i < lb->B; i++) fprintf(f, " %lld", (long long)lb->example[i]);
+    fputc('\n', f);
+    fflush(f);
+}
+
 int trainer_run(Trainer *t) {
     Config *cfg = t->cfg;
     Model *m = &t->model;
@@ -116,8 +144,10 @@ int trainer_run(Trainer *t) {
             if (cfg->data.mixed_batches) {
                 batch_mixed(t, &smp, draw, &b, &real_tokens);
             } else {
-                Source *src = &t->src[sampler_task(&smp, draw)];
+                int si = sampler_task(&smp, draw);
+                Source *src = &t->src[si];
                 const LoaderBatch *lb = loader_next_batch(src->loader);
+                batch_log(step + 1, a, si, lb, comm->rank);
                 batch_convert(src, lb, &cfg->model, &t->buf, &b);
                 real_tokens = lb->real_tokens;
             }
