@@ -14,6 +14,15 @@
 
 #include "cpu_internal.h"
 
+/* C (+)= op(A) op(B) on this thread: the packed GEMM of cpu_gemm.c, or a
+ * single-threaded OpenBLAS call where that declines. beta is 0 or 1. */
+static void mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+               int ldb, int beta, float *C, int ldc) {
+    if (!cpu_gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
+                K, 1.0f, A, lda, B, ldb, beta ? 1.0f : 0.0f, C, ldc);
+}
+
 /* 1 + index of the last real token of a row of the mask (0: none). */
 static int valid_len(const int *mk, int T) {
     int tv = 0;
@@ -46,9 +55,8 @@ void cpu_attention_forward(float *out, float *att, const float *qkv, const int *
         float *O = out + (size_t)b * T * C + (size_t)h * hd;
         const float *Q = qkv + (size_t)b * T * C3 + (size_t)h * hd;
         const float *K = Q + C, *V = Q + 2 * C;
-        if (tv > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tv, tv, hd, scale, Q, C3, K, C3,
-                        0.0f, A, T);
+        /* raw scores Q K^T; the softmax pass applies the 1/sqrt(hd) scale */
+        if (tv > 0) mm(0, 1, tv, tv, hd, Q, C3, K, C3, 0, A, T);
         for (int i = 0; i < T; i++) {
             float *row = A + (size_t)i * T;
             if (i >= tv || !mk[i]) {
@@ -57,8 +65,11 @@ void cpu_attention_forward(float *out, float *att, const float *qkv, const int *
             }
             float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-            for (int j = 0; j < tv; j++)
-                if (mk[j] && row[j] > mx) mx = row[j];
+            for (int j = 0; j < tv; j++) {
+                float sc = row[j] * scale;
+                row[j] = sc;
+                if (mk[j] && sc > mx) mx = sc;
+            }
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < tv; j++) {
@@ -94,8 +105,7 @@ void cpu_attention_forward(float *out, float *att, const float *qkv, const int *
             }
             P = Pd;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tv, hd, tv, 1.0f, P, T, V, C3,
-                    0.0f, O, C);
+        mm(0, 0, tv, hd, tv, P, T, V, C3, 0, O, C);
         zero_rows(O, tv, T, hd, C);
     }
     cpu_blas_leave_parallel(blas_prev);
@@ -146,11 +156,9 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
             P = Pd;
         }
         /* dV += P^T dO (rows of padded queries in P are zero) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tv, hd, tv, 1.0f, P, T, dO, C, 1.0f,
-                    dV, C3);
+        mm(1, 0, tv, hd, tv, P, T, dO, C, 1, dV, C3);
         /* dP = dO V^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tv, tv, hd, 1.0f, dO, C, V, C3, 0.0f,
-                    dP, T);
+        mm(0, 1, tv, tv, hd, dO, C, V, C3, 0, dP, T);
         /* softmax backward, in place: dS = A * (dP*M - sum(A * dP*M)) * scale */
         for (int i = 0; i < tv; i++) {
             float *g = dP + (size_t)i * T;
@@ -169,10 +177,8 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
             for (int j = 0; j < tv; j++) g[j] = ar[j] * (g[j] - dot) * scale;
         }
         /* dQ += dS K ; dK += dS^T Q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tv, hd, tv, 1.0f, dP, T, K, C3,
-                    1.0f, dQ, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tv, hd, tv, 1.0f, dP, T, Q, C3, 1.0f,
-                    dK, C3);
+        mm(0, 0, tv, hd, tv, dP, T, K, C3, 1, dQ, C3);
+        mm(1, 0, tv, hd, tv, dP, T, Q, C3, 1, dK, C3);
     }
     cpu_blas_leave_parallel(blas_prev);
 }

@@ -28,6 +28,26 @@ void cpu_dropout_mult(float *mult, uint64_t seed, uint64_t start, size_t n, floa
 int cpu_blas_enter_parallel(void);
 void cpu_blas_leave_parallel(int prev);
 
+/* Packed GEMM of cpu_gemm.c on the OpenMP team (not from inside a parallel
+ * region): C(M,N) = (beta ? C : 0) + op(A) op(B), row-major, with op(A)(i,k)
+ * = ta ? A[k*lda+i] : A[i*lda+k] and op(B)(k,j) = tb ? B[j*ldb+k] :
+ * B[k*ldb+j]; beta is 0 or 1. Returns -1 (nothing done) when the BLAS is to
+ * be used instead: no AVX2/AVX-512 kernel for this CPU, MTBERT_GEMM=blas,
+ * called inside a parallel region, or out of memory. */
+enum { CPU_GEMM_BLAS = 0, CPU_GEMM_AVX2 = 1, CPU_GEMM_AVX512 = 2 };
+int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
+             long ldb, int beta, float *C, long ldc);
+/* the same on the calling thread only, for use inside parallel regions
+ * (per-thread buffers); -1 when the BLAS is to be used */
+int cpu_gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
+                    const float *B, long ldb, int beta, float *C, long ldc);
+int cpu_gemm_kind(void);
+/* for tests and measurements: use this kernel from now on (a kind the CPU
+ * lacks is ignored; returns the kind in use), pack A or read it in place */
+int cpu_gemm_select(int kind);
+void cpu_gemm_pack_a(int on);
+const char *cpu_gemm_name(void);
+
 /* Split [0,n) into nt contiguous ranges whose inner boundaries are
  * multiples of `align` (16 floats = one cache line, so two threads never
  * write the same line); range tid is [*lo,*hi), possibly empty. */

@@ -5,6 +5,13 @@
 
 #include "cpu_internal.h"
 
+/* The packed GEMM of cpu_gemm.c for products big enough to fill its tiles
+ * (M and N at least 32, about a million multiply-adds); OpenBLAS for the
+ * rest (classifier heads with a handful of outputs). */
+static int use_own_gemm(int M, int N, int K) {
+    return M >= 32 && N >= 32 && K >= 16 && (double)M * N * K >= 1e6;
+}
+
 // inp (N,C), w (OC,C), bias (OC) or NULL -> out (N,OC) = inp @ w^T + bias
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                         int N, int C, int OC) {
@@ -21,6 +28,9 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
         if (!bias) cpu_zero(out, sizeof(float) * (size_t)N * OC);
         return;
     }
+    if (use_own_gemm(N, OC, C) &&
+        !cpu_gemm(0, 1, N, OC, C, inp, C, w, C, bias ? 1 : 0, out, OC))
+        return;
     /* one thread pool: OpenMP threads take row blocks, BLAS runs single-threaded */
 #pragma omp parallel
     {
@@ -38,6 +48,13 @@ void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout
     if (N <= 0 || OC <= 0 || C <= 0) return;
     /* dinp: threads own row blocks of N; dw: threads own row blocks of OC
      * (each sums over all N itself, so no reduction between threads) */
+    if (dinp && use_own_gemm(N, C, OC) &&
+        !cpu_gemm(0, 0, N, C, OC, dout, OC, w, C, 1, dinp, C))
+        dinp = NULL; /* done */
+    if (dw && use_own_gemm(OC, C, N) &&
+        !cpu_gemm(1, 0, OC, C, N, dout, OC, inp, C, 1, dw, C))
+        dw = NULL;
+    if (dinp || dw) {
 #pragma omp parallel
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
@@ -54,6 +71,7 @@ void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), C, N, 1.0f,
                             dout + lo, OC, inp, C, 1.0f, dw + lo * C, C);
         }
+    }
     }
     if (dbias) {
         /* column sums; threads own column ranges, rows summed in order */

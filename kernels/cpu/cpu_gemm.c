@@ -1,0 +1,387 @@
+/* cpu_gemm.c — a packed fp32 GEMM for the linear layers, with AVX-512 and
+ * AVX2 micro-kernels chosen at run time from CPUID.
+ *
+ * Why not only OpenBLAS: the library picks its kernels once, from CPUID or
+ * OPENBLAS_CORETYPE, and on some machines here that variable pins it to its
+ * AVX2 (Haswell) kernels on AVX-512 hardware; and split into row blocks over
+ * our OpenMP threads it only ever sees small single-threaded sub-GEMMs.
+ * This GEMM runs on the OpenMP team itself: the threads pack the shared
+ * B panel together and then take disjoint row blocks of C.
+ *
+ * The layout is the usual one (Goto/BLIS): C is computed in KC-deep slices;
+ * a KC x NC slice of B is packed into NR-wide column panels (L3/L2), an
+ * MC x KC block of A into MR-tall row panels (L2), and the micro-kernel
+ * multiplies one MR x KC panel by one KC x NR panel into an MR x NR tile
+ * held in registers. Sums over k run in order within a KC slice, slices in
+ * order: the result does not depend on the number of threads. */
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+#include <omp.h>
+
+#include "cpu_internal.h"
+
+#define KC 256
+#define MC_ROWS 240 /* multiple of both MRs (12 and 6) */
+#define NC 3072     /* multiple of both NRs (32 and 16) */
+#define MR_MAX 12
+#define NR_MAX 32
+
+typedef void (*ukr_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int acc);
+
+/* ---- AVX-512: 12 x 32 tile, 24 zmm accumulators ---- */
+__attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const float *Ap,
+                                                                const float *Bp, float *C,
+                                                                long ldc, int acc) {
+    __m512 c[12][2];
+    for (int r = 0; r < 12; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    if (acc)
+        for (int r = 0; r < 12; r++) {
+            _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0);
+        }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < 12; r++) {
+            __m512 a = _mm512_set1_ps(Ap[r]);
+            c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+        }
+        Ap += 12;
+        Bp += 32;
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++) {
+        float *cr = C + r * ldc;
+        if (acc) {
+            c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(cr));
+            c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, c[r][0]);
+        _mm512_storeu_ps(cr + 16, c[r][1]);
+    }
+}
+
+/* ---- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators ---- */
+__attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap, const float *Bp,
+                                                          float *C, long ldc, int acc) {
+    __m256 c[6][2];
+    for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    if (acc)
+        for (int r = 0; r < 6; r++) {
+            _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(C + r * ldc + 8), _MM_HINT_T0);
+        }
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+            __m256 a = _mm256_broadcast_ss(Ap + r);
+            c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+        }
+        Ap += 6;
+        Bp += 16;
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++) {
+        float *cr = C + r * ldc;
+        if (acc) {
+            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(cr));
+            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, c[r][0]);
+        _mm256_storeu_ps(cr + 8, c[r][1]);
+    }
+}
+
+/* The same tiles with A read in place, row-major (row r of the tile at
+ * A + r*lda, depth k at +k): no packing of A for products whose A rows are
+ * contiguous in k. Rows past the edge point at a valid row (ignored). */
+typedef void (*ukr_rows_fn)(int kc, const float *A, long lda, int m, const float *Bp, float *C,
+                            long ldc, int acc);
+
+__attribute__((target("avx512f,fma"))) static void ukr_rows_avx512(int kc, const float *A,
+                                                                     long lda, int m,
+                                                                     const float *Bp, float *C,
+                                                                     long ldc, int acc) {
+    const float *a[12];
+    for (int r = 0; r < 12; r++) a[r] = A + (size_t)(r < m ? r : 0) * lda;
+    __m512 c[12][2];
+    for (int r = 0; r < 12; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    if (acc)
+        for (int r = 0; r < 12; r++) {
+            _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0);
+        }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < 12; r++) {
+            __m512 av = _mm512_set1_ps(a[r][k]);
+            c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+        }
+        Bp += 32;
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++) {
+        float *cr = C + r * ldc;
+        if (acc) {
+            c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(cr));
+            c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, c[r][0]);
+        _mm512_storeu_ps(cr + 16, c[r][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void ukr_rows_avx2(int kc, const float *A, long lda,
+                                                               int m, const float *Bp, float *C,
+                                                               long ldc, int acc) {
+    const float *a[6];
+    for (int r = 0; r < 6; r++) a[r] = A + (size_t)(r < m ? r : 0) * lda;
+    __m256 c[6][2];
+    for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    if (acc)
+        for (int r = 0; r < 6; r++) {
+            _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(C + r * ldc + 8), _MM_HINT_T0);
+        }
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+            __m256 av = _mm256_broadcast_ss(a[r] + k);
+            c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+        }
+        Bp += 16;
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++) {
+        float *cr = C + r * ldc;
+        if (acc) {
+            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(cr));
+            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, c[r][0]);
+        _mm256_storeu_ps(cr + 8, c[r][1]);
+    }
+}
+
+static struct {
+    int ready, kind, MR, NR, pack_rows;
+    ukr_fn ukr;
+    ukr_rows_fn ukr_rows;
+} G;
+
+/* CPUID (with OS support of the registers, which __builtin_cpu_supports
+ * checks) picks the kernel; MTBERT_GEMM=blas|avx2|avx512 overrides it for
+ * measurements (an unsupported choice falls back to what the CPU has). */
+static void gemm_init(void) {
+    if (G.ready) return;
+    __builtin_cpu_init();
+    int has512 = __builtin_cpu_supports("avx512f");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *e = getenv("MTBERT_GEMM");
+    int want = has512 ? CPU_GEMM_AVX512 : has2 ? CPU_GEMM_AVX2 : CPU_GEMM_BLAS;
+    if (e && !strcmp(e, "blas")) want = CPU_GEMM_BLAS;
+    else if (e && !strcmp(e, "avx2") && has2) want = CPU_GEMM_AVX2;
+    else if (e && !strcmp(e, "avx512") && has512) want = CPU_GEMM_AVX512;
+    G.kind = want;
+    if (want == CPU_GEMM_AVX512) G.MR = 12, G.NR = 32, G.ukr = ukr_avx512, G.ukr_rows = ukr_rows_avx512;
+    else if (want == CPU_GEMM_AVX2) G.MR = 6, G.NR = 16, G.ukr = ukr_avx2, G.ukr_rows = ukr_rows_avx2;
+    /* A read in place (no packing) only on request: measured no faster */
+    e = getenv("MTBERT_GEMM_PACK_A");
+    G.pack_rows = !(e && *e == '0');
+    G.ready = 1;
+}
+
+int cpu_gemm_select(int kind) {
+    gemm_init();
+    int has512 = __builtin_cpu_supports("avx512f");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (kind == CPU_GEMM_AVX512 && has512) G.kind = kind, G.MR = 12, G.NR = 32, G.ukr = ukr_avx512, G.ukr_rows = ukr_rows_avx512;
+    else if (kind == CPU_GEMM_AVX2 && has2) G.kind = kind, G.MR = 6, G.NR = 16, G.ukr = ukr_avx2, G.ukr_rows = ukr_rows_avx2;
+    else if (kind == CPU_GEMM_BLAS) G.kind = kind;
+    return G.kind;
+}
+
+void cpu_gemm_pack_a(int on) {
+    gemm_init();
+    G.pack_rows = on;
+}
+
+int cpu_gemm_kind(void) {
+    gemm_init();
+    return G.kind;
+}
+
+const char *cpu_gemm_name(void) {
+    int k = cpu_gemm_kind();
+    return k == CPU_GEMM_AVX512 ? "mtbert avx512 12x32" : k == CPU_GEMM_AVX2 ? "mtbert avx2 6x16" : "openblas";
+}
+
+/* A(i,k) of op(A): ta = 0 -> A[i*lda+k], ta = 1 -> A[k*lda+i]. Pack rows
+ * i0..i0+mc-1, depths k0..k0+kc-1 into MR-tall panels, zero-padded. */
+static void pack_a(float *Ap, const float *A, long lda, int ta, int i0, int mc, int k0, int kc,
+                   int MR) {
+    for (int p = 0; p < mc; p += MR) {
+        int m = mc - p < MR ? mc - p : MR;
+        float *dst = Ap + (size_t)p * kc;
+        if (!ta) {
+            const float *src[MR_MAX];
+            for (int r = 0; r < m; r++) src[r] = A + (size_t)(i0 + p + r) * lda + k0;
+            for (int k = 0; k < kc; k++)
+                for (int r = 0; r < m; r++) dst[k * MR + r] = src[r][k];
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(k0 + k) * lda + i0 + p;
+                for (int r = 0; r < m; r++) dst[k * MR + r] = src[r];
+            }
+        }
+        if (m < MR)
+            for (int k = 0; k < kc; k++)
+                for (int r = m; r < MR; r++) dst[k * MR + r] = 0.0f;
+    }
+}
+
+/* B(k,j) of op(B): tb = 0 -> B[k*ldb+j], tb = 1 -> B[j*ldb+k]. Pack NR-wide
+ * panel q (columns j0+q*NR..) of depths k0..k0+kc-1, zero-padded. */
+static void pack_b_panel(float *Bp, const float *B, long ldb, int tb, int j0, int nc, int k0,
+                         int kc, int NR) {
+    int n = nc - j0 < NR ? nc - j0 : NR;
+    (void)0;
+    if (!tb) {
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (size_t)(k0 + k) * ldb + j0;
+            float *dst = Bp + (size_t)k * NR;
+            int j = 0;
+            for (; j < n; j++) dst[j] = src[j];
+            for (; j < NR; j++) dst[j] = 0.0f;
+        }
+    } else {
+        for (int j = 0; j < n; j++) {
+            const float *src = B + (size_t)(j0 + j) * ldb + k0;
+            for (int k = 0; k < kc; k++) Bp[(size_t)k * NR + j] = src[k];
+        }
+        for (int j = n; j < NR; j++)
+            for (int k = 0; k < kc; k++) Bp[(size_t)k * NR + j] = 0.0f;
+    }
+}
+
+/* per-thread packing buffers, grow-only (the OpenMP pool keeps its threads) */
+static _Thread_local float *abuf, *bbuf;
+static _Thread_local size_t bbuf_len;
+
+static float *aligned_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes);
+}
+
+/* C(M,N) (+)= op(A) op(B) on the calling thread alone. 0, or -1 when out of
+ * memory (nothing done). */
+static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
+                       const float *B, long ldb, int beta, float *C, long ldc) {
+    const int MR = G.MR, NR = G.NR;
+    if (!abuf && !(abuf = aligned_floats((size_t)MC_ROWS * KC))) return -1;
+    int ncols = N < NC ? N : NC;
+    size_t need = (size_t)((ncols + NR - 1) / NR) * NR * KC;
+    if (need > bbuf_len) {
+        free(bbuf);
+        bbuf = aligned_floats(need);
+        bbuf_len = bbuf ? need : 0;
+        if (!bbuf) return -1;
+    }
+    float *Ap = abuf, *Bp = bbuf;
+    float tile[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        int npan = (nc + NR - 1) / NR;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            int acc = beta || pc > 0;
+            for (int q = 0; q < npan; q++)
+                pack_b_panel(Bp + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);
+            for (int ic = 0; ic < M; ic += MC_ROWS) {
+                int mc = M - ic < MC_ROWS ? M - ic : MC_ROWS;
+                int inplace = !ta && !G.pack_rows;
+                if (!inplace) pack_a(Ap, A, lda, ta, ic, mc, pc, kc, MR);
+                for (int q = 0; q < npan; q++) {
+                    int j = jc + q * NR, n = jc + nc - j < NR ? jc + nc - j : NR;
+                    const float *bp = Bp + (size_t)q * NR * kc;
+                    for (int p = 0; p < mc; p += MR) {
+                        int m = mc - p < MR ? mc - p : MR;
+                        float *c = C + (size_t)(ic + p) * ldc + j;
+                        const float *arow = A + (size_t)(ic + p) * lda + pc;
+                        if (m == MR && n == NR) {
+                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, c, ldc, acc);
+                            else G.ukr(kc, Ap + (size_t)p * kc, bp, c, ldc, acc);
+                        } else {
+                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, tile, NR, 0);
+                            else G.ukr(kc, Ap + (size_t)p * kc, bp, tile, NR, 0);
+                            for (int r = 0; r < m; r++)
+                                for (int t = 0; t < n; t++)
+                                    c[(size_t)r * ldc + t] = acc ? c[(size_t)r * ldc + t] + tile[r * NR + t]
+                                                                 : tile[r * NR + t];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+int cpu_gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
+                    const float *B, long ldb, int beta, float *C, long ldc) {
+    gemm_init();
+    if (G.kind == CPU_GEMM_BLAS) return -1;
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0) {
+        if (!beta)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * (size_t)N);
+        return 0;
+    }
+    return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Threads: each takes one block of C, rows (whole MR panels) when M >= N,
+ * else columns (whole NR panels), and runs its own packed GEMM on it: no
+ * barriers inside, so a thread that the OS delays holds up the others only
+ * once, at the end (the operand both share is packed twice: a few percent). */
+int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
+             long ldb, int beta, float *C, long ldc) {
+    gemm_init();
+    if (G.kind == CPU_GEMM_BLAS || omp_in_parallel()) return -1;
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0) {
+        if (!beta)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * (size_t)N);
+        return 0;
+    }
+    int by_rows = M >= N, unit = by_rows ? G.MR : G.NR, len = by_rows ? M : N;
+    int units = (len + unit - 1) / unit;
+    int threads = omp_get_max_threads();
+    if (threads > units) threads = units;
+    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    int fail = 0;
+#pragma omp parallel num_threads(threads) reduction(| : fail)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int per = (units + nt - 1) / nt;
+        int lo = per * id * unit, hi = per * (id + 1) * unit;
+        if (hi > len) hi = len;
+        if (lo < hi) {
+            if (by_rows)
+                fail |= gemm_serial(ta, tb, hi - lo, N, K, ta ? A + lo : A + (size_t)lo * lda, lda, B,
+                                    ldb, beta, C + (size_t)lo * ldc, ldc);
+            else
+                fail |= gemm_serial(ta, tb, M, hi - lo, K, A, lda, tb ? B + (size_t)lo * ldb : B + lo,
+                                    ldb, beta, C + lo, ldc);
+        }
+    }
+    return fail ? -1 : 0;
+}
