@@ -150,6 +150,92 @@ typedef struct {
     size_t a, b;
 } Sym;
 
+/* Merging with a heap of candidate pairs ordered by (rank, position), as
+ * the library does, so that a long pre-token costs O(n log n): an entry
+ * whose pair has changed since it was pushed is skipped when it comes up.
+ * Merged-away symbols get id -1. */
+typedef struct {
+    int32_t rank;
+    int32_t pos;
+    int32_t id;
+} Cand;
+
+static int cand_less(const Cand *x, const Cand *y) {
+    return x->rank < y->rank || (x->rank == y->rank && x->pos < y->pos);
+}
+
+static void heap_push(Cand **h, size_t *n, size_t *cap, Cand c) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *h = xrealloc(*h, *cap * sizeof **h);
+    }
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!cand_less(&c, &(*h)[p])) break;
+        (*h)[i] = (*h)[p];
+        i = p;
+    }
+    (*h)[i] = c;
+}
+
+static Cand heap_pop(Cand *h, size_t *n) {
+    Cand top = h[0], last = h[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const Cand *mv = &last;
+        if (l < *n && cand_less(&h[l], mv)) { m = l; mv = &h[l]; }
+        if (r < *n && cand_less(&h[r], mv)) { m = r; }
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+static void merge_all(const TkModel *m, Sym *sym, size_t ns) {
+    static __thread int32_t *nxt = NULL, *prv = NULL;
+    static __thread size_t lcap = 0;
+    static __thread Cand *h = NULL;
+    static __thread size_t hcap = 0;
+    if (lcap < ns) {
+        lcap = ns;
+        nxt = xrealloc(nxt, lcap * sizeof *nxt);
+        prv = xrealloc(prv, lcap * sizeof *prv);
+    }
+    size_t hn = 0;
+    for (size_t q = 0; q < ns; q++) {
+        nxt[q] = q + 1 < ns ? (int32_t)q + 1 : -1;
+        prv[q] = (int32_t)q - 1;
+        if (q + 1 < ns) {
+            const TkMerge *mg = merge_get(m, sym[q].id, sym[q + 1].id);
+            if (mg) heap_push(&h, &hn, &hcap, (Cand){mg->rank, (int32_t)q, mg->id});
+        }
+    }
+    while (hn) {
+        Cand c = heap_pop(h, &hn);
+        int32_t p = c.pos, q = nxt[p];
+        if (sym[p].id < 0 || q < 0) continue;
+        const TkMerge *mg = merge_get(m, sym[p].id, sym[q].id);
+        if (!mg || mg->id != c.id || mg->rank != c.rank) continue;
+        sym[p].id = c.id;
+        sym[p].b = sym[q].b;
+        sym[q].id = -1;
+        nxt[p] = nxt[q];
+        if (nxt[q] >= 0) prv[nxt[q]] = p;
+        if (prv[p] >= 0) {
+            const TkMerge *l = merge_get(m, sym[prv[p]].id, sym[p].id);
+            if (l) heap_push(&h, &hn, &hcap, (Cand){l->rank, prv[p], l->id});
+        }
+        if (nxt[p] >= 0) {
+            const TkMerge *r = merge_get(m, sym[p].id, sym[nxt[p]].id);
+            if (r) heap_push(&h, &hn, &hcap, (Cand){r->rank, p, r->id});
+        }
+    }
+}
+
 void tk_bpe_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *out) {
     if (m->ignore_merges) {
         int id = tkmap_get(&m->vocab, s, n);
@@ -220,18 +306,7 @@ void tk_bpe_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *out)
         i += k;
     }
     if (unk_on) sym[ns++] = unk;
-    for (;;) {
-        int best = -1;
-        int32_t br = INT32_MAX, bid = 0;
-        for (size_t q = 0; q + 1 < ns; q++) {
-            const TkMerge *mg = merge_get(m, sym[q].id, sym[q + 1].id);
-            if (mg && mg->rank < br) { br = mg->rank; bid = mg->id; best = (int)q; }
-        }
-        if (best < 0) break;
-        sym[best].id = bid;
-        sym[best].b = sym[best + 1].b;
-        memmove(sym + best + 1, sym + best + 2, (ns - (size_t)best - 2) * sizeof *sym);
-        ns--;
-    }
-    for (size_t q = 0; q < ns; q++) tkpv_push(out, sym[q].id, sym[q].a, sym[q].b);
+    if (ns > 1) merge_all(m, sym, ns);
+    for (size_t q = 0; q < ns; q++)
+        if (sym[q].id >= 0) tkpv_push(out, sym[q].id, sym[q].a, sym[q].b);
 }

@@ -50,6 +50,14 @@ int tk_is_whitespace(int32_t c);   /* char::is_whitespace: White_Space property 
 int tk_is_bert_punct(int32_t c);   /* ASCII punctuation or category P* */
 int tk_is_alnum(int32_t c);        /* letters L*, numbers N* (char::is_alphanumeric) */
 
+/* TkCps.w: TK_W(word) (word >= -1), | TK_FROM_FIRST on the code point that
+ * descends from the first one of the input (the library's "original
+ * offset 0", which Metaspace's prepend_scheme "first" asks about); a code
+ * point a normalizer removes takes the mark with it. */
+#define TK_FROM_FIRST (1 << 30)
+#define TK_W(word) ((word) + 1)
+#define TK_W_NONE 0
+#define TK_W_WORD(w) (((w) & ~TK_FROM_FIRST) - 1)
 typedef struct {
     int32_t *c;
     int *w;

@@ -2,7 +2,7 @@
  * their word index (tok_internal.h). Rules as the `tokenizers` library:
  *
  *  BertNormalizer  clean_text: drop NUL, U+FFFD and "other" characters
- *                  (Cc, Cf, Cn, Co, Cs except \t \n \r), whitespace -> ' ';
+ *                  (Cc, Cf, Co, Cs except \t \n \r; unassigned Cn stays), whitespace -> ' ';
  *                  handle_chinese_chars: ' ' around CJK ideographs;
  *                  strip_accents (default: = lowercase): NFD, drop Mn;
  *                  lowercase: full lowercase mapping per character.
@@ -23,8 +23,8 @@
 static int is_other(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CN:
-    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CS:   /* not Cn: the library keeps unassigned code points */
         return 1;
     default:
         return 0;
@@ -52,7 +52,7 @@ static void unicode_nf(TkCps *b, int opts) {
     size_t i = 0;
     while (i < b->n) {
         size_t j = i;
-        while (j < b->n && b->w[j] == b->w[i]) j++;
+        while (j < b->n && TK_W_WORD(b->w[j]) == TK_W_WORD(b->w[i])) j++;
         int ascii = 1;
         for (size_t k = i; k < j; k++) if (b->c[k] >= 0x80) { ascii = 0; break; }
         if (ascii) {   /* ASCII is stable under every normalization form */
@@ -73,10 +73,12 @@ static void unicode_nf(TkCps *b, int opts) {
             for (size_t k = i; k < j; k++) tkcps_push(&out, b->c[k], b->w[k]);
         } else {
             size_t p = 0;
+            int w = b->w[i];   /* the run's first output keeps TK_FROM_FIRST */
             while (p < (size_t)rl) {
                 int32_t c;
                 p += (size_t)tk_utf8_dec(res + p, (size_t)rl - p, &c);
-                tkcps_push(&out, c, b->w[i]);
+                tkcps_push(&out, c, w);
+                w &= ~TK_FROM_FIRST;
             }
         }
         free(res);
@@ -136,9 +138,9 @@ static void bert(const TkNorm *n, TkCps *b) {
             TkCps out = {0};
             for (size_t i = 0; i < b->n; i++) {
                 if (is_chinese(b->c[i])) {
-                    tkcps_push(&out, ' ', -1);
-                    tkcps_push(&out, b->c[i], b->w[i]);
-                    tkcps_push(&out, ' ', -1);
+                    tkcps_push(&out, ' ', TK_W_NONE | (b->w[i] & TK_FROM_FIRST));
+                    tkcps_push(&out, b->c[i], b->w[i] & ~TK_FROM_FIRST);
+                    tkcps_push(&out, ' ', TK_W_NONE);
                 } else {
                     tkcps_push(&out, b->c[i], b->w[i]);
                 }
@@ -176,6 +178,7 @@ static void replace(const TkNorm *n, TkCps *b) {
                 int32_t c;
                 p += (size_t)tk_utf8_dec((const unsigned char *)n->content + p, n->content_len - p, &c);
                 tkcps_push(&out, c, w);
+                w &= ~TK_FROM_FIRST;
             }
             ci = e;
         }
@@ -205,10 +208,11 @@ void tk_norm_apply(const TkNorm *n, TkCps *b) {
         if (b->n && n->content_len) {
             TkCps out = {0};
             size_t p = 0;
+            int w = TK_W_NONE | (b->w[0] & TK_FROM_FIRST);
             while (p < n->content_len) {
                 int32_t c;
                 p += (size_t)tk_utf8_dec((const unsigned char *)n->content + p, n->content_len - p, &c);
-                tkcps_push(&out, c, -1);
+                tkcps_push(&out, c, w);
             }
             for (size_t i = 0; i < b->n; i++) tkcps_push(&out, b->c[i], b->w[i]);
             swap_bufs(b, &out);

@@ -400,22 +400,23 @@ int tok_encode_text(const Tok *t, const char *text, size_t len, TokEnc *out, cha
         for (size_t i = g.a; i < g.b;) {
             int32_t c;
             int k = tk_utf8_dec((const unsigned char *)text + i, g.b - i, &c);
-            tkcps_push(&S.cps, c, S.wbyte[i]);
+            tkcps_push(&S.cps, c, TK_W(S.wbyte[i]) | (i == 0 ? TK_FROM_FIRST : 0));
             i += (size_t)k;
         }
         if (t->has_norm) tk_norm_apply(&t->norm, &S.cps);
         S.str.len = 0;
-        for (size_t i = 0; i < S.cps.n; i++) tkstr_push_cp(&S.str, S.cps.c[i], S.cps.w[i]);
+        for (size_t i = 0; i < S.cps.n; i++) tkstr_push_cp(&S.str, S.cps.c[i], TK_W_WORD(S.cps.w[i]));
         if (!S.str.len) continue;
+        int at_start = (S.cps.w[0] & TK_FROM_FIRST) != 0;
         if (!t->n_norm_added) {
-            if (pretok_and_model(t, &S.str, 0, S.str.len, g.a == 0, &prev_word, out, err, errlen)) goto fail;
+            if (pretok_and_model(t, &S.str, 0, S.str.len, at_start, &prev_word, out, err, errlen)) goto fail;
             continue;
         }
         split_added(t, S.str.s, S.str.len, 1, &S.norm);
         for (size_t k = 0; k < S.norm.n; k++) {
             Seg h = S.norm.v[k];
             if (h.id >= 0) enc_push(out, h.id, 0, -1, 0, h.special ? TOK_SPECIAL : 0);
-            else if (pretok_and_model(t, &S.str, h.a, h.b, g.a == 0 && h.a == 0, &prev_word, out, err, errlen))
+            else if (pretok_and_model(t, &S.str, h.a, h.b, at_start && h.a == 0, &prev_word, out, err, errlen))
                 goto fail;
         }
     }
@@ -758,6 +759,16 @@ Tok *tok_from_json(const char *json, size_t len, const char *name, char *err, si
     t->nvocab = t->model.nvocab;
     for (int i = 0; i < t->nadded; i++) if (t->added[i].id >= t->nvocab) t->nvocab = t->added[i].id + 1;
     t->unk = t->model.unk;
+    for (int k = 0; k < 2; k++) {
+        const Tpl *tp = k ? &t->pair : &t->single;
+        for (int i = 0; i < tp->n; i++)
+            for (int q = 0; q < tp->v[i].nids; q++)
+                if (tp->v[i].ids[q] >= t->nvocab) {
+                    seterr(err, errlen, "%s: post_processor: special token id %d is outside the vocabulary (%d ids)",
+                           name, tp->v[i].ids[q], t->nvocab);
+                    goto fail;
+                }
+    }
     if (t->has_post && t->single.n) {
         for (int i = 0; i < t->single.n; i++)
             if (t->single.v[i].kind == 0) { t->cls = t->single.v[i].ids[0]; break; }

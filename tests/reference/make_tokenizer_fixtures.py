@@ -144,6 +144,7 @@ def train_all(texts, vocab_size):
 
 
 def record(tok, a, b=None, special=True, max_len=0):
+    tok.no_padding()
     if max_len:
         tok.enable_truncation(max_length=max_len)
     else:
@@ -166,12 +167,29 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "tokenizers"))
     ap.add_argument("--sample", type=int, default=48)
     ap.add_argument("--all", action="store_true")
+    ap.add_argument("--model-dir", help="instead of training: the tokenizer.json of a model folder "
+                    "(copied to --out as model.json; expected ids of every line in model.all.jsonl)")
     args = ap.parse_args()
     if not os.path.isdir(SHARED):
         sys.exit("make_tokenizer_fixtures: %s not found" % SHARED)
     singles, pairs = corpora()
     case_lines = cases()
     os.makedirs(args.out, exist_ok=True)
+    if args.model_dir:
+        tok = Tokenizer.from_file(os.path.join(args.model_dir, "tokenizer.json"))
+        with open(os.path.join(args.model_dir, "tokenizer.json"), "rb") as f, \
+                open(os.path.join(args.out, "model.json"), "wb") as g:
+            g.write(f.read())
+        rows = [{"tokenizer": "model.json", "patch": None}]
+        rows += [record(tok, line, special=False) for line in case_lines]
+        rows += [record(tok, line) for line in singles]
+        rows += [record(tok, a, b) for a, b in pairs]
+        rows += [record(tok, a, b, max_len=32) for a, b in pairs[:500]]
+        with open(os.path.join(args.out, "model.all.jsonl"), "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=True) + "\n")
+        print("%s: vocab %d, %d lines" % (args.model_dir, tok.get_vocab_size(), len(rows) - 1))
+        return
     toks = train_all(singles, args.vocab_size)
     rng = random.Random(19)
     specs = []

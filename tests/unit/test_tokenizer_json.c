@@ -8,6 +8,7 @@
  *   test_tokenizer_json --check F.jsonl...   parity report on fixture files
  *       (e.g. the NAME.all.jsonl of make_tokenizer_fixtures.py --all);
  *       prints matching lines per file, exit 1 on any mismatch
+ *   test_tokenizer_json --bench TOKENIZER TEXTFILE [REPEAT]   speed, one thread
  *
  * A fixture file's first line names its tokenizer.json (beside it) and an
  * optional top-level patch: {"tokenizer": "bpe.json", "patch": {...}}; each
@@ -21,6 +22,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static Tok *load_fixture_tok(const char *jsonl_path, json_t *hdr, char *err, size_t errlen) {
@@ -429,6 +431,8 @@ static void test_hostile(void) {
     expect_error(buf, "no \"ids\"");
     snprintf(buf, sizeof buf, "{%s, \"post_processor\": {\"type\": \"BertProcessing\", \"sep\": 1, \"cls\": [\"a\", 1]}}", m);
     expect_error(buf, "not [token, id]");
+    snprintf(buf, sizeof buf, "{%s, \"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [\"a\", 1], \"cls\": [\"b\", 7]}}", m);
+    expect_error(buf, "special token id 7 is outside the vocabulary");
     snprintf(buf, sizeof buf, "{%s, \"added_tokens\": [{\"content\": 5}]}", m);
     expect_error(buf, "added_tokens[0]");
 
@@ -465,8 +469,50 @@ static void test_hostile(void) {
     }
 }
 
+/* --bench TOKENIZER TEXTFILE [REPEAT]: tok_encode_text over every line,
+ * one thread; prints lines, tokens a pass and tokens/s */
+static int bench_main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_tokenizer_json --bench TOKENIZER TEXTFILE [REPEAT]\n");
+        return 2;
+    }
+    char err[512];
+    Tok *t = tok_open(argv[2], 1, err, sizeof err);
+    if (!t) { fprintf(stderr, "%s\n", err); return 2; }
+    size_t len;
+    char *text = fs_read_file(argv[3], &len, err, sizeof err);
+    if (!text) { fprintf(stderr, "%s\n", err); tok_free(t); return 2; }
+    int repeat = argc > 4 ? atoi(argv[4]) : 10;
+    TokEnc e = {0};
+    size_t tokens = 0, lines = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 0; r < repeat; r++) {
+        size_t i = 0;
+        while (i < len) {
+            const char *nl = memchr(text + i, '\n', len - i);
+            size_t end = nl ? (size_t)(nl - text) : len;
+            tok_enc_clear(&e);
+            if (tok_encode_text(t, text + i, end - i, &e, err, sizeof err)) { fprintf(stderr, "%s\n", err); break; }
+            tokens += e.len;
+            if (r == 0) lines++;
+            i = end + 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("%s (%s): %zu lines, %zu bytes, %zu tokens a pass, %.2f M tokens/s, %.1f MB/s\n", argv[2],
+           tok_kind_name(tok_kind(t)), lines, len, tokens / (size_t)repeat, (double)tokens / sec / 1e6,
+           (double)len * repeat / sec / 1e6);
+    tok_enc_free(&e);
+    free(text);
+    tok_free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--check")) return check_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--bench")) return bench_main(argc, argv);
     test_fixtures();
     test_alignment();
     test_roles();
