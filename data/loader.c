@@ -1,6 +1,7 @@
 /* loader.c — shard set -> this rank's examples -> shuffled padded batches
  * (see loader.h). */
 #include "data/loader.h"
+#include "data/manifest.h"
 #include "util/errmsg.h"
 #include "util/xalloc.h"
 
@@ -27,6 +28,8 @@ struct Loader {
     int64_t *bstart;     /* batch b = order[bstart[b] .. bstart[b]+bsize[b]) */
     int *bsize;
     int maxT, maxTb;
+    int cut;           /* sequences are cut to this many positions (0: never) */
+    int64_t truncated; /* examples of the share that are cut */
     LoaderBatch b;
 };
 
@@ -37,6 +40,7 @@ void loader_config_default(LoaderConfig *c) {
     c->world = 1;
     c->batch_size = 32;
     c->shuffle = 1;
+    c->sep_id = -1;
 }
 
 /* ----------------------------------------------------------- permutation */
@@ -142,6 +146,12 @@ static int64_t global_index(int64_t n, int64_t block, int world, int rank, int64
 
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
+/* A glob like DIR/train* also matches the set's manifest: not a shard. */
+static int is_manifest(const char *s) {
+    size_t n = strlen(s), k = strlen(MANIFEST_SUFFIX);
+    return n >= k && !strcmp(s + n - k, MANIFEST_SUFFIX);
+}
+
 Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
     if (cfg->n_paths < 1) {
         seterr(err, errlen, "no shard files given");
@@ -164,6 +174,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
                 goto fail_paths;
             }
             for (size_t k = 0; k < g.gl_pathc; k++) {
+                if (is_manifest(g.gl_pathv[k])) continue;
                 paths = xrealloc(paths, (size_t)(np + 1) * sizeof *paths);
                 paths[np++] = strdup(g.gl_pathv[k]);
             }
@@ -173,11 +184,25 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             paths[np++] = strdup(cfg->paths[i]);
         }
     }
-    ShardData *hdr = calloc((size_t)np, sizeof *hdr);
+    ShardData *hdr = NULL;
     Loader *L = NULL;
     int nh = 0;
+    if (np == 0) {
+        seterr(err, errlen, "%s: no shard files match (only a manifest)", cfg->paths[0]);
+        goto fail_paths;
+    }
+    /* sizes and checksums against the manifest before libhdf5 sees a byte:
+     * its own handling of corrupt files can crash (docs/data-format.md) */
+    if (manifest_verify_files((const char *const *)paths, np, err, errlen)) goto fail_paths;
+    hdr = calloc((size_t)np, sizeof *hdr);
     for (; nh < np; nh++) {
         if (shard_read_header(paths[nh], &hdr[nh], err, errlen)) goto fail_hdr;
+        if (cfg->vocab_size > 0 && hdr[nh].info.vocab_size > cfg->vocab_size) {
+            seterr(err, errlen, "%s: attribute 'vocab_size' is %d, more than the model's %d embedding rows", paths[nh],
+                   hdr[nh].info.vocab_size, cfg->vocab_size);
+            nh++;
+            goto fail_hdr;
+        }
         if (cfg->check_vocab && hdr[nh].info.vocab_hash != cfg->vocab_hash) {
             seterr(err, errlen,
                    "%s: tokenizer_vocab_hash %016" PRIx64 " does not match the model's vocabulary (%016" PRIx64
@@ -227,9 +252,15 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         free(by_index);
         goto fail_hdr;
     }
-    if (cfg->fixed_len > 0 && cfg->fixed_len < hdr[0].info.max_len) {
+    int set_len = cfg->max_len > 0 && cfg->max_len < hdr[0].info.max_len ? cfg->max_len : hdr[0].info.max_len;
+    if (cfg->max_len == 1) {
+        seterr(err, errlen, "max_len 1 cannot hold [CLS] and [SEP]");
+        free(by_index);
+        goto fail_hdr;
+    }
+    if (cfg->fixed_len > 0 && cfg->fixed_len < set_len) {
         seterr(err, errlen, "%s: sequences up to max_len %d do not fit the fixed length %d (prepare with --max-len %d)",
-               paths[0], hdr[0].info.max_len, cfg->fixed_len, cfg->fixed_len);
+               paths[0], set_len, cfg->fixed_len, cfg->fixed_len);
         free(by_index);
         goto fail_hdr;
     }
@@ -306,12 +337,20 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
 
     /* batch buffers sized once: no allocation while training */
     int B = cfg->batch_size;
-    L->maxT = cfg->fixed_len > 0 ? cfg->fixed_len : L->info.info.max_len;
-    for (int64_t i = 0; i < L->mine.n; i++)
-        if (L->mine.lengths[i] > L->maxT) L->maxT = L->mine.lengths[i];
+    L->cut = cfg->max_len > 0 ? cfg->max_len : 0;
+    L->maxT = cfg->fixed_len > 0 ? cfg->fixed_len : set_len;
+    for (int64_t i = 0; i < L->mine.n; i++) {
+        int l = L->mine.lengths[i], lb = L->mine.lengths_b ? L->mine.lengths_b[i] : 0;
+        if (L->cut && (l > L->cut || lb > L->cut)) L->truncated++;
+        if (L->cut && l > L->cut) l = L->cut;
+        if (l > L->maxT) L->maxT = l;
+    }
     L->maxTb = L->maxT;
-    for (int64_t i = 0; L->mine.lengths_b && i < L->mine.n; i++)
-        if (L->mine.lengths_b[i] > L->maxTb) L->maxTb = L->mine.lengths_b[i];
+    for (int64_t i = 0; L->mine.lengths_b && i < L->mine.n; i++) {
+        int l = L->mine.lengths_b[i];
+        if (L->cut && l > L->cut) l = L->cut;
+        if (l > L->maxTb) L->maxTb = l;
+    }
     size_t bt = (size_t)B * (size_t)(L->maxT > L->maxTb ? L->maxT : L->maxTb);
     LoaderBatch *b = &L->b;
     b->input_ids = xmalloc(bt * sizeof(int));
@@ -413,10 +452,13 @@ const LoaderBatch *loader_next_batch(Loader *L) {
     int64_t s = L->next_batch;
     int B = L->bsize[s];
     const int64_t *rows = L->order + L->bstart[s];
-    int T = 0, Tb = 0;
+    int T = 0, Tb = 0, cut = L->cut, sep = L->cfg.sep_id;
     for (int i = 0; i < B; i++) {
-        if (m->lengths[rows[i]] > T) T = m->lengths[rows[i]];
-        if (m->lengths_b && m->lengths_b[rows[i]] > Tb) Tb = m->lengths_b[rows[i]];
+        int l = m->lengths[rows[i]], lb = m->lengths_b ? m->lengths_b[rows[i]] : 0;
+        if (cut && l > cut) l = cut;
+        if (cut && lb > cut) lb = cut;
+        if (l > T) T = l;
+        if (lb > Tb) Tb = lb;
     }
     if (L->cfg.fixed_len > 0) T = Tb = L->cfg.fixed_len;
     b->B = B;
@@ -429,19 +471,25 @@ const LoaderBatch *loader_next_batch(Loader *L) {
     for (int i = 0; i < B; i++) {
         int64_t r = rows[i];
         int len = m->lengths[r];
+        /* cut to max_len: the last kept position becomes [SEP] (and loses
+         * its token label), as prepare's own truncation would have made it */
+        int at_sep = cut && len > cut ? cut - 1 : -1;
+        if (at_sep >= 0) len = cut;
         const int32_t *ids = m->input_ids + m->offsets[r];
         b->example[i] = global_index(L->total, L->block, L->cfg.world, L->cfg.rank, r);
         b->real_tokens += len;
         for (int j = 0; j < T; j++) {
-            b->input_ids[i * T + j] = j < len ? ids[j] : L->cfg.pad_id;
+            b->input_ids[i * T + j] = j < len ? (j == at_sep && sep >= 0 ? sep : ids[j]) : L->cfg.pad_id;
             b->type_ids[i * T + j] = 0;
             b->mask[i * T + j] = j < len;
         }
         if (m->lengths_b) {
             int lb = m->lengths_b[r];
+            int at_sep_b = cut && lb > cut ? cut - 1 : -1;
+            if (at_sep_b >= 0) lb = cut;
             const int32_t *idb = m->input_ids_b + m->offsets_b[r];
             for (int j = 0; j < Tb; j++) {
-                b->input_ids_b[i * Tb + j] = j < lb ? idb[j] : L->cfg.pad_id;
+                b->input_ids_b[i * Tb + j] = j < lb ? (j == at_sep_b && sep >= 0 ? sep : idb[j]) : L->cfg.pad_id;
                 b->type_ids_b[i * Tb + j] = 0;
                 b->mask_b[i * Tb + j] = j < lb;
             }
@@ -453,7 +501,7 @@ const LoaderBatch *loader_next_batch(Loader *L) {
             else if (k->type == LABELS_SCORE) k->scores[i] = src->scores[r];
             else {
                 const int32_t *tl = src->labels + m->offsets[r];
-                for (int j = 0; j < T; j++) k->labels[i * T + j] = j < len ? tl[j] : LABEL_IGNORE;
+                for (int j = 0; j < T; j++) k->labels[i * T + j] = j < len && j != at_sep ? tl[j] : LABEL_IGNORE;
             }
         }
     }
@@ -487,6 +535,11 @@ int64_t loader_global_index(const Loader *L, int64_t local) {
     return global_index(L->total, L->block, L->cfg.world, L->cfg.rank, local);
 }
 const ShardData *loader_info(const Loader *L) { return &L->info; }
+int loader_max_len(const Loader *L) {
+    if (L->cfg.fixed_len > 0) return L->cfg.fixed_len;
+    return L->cut && L->cut < L->info.info.max_len ? L->cut : L->info.info.max_len;
+}
+int64_t loader_truncated(const Loader *L) { return L->truncated; }
 
 double loader_padding_fraction(Loader *L) {
     build_epoch(L, L->epoch < 0 ? 0 : (L->next_batch >= L->steps ? L->epoch + 1 : L->epoch));
@@ -496,6 +549,7 @@ double loader_padding_fraction(Loader *L) {
         const int64_t *rows = L->order + L->bstart[s];
         for (int i = 0; i < L->bsize[s]; i++) {
             int l = L->mine.lengths[rows[i]];
+            if (L->cut && l > L->cut) l = L->cut;
             real += l;
             if (l > T) T = l;
         }

@@ -29,6 +29,10 @@ typedef struct {
     int check_vocab;          /* 1: shards must carry vocab_hash */
     uint64_t vocab_hash;      /* the model's tokenizer_vocab_hash */
     int pad_id;               /* id written into padding (0 = [PAD] in BERT vocabularies) */
+    int max_len;              /* >0: longer sequences are cut to max_len, the last kept position
+                                 becoming sep_id (data.max_len); 0: the shards' lengths */
+    int sep_id;               /* [SEP] for cut sequences; <0: cut without replacing */
+    int vocab_size;           /* >0: the model's embedding rows; shards with a larger vocab_size are refused */
 } LoaderConfig;
 
 void loader_config_default(LoaderConfig *c);
@@ -80,6 +84,11 @@ int64_t loader_rank_count(const Loader *L);     /* examples in this rank's share
 int64_t loader_rank_block(const Loader *L);     /* the share's block size (= batch_size) */
 /* Global example index of this rank's local example `local` (0..count-1). */
 int64_t loader_global_index(const Loader *L, int64_t local);
+/* The longest sequence a batch can hold: min(max_len, the shards' max_len)
+ * (or fixed_len), and how many of this rank's examples are longer and cut
+ * (either sentence of a pair counted once). */
+int loader_max_len(const Loader *L);
+int64_t loader_truncated(const Loader *L);
 /* Attributes and task descriptions of the set (label names etc.); no data. */
 const ShardData *loader_info(const Loader *L);
 /* Fraction of padding in the current epoch's batches (first sentences). */

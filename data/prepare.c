@@ -1,6 +1,7 @@
 /* prepare.c — tokenization, label mapping and word-to-wordpiece alignment
  * for `mtbert prepare` (see prepare.h). */
 #include "data/prepare.h"
+#include "data/manifest.h"
 #include "util/errmsg.h"
 #include "util/xalloc.h"
 
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 
 
@@ -351,7 +353,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         continue;
     bad_utf8_b:
         if (!o->skip_bad) {
-            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the second sentence (for ISO-8859-1 input use --encoding latin1)",
+            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the second sentence (for ISO-8859-1 input use --encoding latin-1)",
                    src, r->line, bad);
             goto fail_bufs;
         }
@@ -359,7 +361,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         continue;
     bad_utf8:
         if (!o->skip_bad) {
-            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the %s (for ISO-8859-1 input use --encoding latin1)",
+            seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of the %s (for ISO-8859-1 input use --encoding latin-1)",
                    src, r->line, bad, r->words ? "word" : "text");
             goto fail_bufs;
         }
@@ -417,15 +419,41 @@ int prepare_write_shards(ShardData *d, const char *dir, const char *name, int nu
     d->info.total_examples = d->n;
     d->info.num_shards = num_shards;
     d->first_example = 0;
+    /* the manifest goes first and comes back last: a prepare that stops
+     * half-way leaves a set without one, which the loader refuses */
+    char **paths = calloc((size_t)num_shards, sizeof *paths);
+    char mpath[4096], first[4096];
+    int rc = -1;
+    if (!paths) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    shard_file_name(first, sizeof first, dir, name, 0, num_shards);
+    manifest_path_for(first, mpath, sizeof mpath);
+    if (unlink(mpath) != 0 && errno != ENOENT) {
+        seterr(err, errlen, "%s: cannot remove the old manifest: %s", mpath, strerror(errno));
+        goto out;
+    }
     for (int s = 0; s < num_shards; s++) {
         int64_t lo = d->n * s / num_shards, hi = d->n * (s + 1) / num_shards;
         char path[4096];
         shard_file_name(path, sizeof path, dir, name, s, num_shards);
-        if (shard_write(path, d, lo, hi, s, err, errlen)) return -1;
+        if (shard_write(path, d, lo, hi, s, err, errlen)) goto out;
+        paths[s] = strdup(path);
         if (progress) {
             printf("  wrote %s (%lld examples)\n", path, (long long)(hi - lo));
             fflush(stdout);
         }
     }
-    return 0;
+    if (manifest_write(mpath, (const char *const *)paths, num_shards, err, errlen)) goto out;
+    if (progress) {
+        printf("  wrote %s (sizes and XXH3-128 checksums of the %d shard%s)\n", mpath, num_shards,
+               num_shards == 1 ? "" : "s");
+        fflush(stdout);
+    }
+    rc = 0;
+out:
+    for (int s = 0; s < num_shards; s++) free(paths[s]);
+    free(paths);
+    return rc;
 }

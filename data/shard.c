@@ -125,6 +125,7 @@ static hid_t write_1d(hid_t loc, const char *name, hid_t filetype, hid_t memtype
     hid_t sp = H5Screate_simple(1, &n, &maxd);
     hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(pl, 1, &chunk);
+    H5Pset_obj_track_times(pl, 0); /* no timestamps: the same data gives the same bytes (and checksum) */
     H5Pset_shuffle(pl);
     H5Pset_deflate(pl, 4);
     hid_t ds = H5Dcreate2(loc, name, filetype, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
@@ -163,7 +164,10 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
         DS("lengths_b", H5T_STD_I32LE, H5T_NATIVE_INT32, d->lengths_b + lo, n);
     }
     *what = "group labels";
-    hid_t g = H5Gcreate2(f, "labels", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gpl >= 0) H5Pset_obj_track_times(gpl, 0);
+    hid_t g = H5Gcreate2(f, "labels", H5P_DEFAULT, gpl >= 0 ? gpl : H5P_DEFAULT, H5P_DEFAULT);
+    if (gpl >= 0) H5Pclose(gpl);
     if (g < 0) goto out;
     for (int t = 0; t < d->n_tasks; t++) {
         const ShardTask *k = &d->tasks[t];
@@ -387,6 +391,10 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
     free_strs(strs, nstr);
     strs = NULL; /* a later failure path frees strs again */
     nstr = 0;
+    if (d->info.vocab_size < 1) {
+        seterr(err, errlen, "%s: attribute 'vocab_size' is %d, expected at least 1", path, d->info.vocab_size);
+        goto out;
+    }
     if (d->n < 0 || d->first_example < 0 || d->first_example + d->n > d->info.total_examples ||
         d->info.num_shards < 1 || d->shard_index < 0 || d->shard_index >= d->info.num_shards) {
         seterr(err, errlen, "%s: inconsistent attributes (num_examples %lld, first_example %lld, total_examples %lld, shard %d of %d)",
@@ -574,6 +582,26 @@ static int read_ragged(ShardFile *f, const char *path, const char *sfx, int64_t 
     return 0;
 }
 
+/* Token ids of examples [0,n) of a range read (global index first + i) are
+ * checked like labels: outside 0..vocab_size-1 is an error naming the file,
+ * the example and the position (an embedding lookup would read past the
+ * table; training would see non-finite losses, evaluation garbage). */
+static int check_ids(const char *path, const char *dname, const int32_t *ids, const int64_t *offs,
+                     const int32_t *lens, int64_t n, int64_t first, int vocab_size, char *err, size_t errlen) {
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < lens[i]; j++) {
+            int32_t v = ids[offs[i] + j];
+            if (v < 0 || v >= vocab_size) {
+                seterr(err, errlen,
+                       "%s: example %lld, position %d: token id %d in '%s' is outside the vocabulary (0..%d, "
+                       "attribute 'vocab_size' %d); re-run mtbert prepare",
+                       path, (long long)(first + i), j, v, dname, vocab_size - 1, vocab_size);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, size_t errlen) {
     const char *path = f->path;
     char hmsg[160];
@@ -598,6 +626,9 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
                     errlen))
         goto out;
     int64_t n = hi - lo;
+    if (check_ids(path, "input_ids", d->input_ids, d->offsets, d->lengths, n, d->first_example + lo,
+                  d->info.vocab_size, err, errlen))
+        goto out;
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
         char dname[SHARD_NAME_LEN + 16];
@@ -608,11 +639,14 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
         k->scores = NULL;
         int r;
         if (k->type == LABELS_SCORE) {
-            if (!d->input_ids_b &&
-                read_ragged(f, path, "_b", lo, hi, file_tokens_b, &d->input_ids_b, &d->offsets_b, &d->lengths_b, &blo,
-                            &bn, err, errlen))
-                goto out;
-            d->n_tokens_b = bn;
+            if (!d->input_ids_b) { /* once, however many similarity tasks */
+                if (read_ragged(f, path, "_b", lo, hi, file_tokens_b, &d->input_ids_b, &d->offsets_b, &d->lengths_b,
+                                &blo, &bn, err, errlen) ||
+                    check_ids(path, "input_ids_b", d->input_ids_b, d->offsets_b, d->lengths_b, n,
+                              d->first_example + lo, d->info.vocab_size, err, errlen))
+                    goto out;
+                d->n_tokens_b = bn;
+            }
             k->scores = malloc((size_t)(n ? n : 1) * sizeof(float));
             r = read_slab(f, dname, H5T_NATIVE_FLOAT, lo, n, k->scores);
         } else if (k->type == LABELS_CLASS) {

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libyaml-dev libutf8proc-dev
       libjansson-dev libpcre2-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin python3
-      libprotobuf-c-dev protobuf-c-compiler)
+      libprotobuf-c-dev protobuf-c-compiler libxxhash-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,7 @@
 # OpenMP and OpenBLAS are suppressed by tests/lsan.supp, nothing else.
 #
 # Then a short fuzz smoke run (tests/fuzz/run_fuzz.sh, 10 s per target, all
-# but fuzz_shard), skipped with a message when clang is absent.
+# but fuzz_shard_raw), skipped with a message when clang is absent.
 #
 #   MTBERT_SKIP_ASAN=1   skip the sanitizer suite
 #   MTBERT_SKIP_FUZZ=1   skip the fuzz smoke run
@@ -59,8 +59,9 @@ fi
 
 if [ "${MTBERT_SKIP_FUZZ:-0}" != 1 ]; then
     echo "=== fuzz smoke run"
-    # not fuzz_shard: libhdf5 1.10 itself has memory errors on corrupt files
+    # shard: the loader's verified path (manifest checks before libhdf5);
+    # not shard_raw: libhdf5 1.10 itself has memory errors on corrupt files
     # (found within seconds, not fixable here), which would make CI flaky
     bash tests/fuzz/run_fuzz.sh --seconds "${MTBERT_FUZZ_SECONDS:-10}" --jobs "$JOBS" \
-        config tokenizer safetensors hf_config formats sweep trainer_state
+        config tokenizer safetensors hf_config formats sweep trainer_state shard
 fi

@@ -24,7 +24,7 @@ static char dir[256];
 static void make_data(ShardData *d, int64_t n) {
     memset(d, 0, sizeof *d);
     d->info.vocab_hash = 0x0123456789abcdefull;
-    d->info.vocab_size = 1000;
+    d->info.vocab_size = 1 << 20; /* ids below encode (example, position) */
     d->info.do_lower_case = 1;
     d->info.max_len = 20;
     snprintf(d->info.source, sizeof d->info.source, "unit test");
@@ -71,7 +71,7 @@ static void make_data(ShardData *d, int64_t n) {
             d->input_ids[d->offsets[i] + j] = (int32_t)(i * 100 + j);
             t1->labels[d->offsets[i] + j] = (j == 0 || j == d->lengths[i] - 1) ? LABEL_IGNORE : (int32_t)((i + j) % 3);
         }
-        for (int j = 0; j < d->lengths_b[i]; j++) d->input_ids_b[d->offsets_b[i] + j] = (int32_t)(-i * 100 - j);
+        for (int j = 0; j < d->lengths_b[i]; j++) d->input_ids_b[d->offsets_b[i] + j] = (int32_t)(500000 + i * 100 + j);
     }
 }
 
@@ -96,7 +96,7 @@ static void test_round_trip(void) {
         CHECKF(shard_read_header(path, &r, err, sizeof err) == 0, "%s", err);
         int64_t lo = 41 * s / 3, hi = 41 * (s + 1) / 3;
         CHECK(r.n == hi - lo && r.first_example == lo && r.shard_index == s && r.info.num_shards == 3);
-        CHECK(r.info.vocab_hash == d.info.vocab_hash && r.info.vocab_size == 1000 && r.info.do_lower_case == 1 &&
+        CHECK(r.info.vocab_hash == d.info.vocab_hash && r.info.vocab_size == 1 << 20 && r.info.do_lower_case == 1 &&
               r.info.max_len == 20 && r.info.total_examples == 41 && !strcmp(r.info.source, "unit test"));
         CHECK(r.n_tasks == 3 && !strcmp(r.tasks[0].name, "topic") && r.tasks[1].type == LABELS_TOKEN &&
               r.tasks[2].type == LABELS_SCORE && r.tasks[1].num_labels == 3 &&
@@ -185,7 +185,7 @@ static void test_ranks_and_batches(void) {
             int64_t g = b->example[0];
             CHECK(g == r + 4 * k);
             CHECK(b->B == 1 && b->T == d.lengths[g] && b->input_ids[0] == (int)(g * 100) && b->tasks[0].labels[0] == g % 3);
-            CHECK(b->T_b == d.lengths_b[g] && b->input_ids_b[1] == (int)(-g * 100 - 1) && b->tasks[2].scores[0] == g * 0.25f);
+            CHECK(b->T_b == d.lengths_b[g] && b->input_ids_b[1] == (int)(500000 + g * 100 + 1) && b->tasks[2].scores[0] == g * 0.25f);
         }
         loader_close(L);
     }
@@ -416,6 +416,106 @@ static void test_corrupt_and_mismatch(void) {
     CHECK(loader_open(&c, err, sizeof err) == NULL && strstr(err, "no shard files match"));
 }
 
+/* issue 15, point 14: token ids outside the vocabulary are refused at load
+ * like labels, naming the file, the example and the position */
+static void test_token_ids(void) {
+    ShardData d;
+    make_data(&d, 20);
+    d.info.vocab_size = 2000; /* ids are example * 100 + position: examples 0..19 fit */
+    for (int64_t i = 0; i < d.n_tokens_b; i++) d.input_ids_b[i] = 7;
+    d.input_ids[d.offsets[13] + 2] = 2000;
+    if (write_set(&d, "badid", 2)) return;
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/badid-*.h5", dir);
+    const char *p = pat;
+    LoaderConfig c;
+    loader_config_default(&c);
+    c.paths = &p, c.n_paths = 1, c.batch_size = 4;
+    for (int r = 0; r < 2; r++) { /* the shard's own rank finds it; other ranks do not read it */
+        c.rank = r, c.world = 2;
+        Loader *L = loader_open(&c, err, sizeof err);
+        if (r == 1) { /* blocks of 4 dealt round-robin: example 13 is rank 1's */
+            CHECK(L == NULL);
+            CHECKF(L == NULL && strstr(err, "badid-00001-of-00002.h5") && strstr(err, "example 13, position 2") &&
+                       strstr(err, "token id 2000") && strstr(err, "'input_ids'") && strstr(err, "0..1999"),
+                   "%s", err);
+        } else {
+            CHECKF(L != NULL, "rank 0 does not read example 13: %s", err);
+        }
+        loader_close(L);
+    }
+    /* negative, in the second sentences */
+    d.input_ids[d.offsets[13] + 2] = 13 * 100 + 2;
+    d.input_ids_b[d.offsets_b[4] + 1] = -5;
+    d.info.vocab_size = 1 << 20;
+    if (write_set(&d, "badid", 2)) return;
+    c.rank = 0, c.world = 1;
+    CHECK(loader_open(&c, err, sizeof err) == NULL);
+    CHECKF(strstr(err, "badid-00000-of-00002.h5") && strstr(err, "example 4, position 1") && strstr(err, "token id -5") &&
+               strstr(err, "'input_ids_b'"),
+           "%s", err);
+    /* the model's embedding table smaller than the shards' vocabulary */
+    d.input_ids_b[d.offsets_b[4] + 1] = 0;
+    if (write_set(&d, "badid", 2)) return;
+    c.vocab_size = 1000;
+    CHECK(loader_open(&c, err, sizeof err) == NULL);
+    CHECKF(strstr(err, "badid-00000-of-00002.h5") && strstr(err, "vocab_size") && strstr(err, "1000"), "%s", err);
+    c.vocab_size = 1 << 20;
+    Loader *L = loader_open(&c, err, sizeof err);
+    CHECKF(L != NULL, "%s", err);
+    loader_close(L);
+    shard_data_free(&d);
+}
+
+/* issue 15, point 16: max_len (data.max_len) cuts longer sequences, the
+ * last kept position [SEP] without a token label */
+static void test_max_len(void) {
+    char pat[512];
+    snprintf(pat, sizeof pat, "%s/rk-*.h5", dir); /* 42 examples, lengths 3..15, b 3..7, shards' max_len 20 */
+    const char *p = pat;
+    ShardData d;
+    make_data(&d, 42);
+    LoaderConfig c;
+    loader_config_default(&c);
+    c.paths = &p, c.n_paths = 1, c.batch_size = 42, c.shuffle = 0, c.max_len = 6, c.sep_id = 777;
+    Loader *L = loader_open(&c, err, sizeof err);
+    CHECKF(L != NULL, "%s", err);
+    if (!L) return;
+    int64_t cut = 0;
+    for (int i = 0; i < 42; i++) cut += d.lengths[i] > 6 || d.lengths_b[i] > 6;
+    CHECK(cut > 10 && loader_truncated(L) == cut && loader_max_len(L) == 6);
+    const LoaderBatch *b = loader_next_batch(L);
+    CHECK(b->B == 42 && b->T == 6 && b->T_b == 6);
+    int64_t real = 0;
+    for (int i = 0; i < b->B; i++) {
+        int64_t g = b->example[i];
+        int len = d.lengths[g] < 6 ? d.lengths[g] : 6, lb = d.lengths_b[g] < 6 ? d.lengths_b[g] : 6;
+        real += len;
+        for (int j = 0; j < 6; j++) {
+            int want = j >= len ? 0 : d.lengths[g] > 6 && j == 5 ? 777 : (int)(g * 100 + j);
+            CHECKF(b->input_ids[i * 6 + j] == want && b->mask[i * 6 + j] == (j < len), "example %lld pos %d: %d",
+                   (long long)g, j, b->input_ids[i * 6 + j]);
+            int wl = j >= len || (d.lengths[g] > 6 && j == 5) ? LABEL_IGNORE : d.tasks[1].labels[d.offsets[g] + j];
+            CHECK(b->tasks[1].labels[i * 6 + j] == wl);
+            int wb = j >= lb ? 0 : d.lengths_b[g] > 6 && j == 5 ? 777 : (int)(500000 + g * 100 + j);
+            CHECK(b->input_ids_b[i * 6 + j] == wb && b->mask_b[i * 6 + j] == (j < lb));
+        }
+    }
+    CHECK(b->real_tokens == real);
+    loader_close(L);
+    /* a max_len at or above the shards': nothing cut, the shards' max_len */
+    c.max_len = 128;
+    L = loader_open(&c, err, sizeof err);
+    CHECK(L && loader_truncated(L) == 0 && loader_max_len(L) == 20 && loader_next_batch(L)->T == 15);
+    loader_close(L);
+    /* a fixed length that holds max_len fits although the shards' max_len does not */
+    c.max_len = 8, c.fixed_len = 8;
+    L = loader_open(&c, err, sizeof err);
+    CHECKF(L && loader_next_batch(L)->T == 8, "%s", err);
+    loader_close(L);
+    shard_data_free(&d);
+}
+
 static void test_synthetic(void) {
     RawSet a, b;
     rawset_init(&a);
@@ -479,6 +579,8 @@ int main(void) {
     test_shuffle_and_resume();
     test_bucketing();
     test_corrupt_and_mismatch();
+    test_token_ids();
+    test_max_len();
     test_synthetic();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "data/formats.h"
+#include "data/manifest.h"
 #include "data/prepare.h"
 #include "data/synthetic.h"
 #include "data/tokenizer.h"
@@ -17,6 +18,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: mtbert prepare --format FMT --vocab VOCAB.txt [options] INPUT...\n"
             "       mtbert prepare --synthetic DIR [--seed S] [--train N] [--dev N]\n"
+            "       mtbert prepare --write-manifest SHARD...\n"
             "\n"
             "Tokenizes raw examples with the WordPiece vocabulary and writes HDF5 shards\n"
             "OUT/NAME-00000-of-0000N.h5 (layout: docs/data-format.md). Exit 0 on success,\n"
@@ -76,6 +78,13 @@ static void usage(FILE *f) {
             "                        DIR/train-*.h5, DIR/dev-*.h5 with tasks topic, sentiment, ner\n"
             "  --seed S              generator seed (default 1)\n"
             "  --train N / --dev N   examples (default 4000 / 500); --shards, --max-len (64) apply\n"
+            "\n"
+            "manifests: every set gets OUT/NAME.manifest (size and XXH3-128 checksum of each\n"
+            "shard); training and evaluation check the shards against it and refuse a set\n"
+            "without one.\n"
+            "  --write-manifest SHARD...  write the manifest of existing shards as they are\n"
+            "                        now (sets prepared before manifests existed; all shards\n"
+            "                        of a set, e.g. DIR/train-*.h5): only for files you trust\n"
             "  -h, --help            this text\n");
 }
 
@@ -96,11 +105,62 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *v) 
     return 0;
 }
 
+/* --write-manifest: the manifest of existing shards, one per set; every
+ * shard of a set must be given (their headers say how many there are). */
+static int write_manifests(int n, const char *const *files, int quiet) {
+    if (n < 1) {
+        fprintf(stderr, "mtbert prepare: --write-manifest needs the shard files (e.g. DIR/train-*.h5)\n");
+        return 2;
+    }
+    char err[2048];
+    char (*mp)[4096] = calloc((size_t)n, sizeof *mp);
+    int *shards = calloc((size_t)n, sizeof *shards), *done = calloc((size_t)n, sizeof *done);
+    const char **group = calloc((size_t)n, sizeof *group);
+    int rc = 0;
+    if (!mp || !shards || !done || !group) {
+        fprintf(stderr, "mtbert prepare: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        ShardData h;
+        if (shard_read_header(files[i], &h, err, sizeof err)) {
+            fprintf(stderr, "mtbert prepare: %s\n", err);
+            rc = 2;
+            goto out;
+        }
+        shards[i] = h.info.num_shards;
+        shard_data_free(&h);
+        manifest_path_for(files[i], mp[i], sizeof mp[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (done[i]) continue;
+        int k = 0;
+        for (int j = i; j < n; j++)
+            if (!done[j] && !strcmp(mp[j], mp[i])) group[k++] = files[j], done[j] = 1;
+        if (k != shards[i]) {
+            fprintf(stderr, "mtbert prepare: %s: %d file%s given for a set of %d shards (give all of them, e.g. "
+                    "DIR/NAME-*.h5)\n", mp[i], k, k == 1 ? "" : "s", shards[i]);
+            rc = 2;
+            goto out;
+        }
+        if (manifest_write(mp[i], group, k, err, sizeof err)) {
+            fprintf(stderr, "mtbert prepare: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        if (!quiet) printf("wrote %s (%d shard%s)\n", mp[i], k, k == 1 ? "" : "s");
+    }
+out:
+    free(mp), free(shards), free(done), free(group);
+    return rc;
+}
+
 enum {
     O_FORMAT = 1000, O_INPUT, O_ENCODING, O_SKIP_BAD, O_TASK, O_LABELS, O_LABEL_PART, O_TAG_COL, O_IOB, O_SEP,
     O_LABEL_FIRST, O_LABEL_LAST, O_TEXT_COL, O_TEXT_B_COL, O_LABEL_COL, O_SCORE_COL, O_TOKENS_KEY, O_TAGS_KEY,
     O_PAIR_COLS, O_SCORE_SCALE, O_VOCAB, O_NO_LOWER, O_LOWER, O_MAX_LEN, O_LABEL_ALL, O_OUT, O_NAME, O_SHARDS,
-    O_QUIET, O_SYNTH, O_SEED, O_TRAIN, O_DEV
+    O_QUIET, O_SYNTH, O_SEED, O_TRAIN, O_DEV, O_WRITE_MANIFEST
 };
 
 int cmd_prepare(int argc, char **argv) {
@@ -115,7 +175,8 @@ int cmd_prepare(int argc, char **argv) {
         {"no-lower-case", 0, 0, O_NO_LOWER}, {"lower-case", 0, 0, O_LOWER}, {"max-len", 1, 0, O_MAX_LEN},
         {"label-all-wordpieces", 0, 0, O_LABEL_ALL}, {"out", 1, 0, O_OUT}, {"name", 1, 0, O_NAME},
         {"shards", 1, 0, O_SHARDS}, {"quiet", 0, 0, O_QUIET}, {"synthetic", 1, 0, O_SYNTH}, {"seed", 1, 0, O_SEED},
-        {"train", 1, 0, O_TRAIN}, {"dev", 1, 0, O_DEV}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"train", 1, 0, O_TRAIN}, {"dev", 1, 0, O_DEV}, {"help", 0, 0, 'h'},
+        {"write-manifest", 0, 0, O_WRITE_MANIFEST}, {0, 0, 0, 0},
     };
     const char *inputs[64];
     int n_inputs = 0;
@@ -125,7 +186,7 @@ int cmd_prepare(int argc, char **argv) {
     const char *sep = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL, *score_col = NULL;
     const char *tokens_key = NULL, *tags_key = NULL, *pair_cols = NULL, *label_part = NULL, *encoding = NULL;
     long tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
-    int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0;
+    int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0, write_manifest = 0;
     double score_scale = 1.0;
     optind = 1;
     opterr = 0;
@@ -194,6 +255,7 @@ int cmd_prepare(int argc, char **argv) {
             if (parse_int("--shards", optarg, 1, 99999, &shards)) return 2;
             break;
         case O_QUIET: quiet = 1; break;
+        case O_WRITE_MANIFEST: write_manifest = 1; break;
         case O_SYNTH: synth_dir = optarg; break;
         case O_SEED:
             if (parse_int("--seed", optarg, 0, 0x7fffffffL, &seed)) return 2;
@@ -210,6 +272,7 @@ int cmd_prepare(int argc, char **argv) {
             return 2;
         }
     }
+    if (write_manifest) return write_manifests(argc - optind, (const char *const *)argv + optind, quiet);
     for (int i = optind; i < argc; i++) {
         if (n_inputs == 64) {
             fprintf(stderr, "mtbert prepare: at most 64 inputs\n");

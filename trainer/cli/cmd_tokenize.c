@@ -39,7 +39,9 @@ static void usage(FILE *f) {
             "  --repeat N      passes over the --bench file (default 5)\n"
             "  --help          this text\n"
             "\n"
-            "Invalid UTF-8 stops with 'FILE:LINE: invalid UTF-8 at byte OFFSET', exit 2.\n");
+            "Invalid UTF-8 stops with 'FILE:LINE: invalid UTF-8 at byte OFFSET', a NUL byte\n"
+            "inside a line with 'FILE:LINE: NUL byte at byte OFFSET' (as encode and predict),\n"
+            "exit 2; OFFSET counts from 0.\n");
 }
 
 static double now_s(void) {
@@ -107,6 +109,12 @@ static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
     while ((got = getline(&line, &lcap, f)) >= 0) {
         size_t L = (size_t)got;
         if (L && line[L - 1] == '\n') L--;
+        const char *nul = memchr(line, 0, L);
+        if (nul) {
+            fprintf(stderr, "mtbert tokenize: %s:%zu: NUL byte at byte %zu\n", path, nlines + 1, (size_t)(nul - line));
+            rc = 2;
+            break;
+        }
         if (alen + L > acap) {
             acap = (alen + L) * 2 + 4096;
             char *na = realloc(all, acap);
@@ -128,10 +136,10 @@ static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
     fclose(f);
     free(line);
     if (rc || rerr) {
-        fprintf(stderr, "mtbert tokenize: %s: %s\n", path, rc ? "out of memory" : "read error");
+        if (rc != 2) fprintf(stderr, "mtbert tokenize: %s: %s\n", path, rc ? "out of memory" : "read error");
         free(all);
         free(off);
-        return 1;
+        return rc == 2 ? 2 : 1;
     }
     IntVec ids = {0};
     size_t tokens = 0;
@@ -256,6 +264,13 @@ int cmd_tokenize(int argc, char **argv) {
         size_t L = (size_t)got, bad = 0;
         if (L && line[L - 1] == '\n') L--;
         ids.len = 0;
+        const char *nul = memchr(line, 0, L);
+        if (nul) { /* as encode and predict: text never holds NUL, and C strings would cut there */
+            fflush(stdout);
+            fprintf(stderr, "mtbert tokenize: %s:%zu: NUL byte at byte %zu\n", name, lineno, (size_t)(nul - line));
+            rc = 2;
+            break;
+        }
         if (tokenizer_encode(tok, line, L, &ids, &bad)) {
             fflush(stdout);
             fprintf(stderr, "mtbert tokenize: %s:%zu: invalid UTF-8 at byte %zu\n", name, lineno, bad);

@@ -38,15 +38,24 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     if (!tok) return -1;
     lc.vocab_hash = tokenizer_vocab_hash(tok);
     lc.pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
+    /* data.max_len applies: longer sequences are cut, the last kept position [SEP] */
+    lc.max_len = cfg->data.max_len;
+    lc.sep_id = tokenizer_sep_id(tok);
+    lc.vocab_size = cfg->model.bert.vocab_size;
     tokenizer_free(tok);
     s->loader = loader_open(&lc, err, errlen);
     if (!s->loader) return -1;
     const ShardData *info = loader_info(s->loader);
-    if (info->info.max_len > cfg->model.bert.max_position_embeddings) {
+    if (loader_max_len(s->loader) > cfg->model.bert.max_position_embeddings) {
         snprintf(err, errlen, "%s: shards were prepared with max_len %d, beyond the model's %d positions", path,
                  info->info.max_len, cfg->model.bert.max_position_embeddings);
         return -1;
     }
+    if (loader_truncated(s->loader) && t->comm->rank == 0)
+        fprintf(stderr, "mtbert: %s: data.max_len %d cuts %lld of %s%lld examples (the shards hold up to %d tokens); "
+                "the last kept position becomes [SEP]\n", path, cfg->data.max_len,
+                (long long)loader_truncated(s->loader), lc.world > 1 ? "rank 0's " : "",
+                (long long)loader_rank_count(s->loader), info->info.max_len);
     s->examples = loader_total_examples(s->loader);
     for (int k = 0; k < MAX_TASKS; k++) s->shard_task[k] = -1;
     return 0;
@@ -281,16 +290,29 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->has_eval = t->neval > 0;
     comm_allreduce_max_int(comm, &t->has_eval, 1);
 
+    /* what training really uses is recorded (config.yaml, checkpoints'
+     * max_seq_length): the longest sequence a training batch can hold */
+    if (for_training && t->nsources > 0) {
+        int used = 0;
+        for (int s = 0; s < t->nsources; s++)
+            if (loader_max_len(t->src[s].loader) > used) used = loader_max_len(t->src[s].loader);
+        if (used < cfg->data.max_len) {
+            if (rank0)
+                fprintf(stderr, "mtbert: data.max_len %d: the training shards hold at most %d tokens a sequence; "
+                        "max_len %d is recorded\n", cfg->data.max_len, used, used);
+            cfg->data.max_len = used;
+        }
+    }
     /* model */
     int maxB = cfg->data.batch_size, maxT = cfg->data.max_len;
     for (int s = 0; s < t->nsources; s++) if (t->src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
     for (int s = 0; s < t->neval; s++) if (t->eval_src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
     for (int s = 0; s < t->nsources; s++) {
-        int ml = loader_info(t->src[s].loader)->info.max_len;
+        int ml = loader_max_len(t->src[s].loader);
         if (ml > maxT) maxT = ml;
     }
     for (int s = 0; s < t->neval; s++) {
-        int ml = loader_info(t->eval_src[s].loader)->info.max_len;
+        int ml = loader_max_len(t->eval_src[s].loader);
         if (ml > maxT) maxT = ml;
     }
     if (maxT > cfg->model.bert.max_position_embeddings) maxT = cfg->model.bert.max_position_embeddings;
