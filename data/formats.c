@@ -735,6 +735,17 @@ static int read_pairs(const FormatOptions *o, const char *name, const char *buf,
 
 int format_read_buffer(const FormatOptions *o, const char *name, const char *buf, size_t len,
                        RawSet *out, char *err, size_t errlen) {
+    /* text never holds NUL (C strings would silently cut the line there):
+     * an error even under skip_bad, as in encode, predict and tokenize */
+    const char *z = memchr(buf, 0, len);
+    if (z) {
+        long line = 1;
+        const char *ls = buf;
+        for (const char *p = buf; p < z; p++)
+            if (*p == '\n') line++, ls = p + 1;
+        seterr(err, errlen, "%s:%ld: NUL byte at byte %zu", name, line, (size_t)(z - ls));
+        return -1;
+    }
     char *conv = NULL;
     if (o->latin1) {
         /* ISO-8859-1 maps byte b to code point b: 2 bytes in UTF-8 above 0x7f */

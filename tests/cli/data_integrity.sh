@@ -10,7 +10,8 @@
 #   16  data.max_len below the shards' length cuts batches (said on stderr)
 #       and is what the checkpoint records; above it, the shards' length is
 #       recorded;
-#   19  tokenize: a NUL byte inside a line is "FILE:LINE: NUL byte at byte N";
+#   19  tokenize and prepare: a NUL byte inside a line is "FILE:LINE: NUL
+#       byte at byte N", exit 2;
 #   23  prepare's invalid-UTF-8 hint says --encoding latin-1, as --help does.
 # The id patch needs h5repack/h5dump (hdf5-tools); without them that part
 # is skipped with a note.
@@ -150,6 +151,11 @@ grep -qF "nul.txt:2: NUL byte at byte 3" "$T/stderr" || fail "tokenize: no 'nul.
 "$BIN" tokenize --vocab "$D/vocab.txt" --bench "$T/nul.txt" --repeat 1 >"$T/stdout" 2>"$T/stderr"
 rc=$?
 [ $rc = 2 ] && grep -qF "nul.txt:2: NUL byte at byte 3" "$T/stderr" || fail "tokenize --bench with a NUL byte: exit $rc"
+
+# prepare: the same for a raw input line (before: cut there silently)
+"$BIN" prepare --format lines --vocab "$D/vocab.txt" --out "$T/n" "$T/nul.txt" >/dev/null 2>"$T/stderr"
+rc=$?
+[ $rc = 2 ] && grep -qF "nul.txt:2: NUL byte at byte 3" "$T/stderr" || fail "prepare with a NUL byte: exit $rc"
 
 # ---- 23: the invalid-UTF-8 hint spells the option as --help does
 printf 'pos\tgood text\nneg\tbad \xe9 text\n' >"$T/bad.tsv"

@@ -204,6 +204,26 @@ static Tokenizer *small_vocab(void) {
     return t;
 }
 
+/* issue 15, point 19 (prepare's part): a NUL byte is an error naming line
+ * and byte offset in every format, also under skip_bad (before, the line
+ * was cut there silently) */
+static void test_nul(void) {
+    static const char text[] = "pos\tgood\nneg\tba\0d text\n";
+    static const FormatKind kinds[] = {FMT_CONLL, FMT_LINES, FMT_CSV, FMT_JSONL, FMT_PAIRS};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (int skip = 0; skip < 2; skip++) {
+            FormatOptions o;
+            format_options_default(&o, kinds[k]);
+            o.skip_bad = skip;
+            RawSet s;
+            rawset_init(&s);
+            int rc = format_read_buffer(&o, "in.txt", text, sizeof text - 1, &s, err, sizeof err);
+            CHECKF(rc == -1 && strstr(err, "in.txt:2: NUL byte at byte 6"), "format %zu skip %d: rc %d: %s", k, skip,
+                   rc, err);
+            rawset_free(&s);
+        }
+}
+
 static void test_prepare(void) {
     Tokenizer *tok = small_vocab();
     CHECKF(tok != NULL, "tokenizer: %s", err);
@@ -301,6 +321,7 @@ int main(void) {
     test_csv();
     test_jsonl();
     test_pairs();
+    test_nul();
     test_prepare();
     return test_finish("test_formats");
 }
