@@ -153,9 +153,10 @@ rc=$?
 [ $rc = 2 ] && grep -qF "nul.txt:2: NUL byte at byte 3" "$T/stderr" || fail "tokenize --bench with a NUL byte: exit $rc"
 
 # prepare: the same for a raw input line (before: cut there silently)
-"$BIN" prepare --format lines --vocab "$D/vocab.txt" --out "$T/n" "$T/nul.txt" >/dev/null 2>"$T/stderr"
+printf 'pos\tfine line\nneg\tbad\0line\n' >"$T/nul.tsv"
+"$BIN" prepare --format lines --vocab "$D/vocab.txt" --out "$T/n" "$T/nul.tsv" >/dev/null 2>"$T/stderr"
 rc=$?
-[ $rc = 2 ] && grep -qF "nul.txt:2: NUL byte at byte 3" "$T/stderr" || fail "prepare with a NUL byte: exit $rc"
+[ $rc = 2 ] && grep -qF "nul.tsv:2: NUL byte at byte 7" "$T/stderr" || fail "prepare with a NUL byte: exit $rc"
 
 # ---- 23: the invalid-UTF-8 hint spells the option as --help does
 printf 'pos\tgood text\nneg\tbad \xe9 text\n' >"$T/bad.tsv"
