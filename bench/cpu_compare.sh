@@ -1,33 +1,107 @@
 #!/usr/bin/env bash
-# CPU training throughput of mtbert against PyTorch + Hugging Face on the same
-# shapes, in one run. Usage: bench/cpu_compare.sh [CONFIG] [PYTHON]
+# CPU training throughput of mtbert against PyTorch 2.x on the same shapes,
+# in one run, with the machine's fp32 GEMM peak measured in the same run on
+# the same threads. Usage: bench/cpu_compare.sh [CONFIG] [PYTHON]
 #   CONFIG defaults to configs/bench/bert-mini.yaml; PYTHON is an interpreter
 #   with torch and transformers (default: python3).
+# Prints: CPU model and SIMD flags; sgemm GFLOP/s of OpenBLAS as this
+# environment configures it (OPENBLAS_CORETYPE honoured), of OpenBLAS
+# choosing its kernels itself (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for
+# that one command only) and of mtbert's own GEMM; then mtbert bench,
+# bench/torch_bench.py (transformers BertModel) and bench/torch_plain_bert.py
+# (own nn.Module, SDPA), each with dropout 0.1 and 0; then a table of
+# tokens/s, ratios and the share of the sgemm peak.
+# Environment: MTBERT_BIN (default build/mtbert), ROUNDS (default 1: each
+# measurement once; with more, the best of ROUNDS alternating runs is kept,
+# for a machine that other jobs share), STEPS (timed steps, default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-configs/bench/bert-mini.yaml}
 py=${2:-python3}
 bin=${MTBERT_BIN:-build/mtbert}
+rounds=${ROUNDS:-1}
+steps=${STEPS:-10}
 [ -x "$bin" ] || { cmake -B build -S . >/dev/null && cmake --build build -j"$(nproc)" >/dev/null; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-echo "== mtbert bench $config"
-ours=$("$bin" bench "$config" --quiet | tail -n 1)
-echo "$ours"
-args=$(python3 - "$ours" <<'PY'
+echo "== machine"
+model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni|amx_tile' | tr '\n' ' ')
+echo "cpu: $model, $(nproc) cores; SIMD: $flags"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
+threads=$("$bin" bench "$config" --quiet --set bench.steps=1 --set bench.warmup=0 | tail -n 1 |
+          python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["threads"])')
+
+echo "== sgemm peak, $threads threads"
+cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
+   $(pkg-config --cflags --libs openblas) -lm -o "$tmp/sgemm_peak"
+"$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_env.json"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_auto.json"
+OMP_NUM_THREADS=$threads "$tmp/sgemm_peak" "$threads" mtbert | tee "$tmp/peak_own.json"
+
+nodrop="--set model.hidden_dropout=0 --set model.attention_dropout=0"
+ntasks=$(python3 - "$config" <<'PY'
+import re, sys
+# count "- name:" entries under tasks: (the bench configs list tasks that way)
+t = open(sys.argv[1]).read().split("tasks:", 1)
+print(len(re.findall(r"^\s*-\s*name:", t[1].split("\n\n")[0], re.M)) if len(t) > 1 else 0)
+PY
+)
+for ((i = 0; i < ntasks; i++)); do nodrop+=" --set tasks.$i.dropout=0"; done
+
+# best (highest tokens/s) of $rounds runs of a command printing JSON last
+best() {
+  local out=$1; shift
+  for ((r = 0; r < rounds; r++)); do "$@" | tail -n 1 >>"$out.all"; done
+  python3 - "$out.all" >"$out" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1])
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(json.dumps(max(rows, key=lambda r: r["tokens_per_s"])))
+PY
+}
+
+echo "== mtbert bench $config (dropout 0.1, then 0)"
+best "$tmp/m1.json" "$bin" bench "$config" --quiet --set bench.steps="$steps"
+cat "$tmp/m1.json"
+# shellcheck disable=SC2086
+best "$tmp/m0.json" "$bin" bench "$config" --quiet --set bench.steps="$steps" $nodrop
+cat "$tmp/m0.json"
+args=$(python3 - "$tmp/m1.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
 print(" ".join(f"--{k} {r[k]}" for k in ["layers", "hidden", "heads", "intermediate", "vocab",
-                                          "seq", "batch", "threads", "steps", "warmup", "dropout"]))
+                                          "seq", "batch", "threads", "steps", "warmup"]))
 PY
 )
 echo "== PyTorch ($py) with: $args"
-theirs=$($py bench/torch_bench.py $args | tail -n 1)
-echo "$theirs"
-python3 - "$ours" "$theirs" <<'PY'
+for d in 0.1 0; do
+  # shellcheck disable=SC2086
+  best "$tmp/hf$d.json" $py bench/torch_bench.py $args --dropout $d
+  cat "$tmp/hf$d.json"
+  # shellcheck disable=SC2086
+  best "$tmp/pl$d.json" $py bench/torch_plain_bert.py $args --dropout $d
+  cat "$tmp/pl$d.json"
+done
+
+python3 - "$tmp" <<'PY'
 import json, sys
-o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{'':10s} {'tokens/s':>10s} {'step ms':>9s}")
-print(f"{'mtbert':10s} {o['tokens_per_s']:10.0f} {o['step_ms']:9.1f}")
-print(f"{'pytorch':10s} {t['tokens_per_s']:10.0f} {t['step_ms']:9.1f}   (torch {t['torch']})")
-print(f"ratio mtbert/pytorch: {o['tokens_per_s'] / t['tokens_per_s']:.2f}x with {o['threads']} threads")
+d = sys.argv[1]
+j = lambda n: json.load(open(f"{d}/{n}"))
+pe, pa, po = j("peak_env.json"), j("peak_auto.json"), j("peak_own.json")
+peak = max(pe["peak_gflops"], pa["peak_gflops"], po["peak_gflops"])
+print()
+print(f"sgemm peak ({pe['threads']} threads): OpenBLAS {pe['core']} (as configured) {pe['peak_gflops']:.0f}, "
+      f"OpenBLAS {pa['core']} (own choice) {pa['peak_gflops']:.0f}, mtbert GEMM ({po['core']}) "
+      f"{po['peak_gflops']:.0f} GFLOP/s; peak used below: {peak:.0f}")
+print(f"{'':30s} {'tokens/s':>9s} {'step ms':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
+for drop, tag in (("0.1", "1"), ("0", "0")):
+    m = j(f"m{tag}.json")
+    hf, pl = j(f"hf{drop}.json"), j(f"pl{drop}.json")
+    print(f"{'mtbert, dropout ' + drop:30s} {m['tokens_per_s']:9.0f} {m['step_ms']:8.1f} "
+          f"{m['gflops_per_s']:8.1f} {100 * m['gflops_per_s'] / peak:6.0f}%")
+    for name, r in (("transformers BertModel", hf), ("plain nn.Module BERT", pl)):
+        print(f"{name + ', dropout ' + drop:30s} {r['tokens_per_s']:9.0f} {r['step_ms']:8.1f}"
+              f"   mtbert/this: {m['tokens_per_s'] / r['tokens_per_s']:.2f}x")
+print(f"(torch {hf['torch']}, {m['threads']} threads; best of the rounds run)")
 PY

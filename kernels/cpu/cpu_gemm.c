@@ -27,10 +27,10 @@
 #define MR_MAX 12
 #define NR_MAX 32
 
-typedef void (*ukr_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int acc);
+typedef void (*ukr_fn)(int kc, const float *Ap, long ak, const float *Bp, float *C, long ldc, int acc);
 
 /* ---- AVX-512: 12 x 32 tile, 24 zmm accumulators ---- */
-__attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const float *Ap,
+__attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const float *Ap, long ak,
                                                                 const float *Bp, float *C,
                                                                 long ldc, int acc) {
     __m512 c[12][2];
@@ -48,7 +48,7 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const floa
             c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
             c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
         }
-        Ap += 12;
+        Ap += ak;
         Bp += 32;
     }
 #pragma GCC unroll 12
@@ -64,8 +64,9 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const floa
 }
 
 /* ---- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators ---- */
-__attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap, const float *Bp,
-                                                          float *C, long ldc, int acc) {
+__attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap, long ak,
+                                                          const float *Bp, float *C, long ldc,
+                                                          int acc) {
     __m256 c[6][2];
     for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
     if (acc)
@@ -81,7 +82,7 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap
             c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
             c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
         }
-        Ap += 6;
+        Ap += ak;
         Bp += 16;
     }
 #pragma GCC unroll 6
@@ -172,7 +173,7 @@ __attribute__((target("avx2,fma"))) static void ukr_rows_avx2(int kc, const floa
 }
 
 static struct {
-    int ready, kind, MR, NR, pack_rows;
+    int ready, kind, MR, NR, pack_rows, pack_t;
     ukr_fn ukr;
     ukr_rows_fn ukr_rows;
 } G;
@@ -193,9 +194,11 @@ static void gemm_init(void) {
     G.kind = want;
     if (want == CPU_GEMM_AVX512) G.MR = 12, G.NR = 32, G.ukr = ukr_avx512, G.ukr_rows = ukr_rows_avx512;
     else if (want == CPU_GEMM_AVX2) G.MR = 6, G.NR = 16, G.ukr = ukr_avx2, G.ukr_rows = ukr_rows_avx2;
-    /* A read in place (no packing) only on request: measured no faster */
+    /* A read in place, not packed (MTBERT_GEMM_PACK_A=1 packs it) */
     e = getenv("MTBERT_GEMM_PACK_A");
-    G.pack_rows = !(e && *e == '0');
+    G.pack_rows = e && *e == '1';
+    e = getenv("MTBERT_GEMM_PACK_AT");
+    G.pack_t = e && *e == '1';
     G.ready = 1;
 }
 
@@ -308,7 +311,13 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
             for (int ic = 0; ic < M; ic += MC_ROWS) {
                 int mc = M - ic < MC_ROWS ? M - ic : MC_ROWS;
                 int inplace = !ta && !G.pack_rows;
-                if (!inplace) pack_a(Ap, A, lda, ta, ic, mc, pc, kc, MR);
+                /* ta = 1: full panels read in place (MR floats per depth, lda apart) */
+                int inplace_t = ta && G.pack_t == 0;
+                if (!inplace && !inplace_t) pack_a(Ap, A, lda, ta, ic, mc, pc, kc, MR);
+                else if (inplace_t && mc % MR) {
+                    int full = mc / MR * MR;
+                    pack_a(Ap + (size_t)full * kc, A, lda, ta, ic + full, mc - full, pc, kc, MR);
+                }
                 for (int q = 0; q < npan; q++) {
                     int j = jc + q * NR, n = jc + nc - j < NR ? jc + nc - j : NR;
                     const float *bp = Bp + (size_t)q * NR * kc;
@@ -316,12 +325,15 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
                         int m = mc - p < MR ? mc - p : MR;
                         float *c = C + (size_t)(ic + p) * ldc + j;
                         const float *arow = A + (size_t)(ic + p) * lda + pc;
+                        const float *ap = Ap + (size_t)p * kc;
+                        long ak = MR;
+                        if (inplace_t && m == MR) ap = A + (size_t)pc * lda + ic + p, ak = lda;
                         if (m == MR && n == NR) {
                             if (inplace) G.ukr_rows(kc, arow, lda, m, bp, c, ldc, acc);
-                            else G.ukr(kc, Ap + (size_t)p * kc, bp, c, ldc, acc);
+                            else G.ukr(kc, ap, ak, bp, c, ldc, acc);
                         } else {
                             if (inplace) G.ukr_rows(kc, arow, lda, m, bp, tile, NR, 0);
-                            else G.ukr(kc, Ap + (size_t)p * kc, bp, tile, NR, 0);
+                            else G.ukr(kc, ap, ak, bp, tile, NR, 0);
                             for (int r = 0; r < m; r++)
                                 for (int t = 0; t < n; t++)
                                     c[(size_t)r * ldc + t] = acc ? c[(size_t)r * ldc + t] + tile[r * NR + t]

@@ -5,11 +5,11 @@
 
 #include "cpu_internal.h"
 
-/* The packed GEMM of cpu_gemm.c for products big enough to fill its tiles
- * (M and N at least 32, about a million multiply-adds); OpenBLAS for the
- * rest (classifier heads with a handful of outputs). */
+/* The packed GEMM of cpu_gemm.c from about a million multiply-adds on
+ * (classifier heads with a handful of outputs included: partial tiles cost
+ * less than OpenBLAS's thread split); OpenBLAS below that. */
 static int use_own_gemm(int M, int N, int K) {
-    return M >= 32 && N >= 32 && K >= 16 && (double)M * N * K >= 1e6;
+    return (double)M * N * K >= 1e6;
 }
 
 // inp (N,C), w (OC,C), bias (OC) or NULL -> out (N,OC) = inp @ w^T + bias
