@@ -469,6 +469,69 @@ static void test_uneven_split(void) {
     }
 }
 
+/* A batch big enough for the threaded GEMM paths (contrastive.c splits rows
+ * over OpenMP threads above 4e6 multiply-adds): the loss against a naive
+ * loop written here, the full gradient against 10 slices of 30 rows (whose
+ * gradient GEMMs stay below the threshold). */
+static double naive_cos(const float *A, const float *const cand[2], const double *na, const double *nc, int ng,
+                        int d, int i, int j) {
+    const float *x = cand[j / ng] + (size_t)(j % ng) * d;
+    double s = 0;
+    for (int c = 0; c < d; c++) s += (double)A[(size_t)i * d + c] * x[c];
+    return s / (na[i] * nc[j]);
+}
+
+static void test_large_batch(void) {
+    enum { NG = 300, K = 1, D = 64 };
+    uint64_t st = 2024;
+    float *A = malloc(sizeof(float) * NG * D), *P = malloc(sizeof(float) * NG * D), *N = malloc(sizeof(float) * NG * K * D);
+    fill(A, NG * D, &st, 1.0f);
+    for (int i = 0; i < NG * D; i++) P[i] = A[i] + 2.0f * test_rand_normal(&st);
+    fill(N, NG * K * D, &st, 1.0f);
+    CtrBatch b = {NG, K, D, A, P, N, NULL, NULL, NULL, NULL};
+    CtrOptions o;
+    ctr_options_default(&o, CTR_MNRL);
+    o.symmetric = 1;
+    size_t nd = (size_t)NG * D;
+    float *fA = malloc(sizeof(float) * nd), *fP = malloc(sizeof(float) * nd), *fN = malloc(sizeof(float) * nd * K);
+    float *sA = malloc(sizeof(float) * nd), *sP = malloc(sizeof(float) * nd), *sN = malloc(sizeof(float) * nd * K);
+    char err[128];
+    CtrResult r;
+    CHECK(ctr_loss(&b, &o, 0, NG, &r, fA, fP, fN, err, sizeof err) == 0);
+    for (int r0 = 0; r0 < NG; r0 += 30)
+        CHECK(ctr_loss(&b, &o, r0, 30, NULL, sA + (size_t)r0 * D, sP + (size_t)r0 * D, sN + (size_t)r0 * K * D, err,
+                       sizeof err) == 0);
+    double eg = fmax(fmax(normrel(fA, sA, nd), normrel(fP, sP, nd)), normrel(fN, sN, nd * K));
+    /* naive symmetric InfoNCE, cosine, scale 20 */
+    double *na = malloc(sizeof(double) * NG), *nc = malloc(sizeof(double) * NG * (1 + K));
+    const float *cand[2] = {P, N};
+    for (int i = 0; i < NG; i++) {
+        double s = 0;
+        for (int c = 0; c < D; c++) s += (double)A[i * D + c] * A[i * D + c];
+        na[i] = sqrt(s);
+    }
+    for (int j = 0; j < NG * (1 + K); j++) {
+        const float *x = cand[j / NG] + (size_t)(j % NG) * D;
+        double s = 0;
+        for (int c = 0; c < D; c++) s += (double)x[c] * x[c];
+        nc[j] = sqrt(s);
+    }
+    double loss = 0;
+    for (int i = 0; i < NG; i++) {
+        double f = 0, bsum = 0;
+        for (int j = 0; j < NG * (1 + K); j++) f += exp(20.0 * naive_cos(A, cand, na, nc, NG, D, i, j));
+        for (int j = 0; j < NG; j++) bsum += exp(20.0 * naive_cos(A, cand, na, nc, NG, D, j, i));
+        double own = 20.0 * naive_cos(A, cand, na, nc, NG, D, i, i);
+        loss += 0.5 * ((log(f) - own) + (log(bsum) - own));
+    }
+    loss /= NG;
+    double el = fabs(r.loss - loss) / loss;
+    printf("  large batch n=%d k=%d d=%d symmetric: loss %.6f (naive %.6f, rel %.2g), full vs sliced gradient %.2g\n", NG,
+           K, D, r.loss, loss, el, eg);
+    CHECKF(el < 1e-10 && eg < 1e-6, "large batch: loss %.3g gradient %.3g", el, eg);
+    free(A); free(P); free(N); free(fA); free(fP); free(fN); free(sA); free(sP); free(sN); free(na); free(nc);
+}
+
 static void test_gradcache(int k, CtrNegOrder order) {
     enum { NG = 16, MINI = 5, M = 9, D = 6 };
     uint64_t st = 5 + (uint64_t)k + 10 * (uint64_t)order;
@@ -627,6 +690,7 @@ int main(void) {
     test_two_ranks(0, CTR_COSENT, 0);
     test_two_ranks(1, CTR_TRIPLET, 0);
     test_uneven_split();
+    test_large_batch();
     printf("gradcache:\n");
     test_gradcache(0, CTR_NEG_EXAMPLE_MAJOR);
     test_gradcache(3, CTR_NEG_EXAMPLE_MAJOR);

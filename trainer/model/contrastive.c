@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,27 @@ int ctr_loss_parse(const char *name, CtrLoss *out) {
 
 const char *ctr_loss_name(CtrLoss loss) {
     return (int)loss >= 0 && (int)loss < 4 ? loss_names[loss] : "?";
+}
+
+/* C (m, n) = op(A) op(B) with the m rows split over the OpenMP threads
+ * (OpenBLAS runs single-threaded inside our threads, as in kernels/cpu).
+ * Row r of op(A) starts at A + r * (ta ? 1 : lda). */
+static void gemm_rows(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
+                      double *C, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (int r = 0; r < m; r++) memset(C + (size_t)r * ldc, 0, sizeof(double) * n);
+        return;
+    }
+    double work = (double)m * n * k;
+#pragma omp parallel if (work > 4e6)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int lo = (int)((long long)m * id / nt), hi = (int)((long long)m * (id + 1) / nt);
+        if (hi > lo)
+            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, hi - lo, n, k,
+                        1.0, A + (size_t)lo * (ta ? 1 : (size_t)lda), lda, B, ldb, 0.0, C + (size_t)lo * ldc, ldc);
+    }
 }
 
 static int all_finite(const float *x, size_t n) {
@@ -139,8 +161,8 @@ static int mnrl(const CtrBatch *b, const CtrOptions *o, int row0, int nrows, Ctr
     double *u = malloc(sizeof(double) * (size_t)n * d);
     double *v = malloc(sizeof(double) * nc * d);
     double *nu = malloc(sizeof(double) * n), *nv = malloc(sizeof(double) * nc);
-    double *S = malloc(sizeof(double) * (size_t)n * nc); /* similarities, then dL/dS */
-    double *G = malloc(sizeof(double) * (size_t)n * nc);
+    double *S = malloc(sizeof(double) * (size_t)n * nc); /* similarities */
+    double *G = malloc(sizeof(double) * (size_t)n * nc); /* dL/dS */
     double *du = malloc(sizeof(double) * (size_t)(nrows > 0 ? nrows : 1) * (size_t)(1 + k) * d);
     if (!u || !v || !nu || !nv || !S || !G || !du) {
         free(u); free(v); free(nu); free(nv); free(S); free(G); free(du);
@@ -149,82 +171,101 @@ static int mnrl(const CtrBatch *b, const CtrOptions *o, int row0, int nrows, Ctr
     rows_in(b->anchors, n, d, norm, u, nu);
     rows_in(b->positives, n, d, norm, v, nv);
     if (k > 0) rows_in(b->negatives, n * k, d, norm, v + (size_t)n * d, nv + n);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)nc, d, 1.0, u, d, v, d, 0.0, S, (int)nc);
+    gemm_rows(0, 1, n, (int)nc, d, u, d, v, d, S, (int)nc);
 
-    double loss = 0;
-    int64_t hits = 0, masked = 0;
+    /* per-row terms, summed serially at the end: the loss does not depend
+     * on the number of threads */
+    double *rl = calloc((size_t)n, sizeof(double)), *lse_b = o->symmetric ? malloc(sizeof(double) * n) : NULL;
+    int *top = malloc(sizeof(int) * n);
+    int64_t *nmask = calloc((size_t)n, sizeof(int64_t));
+    if (!rl || !top || !nmask || (o->symmetric && !lse_b)) {
+        free(rl); free(lse_b); free(top); free(nmask);
+        free(u); free(v); free(nu); free(nv); free(S); free(G); free(du);
+        return fail(err, errlen, "contrastive: out of memory");
+    }
+    const double f = w * sc / n;
     /* anchors -> candidates (all columns) */
+#pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
         const double *s = S + (size_t)i * nc;
         double *g = G + (size_t)i * nc;
-        double mx = sc * s[i], own = sc * s[i];
-        int top = 1;
+        double own = sc * s[i], mx = own;
+        int hit = 1;
+        int64_t nm = 0;
         for (size_t c = 0; c < nc; c++) {
             if ((int)c == i) continue;
-            if (masked_col(b, i, (int)c)) { masked++; continue; }
+            if (masked_col(b, i, (int)c)) { nm++; g[c] = -1; continue; } /* -1 marks masked for the next pass */
+            g[c] = 0;
             double z = sc * s[c];
             if (z > mx) mx = z;
-            if (z >= own) top = 0;
+            if (z >= own) hit = 0;
         }
+        g[i] = 0;
         double sum = 0;
         for (size_t c = 0; c < nc; c++) {
-            if ((int)c != i && masked_col(b, i, (int)c)) { g[c] = 0; continue; }
+            if (g[c] < 0) { g[c] = 0; continue; }
             g[c] = exp(sc * s[c] - mx);
             sum += g[c];
         }
-        double lse = mx + log(sum);
-        loss += w * (lse - own);
-        hits += top;
-        double f = w * sc / n;
+        rl[i] = w * (mx + log(sum) - own);
+        top[i] = hit;
+        nmask[i] = nm;
         for (size_t c = 0; c < nc; c++) g[c] = f * (g[c] / sum - ((int)c == i ? 1.0 : 0.0));
     }
-    /* positives -> anchors: row i = positive i, column j = anchor j, logit sc * S[j][i] */
+    /* positives -> anchors: row i = positive i, column j = anchor j, logit
+     * sc * S[j][i]; first every row's log-sum-exp, then the gradient rows */
     if (o->symmetric) {
-        double f = w * sc / n;
-        double *q = malloc(sizeof(double) * n);
-        if (!q) {
-            free(u); free(v); free(nu); free(nv); free(S); free(G); free(du);
-            return fail(err, errlen, "contrastive: out of memory");
-        }
+#pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++) {
             double own = sc * S[(size_t)i * nc + i], mx = own;
+            int64_t nm = 0;
             for (int j = 0; j < n; j++) {
                 if (j == i) continue;
-                if (dup_pair(b, i, j)) { masked++; continue; }
+                if (dup_pair(b, i, j)) { nm++; continue; }
                 double z = sc * S[(size_t)j * nc + i];
                 if (z > mx) mx = z;
             }
             double sum = 0;
-            for (int j = 0; j < n; j++) {
-                if (dup_pair(b, i, j)) { q[j] = 0; continue; }
-                q[j] = exp(sc * S[(size_t)j * nc + i] - mx);
-                sum += q[j];
-            }
-            loss += w * (mx + log(sum) - own);
-            for (int j = 0; j < n; j++) G[(size_t)j * nc + i] += f * (q[j] / sum - (j == i ? 1.0 : 0.0));
+            for (int j = 0; j < n; j++)
+                if (!dup_pair(b, i, j)) sum += exp(sc * S[(size_t)j * nc + i] - mx);
+            lse_b[i] = mx + log(sum);
+            rl[i] += w * (lse_b[i] - own);
+            nmask[i] += nm;
         }
-        free(q);
+#pragma omp parallel for schedule(static)
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < n; i++) {
+                if (dup_pair(b, i, j)) continue;
+                G[(size_t)j * nc + i] += f * (exp(sc * S[(size_t)j * nc + i] - lse_b[i]) - (j == i ? 1.0 : 0.0));
+            }
     }
+    double loss = 0;
+    int64_t hits = 0, masked = 0;
+    for (int i = 0; i < n; i++) {
+        loss += rl[i];
+        hits += top[i];
+        masked += nmask[i];
+    }
+    free(rl); free(lse_b); free(top); free(nmask);
     loss /= n;
 
     const double gs = o->grad_scale;
     if (nrows > 0 && dA) {
         /* dU(rows) = G(rows, :) V */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nrows, d, (int)nc, 1.0, G + (size_t)row0 * nc,
-                    (int)nc, v, d, 0.0, du, d);
+        gemm_rows(0, 0, nrows, d, (int)nc, G + (size_t)row0 * nc, (int)nc, v, d, du, d);
         for (int r = 0; r < nrows; r++)
             row_back(u + (size_t)(row0 + r) * d, nu[row0 + r], du + (size_t)r * d, d, norm, gs, dA + (size_t)r * d);
     }
     if (nrows > 0 && dP) {
         /* dV(cols) = G(:, cols)^T U for the owned positive columns */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nrows, d, n, 1.0, G + row0, (int)nc, u, d, 0.0, du, d);
+        gemm_rows(1, 0, nrows, d, n, G + row0, (int)nc, u, d, du, d);
         for (int r = 0; r < nrows; r++)
             row_back(v + (size_t)(row0 + r) * d, nv[row0 + r], du + (size_t)r * d, d, norm, gs, dP + (size_t)r * d);
     }
     if (nrows > 0 && k > 0 && dN) {
         size_t c0 = (size_t)n + (size_t)row0 * k;
         int m = nrows * k;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, d, n, 1.0, G + c0, (int)nc, u, d, 0.0, du, d);
+        gemm_rows(1, 0, m, d, n, G + c0, (int)nc, u, d, du, d);
         for (int r = 0; r < m; r++)
             row_back(v + (c0 + r) * d, nv[c0 + r], du + (size_t)r * d, d, norm, gs, dN + (size_t)r * d);
     }
