@@ -280,6 +280,10 @@ int manifest_verify_files(const char *const *files, int n, char *err, size_t err
     }
     for (int i = 0; i < n; i++) {
         char mp[4096];
+        if (access(files[i], F_OK) != 0) { /* a wrong name, before talk of manifests */
+            seterr(err, errlen, "%s: cannot open: %s", files[i], strerror(errno));
+            goto out;
+        }
         manifest_path_for(files[i], mp, sizeof mp);
         int k = 0;
         while (k < nm && strcmp(ms[k].path, mp)) k++;

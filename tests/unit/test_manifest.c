@@ -208,6 +208,12 @@ static void test_prepare_and_loader(void) {
     CHECKF(strstr(err, s1) && strstr(err, "listed in the manifest") && strstr(err, "missing"), "%s", err);
     CHECK(rename(keep, s1) == 0);
 
+    /* a name that does not exist is just that, whatever the manifests */
+    char typo[512];
+    snprintf(typo, sizeof typo, "%s/ms-0000-of-00002.h5", dir);
+    CHECK(open_glob(typo) == NULL);
+    CHECKF(strstr(err, typo) && strstr(err, "cannot open") && !strstr(err, "no manifest"), "%s", err);
+
     /* no manifest (a set prepared before manifests): refused with the ways out */
     char moved[600];
     snprintf(moved, sizeof moved, "%s/old-manifest.txt", dir);
