@@ -594,6 +594,78 @@ static void test_gradcache(int k, CtrNegOrder order) {
     for (int i = 0; i < 3; i++) free(Xsplit[i]);
 }
 
+/* Both at once, as the loop will run it: 2 ranks, each caching its 8
+ * examples in chunks of 3; the caches' arrays are all-gathered (each array
+ * separately, rank order); each rank takes the gradient of its rows into its
+ * cache and backpropagates chunk by chunk. The mean of the ranks' parameter
+ * gradients (grad_scale = 2) equals the 1-process uncached gradient. */
+static void test_ranks_with_cache(void) {
+    enum { R = 2, B = 8, NG = 16, K = 2, M = 7, D = 5, MINI = 3 };
+    uint64_t st = 31337;
+    float W[M * D];
+    fill(W, M * D, &st, 0.5f);
+    float X[NG * (2 + K) * M]; /* split layout: anchors (16), positives (16), negatives (32), example-major */
+    fill(X, sizeof X / sizeof X[0], &st, 1.0f);
+    const float *XA = X, *XP = X + NG * M, *XN = X + 2 * NG * M;
+    CtrOptions o;
+    ctr_options_default(&o, CTR_MNRL);
+    o.symmetric = 1;
+    char err[128];
+    /* 1 process, uncached */
+    float E[NG * (2 + K) * D];
+    encode(X, W, NG * (2 + K), M, D, E);
+    CtrBatch b1 = {NG, K, D, E, E + NG * D, E + 2 * NG * D, NULL, NULL, NULL, NULL};
+    float dE[NG * (2 + K) * D];
+    CtrResult r1;
+    CHECK(ctr_loss(&b1, &o, 0, NG, &r1, dE, dE + NG * D, dE + 2 * NG * D, err, sizeof err) == 0);
+    double dW1[M * D] = {0};
+    encode_back(X, dE, NG * (2 + K), M, D, dW1);
+    /* 2 ranks with caches */
+    CtrCache c[R];
+    for (int r = 0; r < R; r++) {
+        CHECK(ctr_cache_init(&c[r], B, K, D, MINI) == 0);
+        for (int i = 0; i < ctr_cache_chunks(&c[r]); i++) {
+            int ex0, cnt;
+            ctr_cache_chunk(&c[r], i, &ex0, &cnt);
+            float xb[MINI * (2 + K) * M], eb[MINI * (2 + K) * D];
+            ctr_block_join(XA, XP, XN, r * B + ex0, cnt, K, sizeof(float) * M, CTR_NEG_EXAMPLE_MAJOR, xb);
+            encode(xb, W, (int)ctr_block_rows(cnt, K), M, D, eb);
+            ctr_cache_put(&c[r], i, eb, NULL, CTR_NEG_EXAMPLE_MAJOR);
+        }
+    }
+    float GA[NG * D], GP[NG * D], GN[NG * K * D];
+    for (int r = 0; r < R; r++) { /* three all-gathers */
+        memcpy(GA + r * B * D, c[r].A, sizeof(float) * B * D);
+        memcpy(GP + r * B * D, c[r].P, sizeof(float) * B * D);
+        memcpy(GN + r * B * K * D, c[r].N, sizeof(float) * B * K * D);
+    }
+    CtrBatch g = {NG, K, D, GA, GP, GN, NULL, NULL, NULL, NULL};
+    double dW[M * D] = {0};
+    double worst_loss = 0;
+    for (int r = 0; r < R; r++) {
+        CtrOptions ow = o;
+        ow.grad_scale = R;
+        CtrResult rr;
+        CHECK(ctr_loss(&g, &ow, r * B, B, &rr, c[r].dA, c[r].dP, c[r].dN, err, sizeof err) == 0);
+        worst_loss = fmax(worst_loss, fabs(rr.loss - r1.loss) / r1.loss);
+        double dWr[M * D] = {0};
+        for (int i = 0; i < ctr_cache_chunks(&c[r]); i++) {
+            int ex0, cnt;
+            ctr_cache_chunk(&c[r], i, &ex0, &cnt);
+            float xb[MINI * (2 + K) * M], gb[MINI * (2 + K) * D];
+            ctr_block_join(XA, XP, XN, r * B + ex0, cnt, K, sizeof(float) * M, CTR_NEG_EXAMPLE_MAJOR, xb);
+            ctr_cache_grad(&c[r], i, CTR_NEG_EXAMPLE_MAJOR, gb);
+            encode_back(xb, gb, (int)ctr_block_rows(cnt, K), M, D, dWr);
+        }
+        for (int i = 0; i < M * D; i++) dW[i] += dWr[i] / R;
+        ctr_cache_free(&c[r]);
+    }
+    double eg = dmaxrel(dW, dW1, M * D);
+    printf("  2 ranks x 8 cached in chunks of 3 vs 1 x 16 uncached (k=2, symmetric): rel err loss %.2g dW %.2g\n",
+           worst_loss, eg);
+    CHECKF(worst_loss < 1e-12 && eg < 1e-6, "ranks + cache: loss %.3g dW %.3g", worst_loss, eg);
+}
+
 static void test_block_layout(void) {
     /* 2 examples, k = 2: block rows a0 a1 p0 p1 then negatives */
     int64_t blk_em[8] = {1, 2, 11, 12, 100, 101, 200, 201}; /* n(0,0) n(0,1) n(1,0) n(1,1) */
@@ -695,6 +767,7 @@ int main(void) {
     test_gradcache(0, CTR_NEG_EXAMPLE_MAJOR);
     test_gradcache(3, CTR_NEG_EXAMPLE_MAJOR);
     test_gradcache(2, CTR_NEG_COLUMN_MAJOR);
+    test_ranks_with_cache();
     test_block_layout();
     test_errors_and_semantics();
     return test_finish("test_contrastive");
