@@ -113,7 +113,7 @@ int retr_add_query(RetrMetrics *m, const float *scores, int ndocs, const int *re
         q[i].doc = rel_docs[i];
         q[i].grade = grades ? grades[i] : 1;
     }
-    qsort(q, (size_t)nrel, sizeof *q, cmp_qrel);
+    if (nrel > 1) qsort(q, (size_t)nrel, sizeof *q, cmp_qrel);
     for (int i = 0; i < nrel; i++) {
         if (i > 0 && q[i].doc == q[i - 1].doc) return -1;
         if (q[i].grade > 0) m->grade_sorted[nrelevant++] = q[i].grade;
