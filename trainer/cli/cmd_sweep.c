@@ -241,68 +241,103 @@ static int cmd_expand(int argc, char **argv) {
     }
     long nruns = random ? (long)trials : combos;
     char err[1024];
-    if (fs_mkdir_p(out, err, sizeof err)) { fprintf(stderr, "mtbert sweep: %s\n", err); goto done; }
     char path[4096];
-    snprintf(path, sizeof path, "%s/index.tsv", out);
-    FILE *idx = fopen(path, "w");
-    if (!idx) { fprintf(stderr, "mtbert sweep: %s: %s\n", path, strerror(errno)); goto done; }
-    fprintf(idx, "run");
-    for (int j = 0; j < np; j++) fprintf(idx, "\t%s", P[j].key);
-    fprintf(idx, "\n");
     uint64_t state = (uint64_t)seed;
     int nover = nfixed + np + 1;
     char **ov = calloc((size_t)nover, sizeof *ov);
-    char **val = calloc((size_t)np, sizeof *val);
-    rc = 0;
-    for (long r = 0; r < nruns && rc == 0; r++) {
+    /* every point's values first (random draws in run order), then every
+     * point checked, and only when all are valid anything written: a bad
+     * point leaves no partial sweep (no header-only index.tsv) behind */
+    char **val = calloc((size_t)nruns * (size_t)(np ? np : 1), sizeof *val);
+    if (!ov || !val) { fprintf(stderr, "mtbert sweep: out of memory\n"); free(ov); free(val); goto done; }
+    for (long r = 0; r < nruns; r++) {
         long rest = r;
         for (int j = np - 1; j >= 0; j--) { /* grid: the last key varies fastest */
             Param *p = &P[j];
             char num[64];
+            char **v = &val[(size_t)r * np + j];
             if (p->range) {
                 double u = uniform01(&state);
                 double x = p->log ? exp(log(p->lo) + u * (log(p->hi) - log(p->lo))) : p->lo + u * (p->hi - p->lo);
                 if (p->integer) snprintf(num, sizeof num, "%.0f", round(x));
                 else snprintf(num, sizeof num, "%.4g", x);
-                val[j] = strdup(num);
+                *v = strdup(num);
             } else if (random) {
-                val[j] = strdup(p->values[splitmix(&state) % (uint64_t)p->nvalues]);
+                *v = strdup(p->values[splitmix(&state) % (uint64_t)p->nvalues]);
             } else {
-                val[j] = strdup(p->values[rest % p->nvalues]);
+                *v = strdup(p->values[rest % p->nvalues]);
                 rest /= p->nvalues;
             }
         }
-        int k = 0;
-        for (int j = 0; j < nfixed; j++) ov[k++] = strdup(fixed[j]);
-        for (int j = 0; j < np; j++) {
-            size_t l = strlen(P[j].key) + strlen(val[j]) + 2;
-            ov[k] = malloc(l);
-            snprintf(ov[k++], l, "%s=%s", P[j].key, val[j]);
-        }
-        char rd[4096 + 32];
-        snprintf(rd, sizeof rd, "train.run_dir=%s/runs/%03ld", out, r);
-        ov[k++] = strdup(rd);
-        Config cfg;
-        if (config_load(&cfg, base, (const char *const *)ov, k, stderr)) {
-            fprintf(stderr, "mtbert sweep: run %03ld: the base config %s with these settings is invalid\n", r, base);
-            rc = 2;
-        } else {
-            snprintf(path, sizeof path, "%s/%03ld.yaml", out, r);
-            if (config_write_resolved(&cfg, path, err, sizeof err)) {
-                fprintf(stderr, "mtbert sweep: %s\n", err);
-                rc = 1;
-            }
-            config_free(&cfg);
-            fprintf(idx, "%03ld", r);
-            for (int j = 0; j < np; j++) fprintf(idx, "\t%s", val[j]);
-            fprintf(idx, "\n");
-        }
-        for (int j = 0; j < k; j++) free(ov[j]);
-        for (int j = 0; j < np; j++) free(val[j]);
     }
+    rc = 0;
+    long nbad = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (pass == 1) {
+            if (nbad) {
+                fprintf(stderr, "mtbert sweep: %ld of %ld points are invalid; nothing written\n", nbad, nruns);
+                rc = 2;
+                break;
+            }
+            if (fs_mkdir_p(out, err, sizeof err)) { fprintf(stderr, "mtbert sweep: %s\n", err); rc = 1; break; }
+        }
+        for (long r = 0; r < nruns && rc == 0; r++) {
+            int k = 0;
+            for (int j = 0; j < nfixed; j++) ov[k++] = strdup(fixed[j]);
+            for (int j = 0; j < np; j++) {
+                const char *v = val[(size_t)r * np + j];
+                size_t l = strlen(P[j].key) + strlen(v) + 2;
+                ov[k] = malloc(l);
+                snprintf(ov[k++], l, "%s=%s", P[j].key, v);
+            }
+            char rd[4096 + 32];
+            snprintf(rd, sizeof rd, "train.run_dir=%s/runs/%03ld", out, r);
+            ov[k++] = strdup(rd);
+            Config cfg;
+            if (config_load(&cfg, base, (const char *const *)ov, k, pass == 0 ? stderr : NULL)) {
+                fprintf(stderr, "mtbert sweep: run %03ld:", r);
+                for (int j = 0; j < np; j++) fprintf(stderr, " %s", ov[nfixed + j]);
+                fprintf(stderr, ": the base config %s with these settings is invalid\n", base);
+                nbad++;
+                if (pass == 1) rc = 2;
+            } else {
+                if (pass == 1) {
+                    snprintf(path, sizeof path, "%s/%03ld.yaml", out, r);
+                    if (config_write_resolved(&cfg, path, err, sizeof err)) {
+                        fprintf(stderr, "mtbert sweep: %s\n", err);
+                        rc = 1;
+                    }
+                }
+                config_free(&cfg);
+            }
+            for (int j = 0; j < k; j++) free(ov[j]);
+        }
+    }
+    if (rc == 0) {
+        /* the index last, whole, under a temporary name and renamed */
+        size_t cap = 64, len = 0;
+        for (int j = 0; j < np; j++) cap += strlen(P[j].key) + 1;
+        for (long i = 0; i < nruns * np; i++) cap += strlen(val[i]) + 1;
+        cap += (size_t)nruns * 8;
+        char *tsv = malloc(cap);
+        len += (size_t)snprintf(tsv + len, cap - len, "run");
+        for (int j = 0; j < np; j++) len += (size_t)snprintf(tsv + len, cap - len, "\t%s", P[j].key);
+        len += (size_t)snprintf(tsv + len, cap - len, "\n");
+        for (long r = 0; r < nruns; r++) {
+            len += (size_t)snprintf(tsv + len, cap - len, "%03ld", r);
+            for (int j = 0; j < np; j++) len += (size_t)snprintf(tsv + len, cap - len, "\t%s", val[(size_t)r * np + j]);
+            len += (size_t)snprintf(tsv + len, cap - len, "\n");
+        }
+        snprintf(path, sizeof path, "%s/index.tsv", out);
+        if (fs_write_atomic(path, tsv, len, err, sizeof err)) {
+            fprintf(stderr, "mtbert sweep: %s\n", err);
+            rc = 1;
+        }
+        free(tsv);
+    }
+    for (long i = 0; i < nruns * np; i++) free(val[i]);
     free(ov);
     free(val);
-    if (fclose(idx) && !rc) rc = 1;
     if (!rc) printf("mtbert sweep: %ld configs in %s (%s): %s/000.yaml .. %s/%03ld.yaml, %s/index.tsv\n", nruns, out,
                     random ? "random" : "grid", out, out, nruns - 1, out);
 #undef BAD

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/fsutil.h"
+#include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/store/safetensors.h"
 
@@ -307,6 +308,22 @@ out:
     return rc;
 }
 
+/* Warm-up and decay are fractions of the total steps: resuming to another
+ * total changes the learning rate of every step that follows. */
+static void warn_schedule_change(const Trainer *t, const char *text, const char *path) {
+    json_t *o = json_loads(text, 0, NULL);
+    json_t *ts = json_object_get(o, "total_steps");
+    if (t->comm->rank == 0 && json_is_integer(ts) && json_integer_value(ts) != t->total_steps &&
+        t->cfg->schedule.decay != DECAY_CONSTANT)
+        fprintf(stderr, "mtbert: warning: resuming a run of %lld steps as one of %ld (train.steps / train.epochs "
+                "changed): the learning-rate schedule (warm-up %ld, %s decay) follows the new total from here "
+                "on, and the run equals no straight run of either length (schedule.decay: constant, or the "
+                "same total, resumes exactly); %s\n",
+                (long long)json_integer_value(ts), t->total_steps, t->warmup_steps,
+                t->cfg->schedule.decay == DECAY_COSINE ? "cosine" : "linear", path);
+    json_decref(o);
+}
+
 static int load_state(Trainer *t, const char *path, char *err, size_t errlen) {
     char *text = fs_read_file(path, NULL, err, errlen);
     if (!text) return -1;
@@ -315,11 +332,75 @@ static int load_state(Trainer *t, const char *path, char *err, size_t errlen) {
     TrainState st = t->st;
     int rc = checkpoint_parse_state(text, path, names, t->cfg->model.ntasks, t->comm->world, t->nsources, &st,
                                     err, errlen);
+    if (!rc) warn_schedule_change(t, text, path);
     free(text);
     if (rc) return -1;
     for (int s = 0; s < t->nsources; s++)
         if (loader_set_state(t->src[s].loader, st.loader[s], err, errlen)) return -1;
     t->st = st;
+    return 0;
+}
+
+static const char *pool_name(int p) {
+    static const char *const n[] = {"mean", "cls", "max", "pooler"};
+    return p >= 0 && p < 4 ? n[p] : "?";
+}
+
+/* The checkpoint's model choices against the config's (eval, resume): a
+ * model trained one way and run another gives other numbers, so a change
+ * is refused naming the key. Pooling, projection and normalisation count
+ * when the folder records them (mtbert_tasks.json or the
+ * sentence-transformers modules); the shape always. */
+static int check_model_choices(const ModelDir *md, const ModelConfig *cfg, const char *dir, char *err, size_t errlen) {
+    const BertConfig *a = &md->mc.bert, *b = &cfg->bert;
+    struct { const char *key; int ckpt, conf; } ints[] = {
+        {"model.hidden_size", a->hidden_size, b->hidden_size},
+        {"model.num_layers", a->num_hidden_layers, b->num_hidden_layers},
+        {"model.num_heads", a->num_attention_heads, b->num_attention_heads},
+        {"model.intermediate_size", a->intermediate_size, b->intermediate_size},
+        {"model.vocab_size", a->vocab_size, b->vocab_size},
+        {"model.max_position_embeddings", a->max_position_embeddings, b->max_position_embeddings},
+        {"model.type_vocab_size", a->type_vocab_size, b->type_vocab_size},
+        {"model.hidden_act", a->hidden_act, b->hidden_act},
+        {"model.embedding_dim", md->mc.embedding_dim, cfg->embedding_dim},
+        {"model.normalize", md->mc.normalize, cfg->normalize},
+    };
+    int recorded = md->is_sentence_transformer || md->heads[0];
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (!recorded && i >= 8) break;
+        if (ints[i].ckpt == ints[i].conf) continue;
+        if (i == 7)
+            snprintf(err, errlen, "%s: model.hidden_act: the checkpoint was trained with %s, the config says %s", dir,
+                     ints[i].ckpt ? "gelu_new" : "gelu", ints[i].conf ? "gelu_new" : "gelu");
+        else if (i == 9)
+            snprintf(err, errlen, "%s: model.normalize: the checkpoint was trained with %s, the config says %s", dir,
+                     ints[i].ckpt ? "true" : "false", ints[i].conf ? "true" : "false");
+        else
+            snprintf(err, errlen, "%s: %s: the checkpoint was trained with %d, the config says %d", dir, ints[i].key,
+                     ints[i].ckpt, ints[i].conf);
+        return -1;
+    }
+    if (recorded && md->mc.pooling != cfg->pooling) {
+        snprintf(err, errlen, "%s: model.pooling: the checkpoint was trained with %s, the config says %s (set "
+                 "model.pooling: %s to use this checkpoint)", dir, pool_name(md->mc.pooling), pool_name(cfg->pooling),
+                 pool_name(md->mc.pooling));
+        return -1;
+    }
+    for (int k = 0; k < cfg->ntasks; k++)
+        for (int j = 0; j < md->mc.ntasks; j++) {
+            const TaskConfig *c = &cfg->tasks[k], *m = &md->mc.tasks[j];
+            if (strcmp(c->name, m->name)) continue;
+            if (c->type != m->type) {
+                snprintf(err, errlen, "%s: tasks.%s.type: the checkpoint's head is a %s task, the config's a %s task",
+                         dir, c->name, task_kind(m->type)->name, task_kind(c->type)->name);
+                return -1;
+            }
+            if (c->num_labels != m->num_labels) {
+                snprintf(err, errlen, "%s: tasks.%s.num_labels: the checkpoint's head has %d labels, the config "
+                         "(and its shards) %d", dir, c->name, m->num_labels, c->num_labels);
+                return -1;
+            }
+        }
     return 0;
 }
 
@@ -350,6 +431,10 @@ int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, 
             model_dir_free(&md);
             return -1;
         }
+    }
+    if (check_model_choices(&md, &t->cfg->model, dir, err, errlen)) {
+        model_dir_free(&md);
+        return -1;
     }
     md.mc = t->cfg->model;
     char report[8192];

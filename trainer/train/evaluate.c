@@ -52,7 +52,8 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
         if (s->shard_task[k] < 0) continue;
         if (task_kind(mc->tasks[k].type)->head == HEAD_SENTENCE) cls_init(&cls[k], mc->tasks[k].num_labels);
         if (task_kind(mc->tasks[k].type)->head == HEAD_TOKEN)
-            ner_init(&ner[k], (const char *const *)t->label_names[k], t->nlabel_names[k]);
+            ner_init_scheme(&ner[k], (const char *const *)t->label_names[k], t->nlabel_names[k],
+                            (NerScheme)t->cfg->task[k].tag_scheme);
     }
     loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
     int64_t nb = loader_batches_per_epoch(s->loader);

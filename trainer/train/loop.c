@@ -128,6 +128,9 @@ int trainer_run(Trainer *t) {
     double tokens_since = 0;
     long start_step = t->st.step;
     double loss_acc[MAX_TASKS] = {0}, loss_n[MAX_TASKS] = {0};
+    /* uncertainty weighting: what is minimised, sum_t w_t exp(-s_t) L_t + s_t */
+    int log_objective = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
+    double obj_acc = 0, obj_n = 0;
     int rc = 0, stop_sig = 0; /* handlers: stop_signal_install() in cmd_train */
     while (t->st.step < t->total_steps) {
         long step = t->st.step;
@@ -190,6 +193,12 @@ int trainer_run(Trainer *t) {
             fprintf(stderr, "mtbert: rank %d: gradient all-reduce failed at step %ld\n", comm->rank, step + 1);
             comm_abort(comm, 1);
         }
+        /* the log-variances this step's forward used (the update moves them) */
+        float s_used[MAX_TASKS] = {0};
+        if (log_objective) {
+            const float *lv = model_param(m, "loss_weights.log_var");
+            if (lv) t->ops->to_host(s_used, lv, sizeof(float) * (size_t)nt);
+        }
         double lr = cfg->optimizer.lr * schedule_factor(cfg->schedule.decay, step, t->warmup_steps, t->total_steps);
         float norm = 0;
         if (!nonfinite) {
@@ -218,13 +227,22 @@ int trainer_run(Trainer *t) {
         t->st.step++;
         for (int k = 0; k < nt; k++)
             if (step_cnt[k] > 0) { loss_acc[k] += step_loss[k] / step_cnt[k]; loss_n[k] += 1; }
+        if (log_objective) {
+            double obj = 0;
+            for (int k = 0; k < nt; k++)
+                if (step_cnt[k] > 0) obj += m->task_weight[k] * step_loss[k] / step_cnt[k] + s_used[k];
+            obj_acc += obj;
+            obj_n += 1;
+        }
 
         /* logging: losses averaged over ranks */
         if (cfg->logging.every > 0 && (t->st.step % cfg->logging.every == 0 || t->st.step == t->total_steps)) {
-            double red[2 * MAX_TASKS + 1];
+            double red[2 * MAX_TASKS + 3];
             for (int k = 0; k < nt; k++) { red[k] = loss_acc[k]; red[nt + k] = loss_n[k]; }
             red[2 * nt] = tokens_since;
-            comm_allreduce_sum_double(comm, red, (size_t)2 * nt + 1);
+            red[2 * nt + 1] = obj_acc;
+            red[2 * nt + 2] = obj_n;
+            comm_allreduce_sum_double(comm, red, (size_t)2 * nt + 3);
             double now = now_s(), tps = red[2 * nt] / fmax(now - t_last, 1e-9);
             double done = (double)(t->st.step - start_step), left = (double)(t->total_steps - t->st.step);
             char eta[32];
@@ -244,6 +262,8 @@ int trainer_run(Trainer *t) {
                      * trainer_log_eval does, so that every line stays valid JSON */
                     fprintf(t->jsonl, "{\"event\": \"train\", \"step\": %ld", t->st.step);
                     jsonl_number(t->jsonl, "loss", total);
+                    if (log_objective && red[2 * nt + 2] > 0)
+                        jsonl_number(t->jsonl, "objective", red[2 * nt + 1] / red[2 * nt + 2]);
                     for (int k = 0; k < nt; k++)
                         if (red[nt + k] > 0) {
                             char key[MAX_NAME + 8];
@@ -259,6 +279,7 @@ int trainer_run(Trainer *t) {
             }
             memset(loss_acc, 0, sizeof loss_acc);
             memset(loss_n, 0, sizeof loss_n);
+            obj_acc = obj_n = 0;
             tokens_since = 0;
             t_last = now;
         }

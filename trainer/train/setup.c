@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/train/checkpoint.h"
+#include "trainer/train/metrics.h"
 #include "util/fsutil.h"
 
 static int open_source(Trainer *t, Source *s, const char *path, int for_eval, char *err, size_t errlen) {
@@ -158,6 +160,78 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
     return 0;
 }
 
+/* Cores this process may run on (its affinity mask: taskset, Slurm's cpuset). */
+static int cores_available(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* A positive integer from the environment (OMP_NUM_THREADS may be a list
+ * "8,2": its first entry counts), or 0. */
+static int env_count(const char *name) {
+    const char *e = getenv(name);
+    if (!e || !*e) return 0;
+    char *end;
+    long v = strtol(e, &end, 10);
+    return v > 0 && v < 1000000 && (*end == 0 || *end == ',') && end != e ? (int)v : 0;
+}
+
+/* train.threads: the config's count; 0: OMP_NUM_THREADS, else the cores over
+ * the ranks of this node; never more than the cores available (warned). */
+static int cpu_threads(const Config *cfg, const Comm *comm) {
+    int cores = cores_available(), threads = cfg->train.threads;
+    const char *why = "train.threads";
+    if (threads <= 0 && (threads = env_count("OMP_NUM_THREADS")) > 0) {
+        why = "OMP_NUM_THREADS";
+    } else if (threads <= 0) {
+        int local = env_count("OMPI_COMM_WORLD_LOCAL_SIZE");
+        if (!local) local = env_count("MPI_LOCALNRANKS");
+        if (!local) local = env_count("LOCAL_WORLD_SIZE");
+        if (!local) local = env_count("SLURM_NTASKS_PER_NODE");
+        if (!local || local > comm->world) local = comm->world;
+        threads = cores / (local > 0 ? local : 1);
+        if (threads < 1) threads = 1;
+        why = local > 1 ? "train.threads 0: the cores over the ranks of this node" : "train.threads 0: every core";
+    }
+    if (threads > cores) {
+        if (comm->rank == 0)
+            fprintf(stderr, "mtbert: warning: %s asks for %d threads, more than the %d core%s this process may use: "
+                    "using %d\n", why, threads, cores, cores == 1 ? "" : "s", cores);
+        threads = cores;
+    }
+    if (comm->rank == 0) fprintf(stderr, "mtbert: %d CPU thread%s per rank (%s)\n", threads, threads == 1 ? "" : "s", why);
+    return threads;
+}
+
+/* Similarity targets outside [-1, 1] cannot be reached by a cosine: say so
+ * once per source, with the range seen (rank 0's share of a training set). */
+static void check_similarity_scores(Trainer *t, Source *s) {
+    const char *task = NULL;
+    for (int k = 0; k < t->cfg->model.ntasks && !task; k++)
+        if (s->shard_task[k] >= 0 && task_kind(t->cfg->model.tasks[k].type)->head == HEAD_COSINE)
+            task = t->cfg->model.tasks[k].name;
+    if (!task) return;
+    double lo = INFINITY, hi = -INFINITY;
+    int64_t nb = loader_batches_per_epoch(s->loader);
+    for (int64_t b = 0; b < nb; b++) {
+        const LoaderBatch *lb = loader_next_batch(s->loader);
+        for (int k = 0; k < lb->n_tasks; k++)
+            if (lb->tasks[k].type == LABELS_SCORE && lb->tasks[k].scores)
+                for (int r = 0; r < lb->B; r++) {
+                    double v = lb->tasks[k].scores[r];
+                    if (v < lo) lo = v;
+                    if (v > hi) hi = v;
+                }
+    }
+    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
+    if (lo < -1.0 || hi > 1.0)
+        fprintf(stderr, "mtbert: warning: %s: similarity scores range over [%g, %g], outside the [-1, 1] of the "
+                "cosine task '%s' is trained against; rescale them with `mtbert prepare --score-scale` "
+                "(e.g. 0.2 for 0-5 STS scores)\n", s->path, lo, hi, task);
+}
+
 void trainer_apply_freezing(Trainer *t, long step) {
     Config *cfg = t->cfg;
     Model *m = &t->model;
@@ -171,6 +245,11 @@ void trainer_apply_freezing(Trainer *t, long step) {
         const UnfreezeAt *ua = &cfg->freeze.unfreeze[u];
         if (step < ua->step) continue;
         const char *g = ua->group;
+        if (step == ua->step && step > 0 && t->comm->rank == 0) {
+            /* the loop calls this once per step: the step the group first trains */
+            fprintf(stderr, "mtbert: step %ld: unfreezing %s (freeze.unfreeze_at_step)\n", step + 1, g);
+            if (t->jsonl) fprintf(t->jsonl, "{\"event\": \"unfreeze\", \"step\": %ld, \"group\": \"%s\"}\n", step + 1, g);
+        }
         if (!strcmp(g, "all")) {
             m->train.embeddings = m->train.pooler = m->train.projection = 1;
             for (int l = 0; l < L; l++) m->train.layer[l] = 1;
@@ -240,12 +319,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         comm_allreduce_max_int(comm, &nbad, 1);
         if (nbad) return 2;
     }
-    int threads = cfg->train.threads > 0 ? cfg->train.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (comm->world > 1 && cfg->train.threads <= 0) {
-        threads /= comm->world;
-        if (threads < 1) threads = 1;
-    }
-    t->ops->set_threads(threads);
+    t->ops->set_threads(cpu_threads(cfg, comm));
 
     /* model folder and vocabulary */
     ModelDir md;
@@ -260,6 +334,11 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         cfg->model.bert = md.mc.bert;
         cfg->model.bert.hidden_dropout_prob = hd;
         cfg->model.bert.attention_probs_dropout_prob = ad;
+        if (config_check_depth(cfg, cfg->model.bert.num_hidden_layers, cfg->model_path, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s: %s\n", cfg->source, err);
+            model_dir_free(&md);
+            return 2;
+        }
     }
     if (cfg->vocab) snprintf(t->vocab, sizeof t->vocab, "%s", cfg->vocab);
     else if (have_dir) snprintf(t->vocab, sizeof t->vocab, "%s", md.vocab);
@@ -285,6 +364,22 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     if (bad) fprintf(stderr, "mtbert: rank %d: %s\n", comm->rank, err);
     comm_allreduce_max_int(comm, &bad, 1);
     if (bad) return 2;
+    /* a strict tag_scheme reads O, B- and I- only */
+    for (int k = 0; k < cfg->model.ntasks; k++) {
+        NerScheme scheme = (NerScheme)cfg->task[k].tag_scheme;
+        int b = task_kind(cfg->model.tasks[k].type)->head == HEAD_TOKEN
+                    ? ner_scheme_check((const char *const *)t->label_names[k], t->nlabel_names[k], scheme) : -1;
+        if (b >= 0) {
+            fprintf(stderr, "mtbert: %s: tasks.%s.tag_scheme: %s takes O, B- and I- tags only; label '%s' is not one "
+                    "(use tag_scheme: conlleval for IOBES)\n", cfg->source, cfg->model.tasks[k].name,
+                    scheme == NER_SCHEME_IOB1 ? "iob1" : "iob2", t->label_names[k][b]);
+            return 2;
+        }
+    }
+    if (rank0) {
+        for (int s = 0; s < t->nsources; s++) check_similarity_scores(t, &t->src[s]);
+        for (int s = 0; s < t->neval; s++) check_similarity_scores(t, &t->eval_src[s]);
+    }
 
     /* every rank must agree on evaluating: rank 0 evaluates, all wait for it */
     t->has_eval = t->neval > 0;
@@ -328,7 +423,9 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
             fprintf(stderr, "mtbert: %s\n", err);
             return 2;
         }
-        if (rank0 && report[0]) fprintf(stderr, "mtbert: loading %s:\n%s", cfg->model_path, report);
+        /* eval loads a checkpoint over these weights next: what this folder
+         * lacks (the heads) is not what will be evaluated */
+        if (rank0 && report[0] && for_training) fprintf(stderr, "mtbert: loading %s:\n%s", cfg->model_path, report);
         model_dir_free(&md);
     }
     if (!for_training) return 0;
