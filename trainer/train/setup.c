@@ -37,7 +37,7 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.bucket_batches = !for_eval && cfg->data.length_bucketing ? 16 : 0;
     lc.check_vocab = 1;
     Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, errlen);
-    if (!tok) return -1;
+    if (!tok) goto fail;
     lc.vocab_hash = tokenizer_vocab_hash(tok);
     lc.pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
     /* data.max_len applies: longer sequences are cut, the last kept position [SEP] */
@@ -46,12 +46,12 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.vocab_size = cfg->model.bert.vocab_size;
     tokenizer_free(tok);
     s->loader = loader_open(&lc, err, errlen);
-    if (!s->loader) return -1;
+    if (!s->loader) goto fail;
     const ShardData *info = loader_info(s->loader);
     if (loader_max_len(s->loader) > cfg->model.bert.max_position_embeddings) {
         snprintf(err, errlen, "%s: shards were prepared with max_len %d, beyond the model's %d positions", path,
                  info->info.max_len, cfg->model.bert.max_position_embeddings);
-        return -1;
+        goto fail;
     }
     if (loader_truncated(s->loader) && t->comm->rank == 0)
         fprintf(stderr, "mtbert: %s: data.max_len %d cuts %lld of %s%lld examples (the shards hold up to %d tokens); "
@@ -61,6 +61,11 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     s->examples = loader_total_examples(s->loader);
     for (int k = 0; k < MAX_TASKS; k++) s->shard_task[k] = -1;
     return 0;
+fail: /* the source is not counted: trainer_free would not free it */
+    loader_close(s->loader);
+    free(s->path);
+    memset(s, 0, sizeof *s);
+    return -1;
 }
 
 /* Match the configured tasks to the tasks a shard set labels; fill label
