@@ -9,9 +9,14 @@
 #   --per-node  ranks per node (default: GPUs on this node with --gpu, else 1)
 #   --gpu       one GPU per rank: rank with local rank L sees only GPU L
 #               (CUDA_VISIBLE_DEVICES=L), and train.backend=cuda
-#   --bin       the mtbert binary (default: build/mtbert)
-#   --dry-run   print the mpirun command instead of running it
+#   --bin       the mtbert binary (default: build/mtbert of this checkout)
+#   --dry-run   print the working directory and the mpirun command instead
+#               of running it
 #
+# Every rank runs in the directory this script is called from (mpirun
+# --wdir), as `mtbert train` run by hand would: CONFIG, --bin, and the
+# relative paths inside the config (data, vocab, run_dir) resolve there,
+# the same on every node (which must have that path).
 # data.batch_size is per rank: the global batch is batch_size x ranks x
 # train.grad_accum. Every rank reads only its own share of the shards.
 # Ctrl-C or SIGTERM to this script: every rank finishes its step, saves a
@@ -21,8 +26,9 @@
 # Environment: MPIRUN (default mpirun), MPIRUN_ARGS (extra mpirun options,
 # e.g. "--mca btl_tcp_if_include eth0"). See docs/distributed.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-hosts="" per_node="" gpu=0 bin=build/mtbert dry=0
+root=$(cd "$(dirname "$0")/.." && pwd)
+wdir=$PWD
+hosts="" per_node="" gpu=0 bin=$root/build/mtbert dry=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --hosts) hosts=$2; shift 2 ;;
@@ -30,7 +36,7 @@ while [ $# -gt 0 ]; do
         --gpu) gpu=1; shift ;;
         --bin) bin=$2; shift 2 ;;
         --dry-run) dry=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         -*) echo "launch/mpirun.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) break ;;
@@ -43,6 +49,7 @@ if [ -z "$per_node" ]; then
 fi
 [[ "$per_node" =~ ^[1-9][0-9]*$ ]] || { echo "launch/mpirun.sh: --per-node must be a positive integer" >&2; exit 2; }
 [ -x "$bin" ] || [ $dry = 1 ] || { echo "launch/mpirun.sh: $bin not built (cmake --build build)" >&2; exit 2; }
+[ -f "$1" ] || [ $dry = 1 ] || { echo "launch/mpirun.sh: $1: no such config file (relative to $wdir)" >&2; exit 2; }
 
 nodes=1 hostlist=()
 if [ -n "$hosts" ]; then
@@ -51,7 +58,7 @@ if [ -n "$hosts" ]; then
     for h in "${hl[@]}"; do hostlist+=("$h:$per_node"); done
 fi
 np=$((nodes * per_node))
-cmd=(${MPIRUN:-mpirun} -np "$np" --map-by "ppr:$per_node:node" --bind-to none)
+cmd=(${MPIRUN:-mpirun} -np "$np" --map-by "ppr:$per_node:node" --bind-to none --wdir "$wdir")
 [ -n "$hosts" ] && cmd+=(-H "$(IFS=,; echo "${hostlist[*]}")")
 [ "$(id -u)" = 0 ] && cmd+=(--allow-run-as-root)
 # pass the threading and NCCL/UCX settings of this shell to every rank
@@ -68,8 +75,8 @@ if [ $gpu = 1 ]; then
     cmd+=(bash -c 'export CUDA_VISIBLE_DEVICES=${OMPI_COMM_WORLD_LOCAL_RANK:-0}; exec "$@"' mtbert-rank)
 fi
 cmd+=("${train[@]}")
-echo "launch/mpirun.sh: $np ranks ($nodes node(s) x $per_node)" >&2
-if [ $dry = 1 ]; then printf '%q ' "${cmd[@]}"; echo; exit 0; fi
+echo "launch/mpirun.sh: $np ranks ($nodes node(s) x $per_node), working directory $wdir" >&2
+if [ $dry = 1 ]; then printf 'cd %q && ' "$wdir"; printf '%q ' "${cmd[@]}"; echo; exit 0; fi
 
 # mpirun in the background, in its own process group (set -m), reading no
 # stdin; the first INT/TERM becomes USR1 for the ranks (checkpoint and stop)

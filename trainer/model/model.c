@@ -164,6 +164,35 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     return 0;
 }
 
+size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, int with_grads) {
+    /* the allocations of model_create, in its order; keep the two in step
+     * (tests/unit/test_model_alloc.c counts model_create's against this) */
+    ParamTable pt;
+    if (params_build(&pt, cfg)) return 0;
+    size_t P = pt.total;
+    params_free(&pt);
+    const BertConfig *bc = &cfg->bert;
+    size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers, B = (size_t)maxB;
+    size_t N = B * (size_t)maxT, NH = bc->num_attention_heads;
+    size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
+    size_t att = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
+    size_t layer = 10 * N * C + 2 * N * I + 4 * N; /* layer_acts_alloc without the attention scratch */
+    size_t f = P * (with_grads ? 2 : 1) + 3 * N + 2 * N * C + 2 * N + L * (layer + att) + 3 * B * C + 2 * B * D + B + B * C;
+    size_t max_logits = 1;
+    for (int t = 0; t < cfg->ntasks; t++) {
+        const TaskConfig *tc = &cfg->tasks[t];
+        size_t rows = is_token_task(tc) ? N : B;
+        if (!task_has_head(tc->type)) { f += B; continue; }
+        size_t in = is_token_task(tc) ? C : D;
+        if (tc->dropout > 0) f += rows * in;
+        f += 2 * rows * tc->num_labels + 2 * rows;
+        if (rows * tc->num_labels > max_logits) max_logits = rows * tc->num_labels;
+    }
+    if (with_grads) f += layer + 3 * N * C + 3 * B * C + 2 * B * D + N * (C > D ? C : D) + max_logits + B;
+    f += N > B * D ? N : B * D; /* host_scratch (host memory) */
+    return f * sizeof(float);   /* int and float are both 4 bytes */
+}
+
 void model_free(Model *m) {
     const Ops *ops = m->ops;
     if (!ops) return;

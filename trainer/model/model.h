@@ -114,6 +114,10 @@ typedef struct {
 int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
                  int with_grads, unsigned long long seed, char *err, size_t errlen);
 void model_free(Model *m);
+/* The bytes model_create allocates for these arguments (parameters,
+ * gradients, activations, scratch), without allocating: for refusing a
+ * batch that cannot fit before trying. 0 for an invalid shape. */
+size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, int with_grads);
 
 /* Pointer to a named tensor inside the flat parameter buffer. */
 float *model_param(Model *m, const char *name);

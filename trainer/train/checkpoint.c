@@ -1,6 +1,7 @@
 #include "trainer/train/checkpoint.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/store/safetensors.h"
+#include "trainer/train/run_dir.h"
 
 static void fault(const char *stage) {
     const char *f = getenv("MTBERT_FAULT_AT");
@@ -21,25 +23,6 @@ static void fault(const char *stage) {
         fprintf(stderr, "mtbert: MTBERT_FAULT_AT=%s: simulated crash\n", stage);
         _exit(3);
     }
-}
-
-static int rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st)) return errno == ENOENT ? 0 : -1;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) return -1;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        return rmdir(path);
-    }
-    return unlink(path);
 }
 
 static int save_optimizer(Trainer *t, const char *path, char *err, size_t errlen) {
@@ -116,7 +99,7 @@ static void apply_retention(Trainer *t) {
         if (t->cfg->checkpoint.keep_best && steps[i] == t->st.best_step) continue;
         char p[1400];
         snprintf(p, sizeof p, "%s/step-%07ld", t->cfg->train.run_dir, steps[i]);
-        rm_rf(p);
+        run_dir_rm_rf(p);
     }
 }
 
@@ -127,7 +110,7 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
         char tmp[1400], final[1400], p[1500];
         snprintf(final, sizeof final, "%s/step-%07ld", run, t->st.step);
         snprintf(tmp, sizeof tmp, "%s/.step-%07ld.tmp", run, t->st.step);
-        rm_rf(tmp);
+        run_dir_rm_rf(tmp);
         LabelNames labels[MAX_TASKS];
         for (int k = 0; k < t->cfg->model.ntasks; k++) {
             labels[k].n = t->nlabel_names[k];
@@ -150,11 +133,32 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
         }
         fault("state");
         struct stat fst;
+        int replaced = 0;
         if (!rc && stat(final, &fst) == 0) {
-            /* this step is already saved (a finished run resumed, or a crash
-             * after the rename): keep that folder rather than open a window
-             * in which it is gone, and point `latest` at it below */
-            rm_rf(tmp);
+            /* this step's folder exists already (a finished run resumed, a
+             * resume from an earlier checkpoint, a crash after the rename):
+             * the new one replaces it. Swapped in one step where the file
+             * system can (no moment without the folder), else moved aside
+             * first; the old one is removed after. */
+            char old[1500];
+            snprintf(old, sizeof old, "%s/.step-%07ld.old", run, t->st.step);
+            run_dir_rm_rf(old);
+            if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+                run_dir_rm_rf(tmp); /* now the old folder */
+            } else if (rename(final, old)) {
+                snprintf(err, errlen, "%s: cannot move the existing %s aside: %s", tmp, final, strerror(errno));
+                rc = -1;
+            } else if (rename(tmp, final)) {
+                snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
+                rc = -1;
+                if (rename(old, final) == 0) fs_fsync_dir(run); /* the old one back */
+            } else {
+                run_dir_rm_rf(old);
+            }
+            if (!rc) {
+                fs_fsync_dir(run);
+                replaced = 1;
+            }
         } else if (!rc) {
             if (rename(tmp, final)) {
                 snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
@@ -178,7 +182,7 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
                 rc = fs_atomic_commit(&af, err, errlen);
             }
         }
-        if (rc) rm_rf(tmp);
+        if (rc) run_dir_rm_rf(tmp);
         else {
             if (t->st.best_step == t->st.step) {
                 char line[64];
@@ -187,7 +191,8 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
                 fs_write_atomic(p, line, strlen(line), err, errlen);
             }
             apply_retention(t);
-            if (!t->quiet) fprintf(stderr, "mtbert: checkpoint %s\n", final);
+            if (!t->quiet)
+                fprintf(stderr, "mtbert: checkpoint %s%s\n", final, replaced ? " (replaced the folder of that name)" : "");
         }
     }
     int bad = rc ? 1 : 0;
@@ -446,24 +451,87 @@ int checkpoint_load(Trainer *t, const char *dir, int with_optimizer, char *err, 
     return load_optimizer(t, p, err, errlen);
 }
 
+/* A folder a save completed: every file checkpoint_save writes, and a
+ * trainer_state.json of that step. (A save writes under a temporary name
+ * and renames, so a final name is complete unless something else wrote it.) */
+static int checkpoint_complete(const char *dir, long step) {
+    if (strlen(dir) > 1400) return 0;
+    static const char *files[] = {"config.json", "model.safetensors", "optimizer.safetensors", "config.yaml",
+                                  "trainer_state.json"};
+    char p[1500];
+    struct stat st;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        if (stat(p, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) return 0;
+    }
+    char e[256];
+    char *text = fs_read_file(p, NULL, e, sizeof e);
+    if (!text) return 0;
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    json_t *s = json_object_get(o, "step");
+    int ok = json_is_integer(s) && json_integer_value(s) == step;
+    json_decref(o);
+    return ok;
+}
+
+int checkpoint_find_newest(const char *run_dir, char *name, size_t namelen, long *step) {
+    long steps[4096];
+    int n = list_steps(run_dir, steps, 4096);
+    for (int i = n - 1; i >= 0; i--) {
+        char dir[1500];
+        snprintf(dir, sizeof dir, "%s/step-%07ld", run_dir, steps[i]);
+        if (checkpoint_complete(dir, steps[i])) {
+            snprintf(name, namelen, "step-%07ld", steps[i]);
+            *step = steps[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The folder `latest` names, or "" (missing, unreadable, not a folder name). */
+static void read_latest(const char *run_dir, char *line, size_t n) {
+    char p[1400];
+    snprintf(p, sizeof p, "%s/latest", run_dir);
+    line[0] = 0;
+    FILE *f = fopen(p, "r");
+    if (!f) return;
+    if (!fgets(line, (int)n, f)) line[0] = 0;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    if (strchr(line, '/')) line[0] = 0;
+}
+
 int checkpoint_maybe_resume(Trainer *t, char *err, size_t errlen) {
     const char *r = t->cfg->checkpoint.resume;
     if (!r || !strcmp(r, "none")) return 0;
     char dir[1400];
     if (!strcmp(r, "auto")) {
-        char p[1400];
-        snprintf(p, sizeof p, "%s/latest", t->cfg->train.run_dir);
-        FILE *f = fopen(p, "r");
-        if (!f) return 0; /* nothing to resume: a fresh start */
-        char line[256] = "";
-        if (!fgets(line, sizeof line, f)) line[0] = 0;
-        fclose(f);
-        line[strcspn(line, "\r\n")] = 0;
-        if (!line[0] || strchr(line, '/')) {
-            snprintf(err, errlen, "%s: does not name a checkpoint folder", p);
-            return -1;
+        /* the newest complete step folder, whatever `latest` says: a crash
+         * between a save's rename and its `latest` leaves `latest` one
+         * checkpoint behind (or absent after the first save) */
+        const char *run = t->cfg->train.run_dir;
+        char name[256], latest[256];
+        long step;
+        read_latest(run, latest, sizeof latest);
+        if (checkpoint_find_newest(run, name, sizeof name, &step)) {
+            if (latest[0] && t->comm->rank == 0)
+                fprintf(stderr, "mtbert: warning: %s/latest names %s, but %s has no complete checkpoint; "
+                        "starting fresh\n", run, latest, run);
+            return 0; /* nothing to resume: a fresh start */
         }
-        snprintf(dir, sizeof dir, "%s/%s", t->cfg->train.run_dir, line);
+        if (strcmp(latest, name) && t->comm->rank == 0) {
+            fprintf(stderr, "mtbert: %s/latest %s%s%s; resuming from the newest complete checkpoint, %s\n", run,
+                    latest[0] ? "names " : "is missing", latest, latest[0] ? " (stale or incomplete)" : "", name);
+            /* point it at what we resume from (the next save moves it on) */
+            char p[1400], line[300], e[512];
+            snprintf(p, sizeof p, "%s/latest", run);
+            snprintf(line, sizeof line, "%s\n", name);
+            if (fs_write_atomic(p, line, strlen(line), e, sizeof e))
+                fprintf(stderr, "mtbert: warning: %s\n", e);
+        }
+        snprintf(dir, sizeof dir, "%s/%s", run, name);
     } else {
         snprintf(dir, sizeof dir, "%s", r);
     }

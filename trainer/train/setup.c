@@ -15,6 +15,9 @@
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/train/checkpoint.h"
+#include "trainer/train/preflight.h"
+#include "trainer/train/run_dir.h"
+#include "trainer/train/stop_signal.h"
 #include "trainer/train/metrics.h"
 #include "util/fsutil.h"
 
@@ -291,6 +294,10 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->cfg = cfg;
     t->comm = comm;
     int rank0 = comm->rank == 0;
+    /* before anything is loaded or written: the launcher, the ranks' configs,
+     * the run directory (lock; a fresh run needs an empty one) */
+    if (preflight_launcher(comm) || preflight_ranks_agree(cfg, comm)) return 2;
+    if (for_training && run_dir_begin(cfg, comm)) return 2;
 
     for (int k = 0; cfg->data.mixed_batches && k < cfg->model.ntasks; k++)
         if (task_kind(cfg->model.tasks[k].type)->head == HEAD_COSINE) {
@@ -417,6 +424,8 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     }
     if (maxT > cfg->model.bert.max_position_embeddings) maxT = cfg->model.bert.max_position_embeddings;
     cfg->model.uncertainty_weighting = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
+    if (preflight_stop_requested(comm, "opening the data")) return TRAIN_STOPPED;
+    if (preflight_memory(cfg, &cfg->model, t->ops, comm, maxB, maxT, for_training, "")) return 2;
     if (model_create(&t->model, &cfg->model, t->ops, maxB, maxT, for_training, cfg->train.seed, err, sizeof err)) {
         fprintf(stderr, "mtbert: %s\n", err);
         return 1;
@@ -464,34 +473,17 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->st.best_metric = NAN;
     t->st.best_step = -1;
 
-    /* run directory, resolved config, metrics log (rank 0) */
-    if (rank0) {
-        if (fs_mkdir_p(cfg->train.run_dir, err, sizeof err)) {
-            fprintf(stderr, "mtbert: %s\n", err);
-            return 1;
-        }
-        char path[1200];
-        snprintf(path, sizeof path, "%s/config.yaml", cfg->train.run_dir);
-        if (config_write_resolved(cfg, path, err, sizeof err)) {
-            fprintf(stderr, "mtbert: %s\n", err);
-            return 1;
-        }
-    }
+    if (preflight_stop_requested(comm, "building the model")) return TRAIN_STOPPED;
     /* resume */
     int rc = checkpoint_maybe_resume(t, err, sizeof err);
     if (rc) {
         fprintf(stderr, "mtbert: rank %d: %s\n", comm->rank, err);
         return 2;
     }
-    if (rank0 && cfg->logging.jsonl) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->train.run_dir);
-        t->jsonl = fopen(path, t->st.step > 0 ? "a" : "w");
-        if (!t->jsonl) {
-            fprintf(stderr, "mtbert: %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-    }
+    if (preflight_stop_requested(comm, "resuming")) return TRAIN_STOPPED;
+    /* run directory (rank 0): an earlier run cleared (overwrite), the resolved
+     * config, metrics.jsonl cut back to the resumed step and opened */
+    if (run_dir_start(t)) return 1;
     return 0;
 }
 
@@ -503,6 +495,7 @@ void trainer_free(Trainer *t) {
         free(t->label_names[k]);
     }
     if (t->jsonl) fclose(t->jsonl);
+    run_dir_unlock(); /* a training run's lock (none for eval) */
     batchbuf_free(&t->buf);
     batchbuf_free(&t->mix);
     if (t->opt.m) optimizer_free(&t->opt, &t->model);
