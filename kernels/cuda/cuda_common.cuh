@@ -43,8 +43,39 @@ extern "C" {
         }                                                                              \
     } while (0)
 
-/* after a kernel launch: configuration errors show up here */
-#define CUDA_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+/* Debug mode, MTBERT_CUDA_SYNC=1 in the environment (read once): every
+ * CUDA_LAUNCH_CHECK / CUDA_DEBUG_SYNC also waits for the device and checks
+ * for errors, so that a kernel that faults (an illegal address, a trap) is
+ * reported at the file:line of its own launch instead of at some later,
+ * unrelated call. Slow: for finding faults, not for training. */
+int cuda_debug_sync(void);
+
+#define CUDA_SYNC_CHECK_(what)                                                         \
+    do {                                                                               \
+        cudaError_t err_ = cudaDeviceSynchronize();                                    \
+        if (err_ == cudaSuccess) err_ = cudaGetLastError();                            \
+        if (err_ != cudaSuccess) {                                                     \
+            fprintf(stderr, "%s:%d: CUDA error %s: %s (in the %s here; found by "       \
+                    "MTBERT_CUDA_SYNC=1)\n", __FILE__, __LINE__, cudaGetErrorName(err_), \
+                    cudaGetErrorString(err_), what);                                   \
+            abort();                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* after a kernel launch: configuration errors show up here, and in the
+ * debug mode any fault of the kernel itself */
+#define CUDA_LAUNCH_CHECK()                                                            \
+    do {                                                                               \
+        CUDA_CHECK(cudaGetLastError());                                                \
+        if (cuda_debug_sync()) CUDA_SYNC_CHECK_("kernel launched");                    \
+    } while (0)
+
+/* after library work that launches kernels itself (cuBLAS, CUB): a no-op
+ * unless the debug mode is on */
+#define CUDA_DEBUG_SYNC()                                                              \
+    do {                                                                               \
+        if (cuda_debug_sync()) CUDA_SYNC_CHECK_("library call made");                  \
+    } while (0)
 
 /* ---- backend state (cuda_memory.cu) ---- */
 cudaStream_t cuda_stream(void);

@@ -103,6 +103,7 @@ static void table_backward(float *dtable, const float *dout, const int *keys, in
     CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(tmp, tb, sorted, rkeys, rcnt, nruns, N, s));
     tb = cub_bytes;
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, rcnt, rstart, N, s));
+    CUDA_DEBUG_SYNC(); /* the three CUB calls above */
     /* runs on x (up to N of them, beyond gridDim.y's limit), columns on y */
     dim3 grid(N, (C + 31) / 32), block(32, EMB_RG);
     embedding_run_sum_kernel<<<grid, block, 0, s>>>(dtable, dout, rkeys, rcnt, rstart, nruns,

@@ -14,26 +14,38 @@
  *
  * Plans (descriptors + the heuristic's algorithm) are cached per shape,
  * transpose, type and pointer alignment: the same algorithm on every step
- * keeps results bit-identical run to run. */
+ * keeps results bit-identical run to run. The cache holds LT_CACHE plans
+ * and evicts the least recently used one when a new shape needs room
+ * (kernels/plan_cache.c keeps the keys and the recency order; it is
+ * compiled into this file as static functions, see plan_cache.h). An
+ * evicted plan's descriptors are destroyed at once, without a stream
+ * synchronise: they are host objects that cublasLtMatmul reads while it
+ * enqueues the kernel, not afterwards (PyTorch, for one, creates and
+ * destroys Lt descriptors around every call the same way). */
 #include <cuda_bf16.h>
 #include <string.h>
 
 #include "cuda_common.cuh"
 
+#define PLAN_CACHE_STATIC
+#include "kernels/plan_cache.c"
+
 typedef struct {
-    int used;
-    /* key */
     int transa, transb, m, n, k, lda, ldb, ldd, bf16, bias, tf32;
     unsigned align_a, align_b, align_d;
-    /* plan */
+} LtKey;
+
+typedef struct {
+    LtKey key;
     int ok; /* heuristic found an algorithm */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, ld;
     cublasLtMatmulAlgo_t algo;
 } LtPlan;
 
+/* ~15 plans per distinct B*T (forward and backward of every linear layer) */
 #define LT_CACHE 256
-static LtPlan g_plans[LT_CACHE];
+static PlanCache *g_plans;
 
 static unsigned ptr_align(const void *p) {
     uintptr_t a = (uintptr_t)p;
@@ -52,26 +64,26 @@ static int tf32_enabled(void) {
 }
 
 static void plan_build(LtPlan *p) {
-    cudaDataType_t ab = p->bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    cudaDataType_t ab = p->key.bf16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t ct =
-        (!p->bf16 && p->tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+        (!p->key.bf16 && p->key.tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, ct, CUDA_R_32F));
-    cublasOperation_t ta = p->transa ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t tb = p->transb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t ta = p->key.transa ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = p->key.transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-    cublasLtEpilogue_t epi = p->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtEpilogue_t epi = p->key.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-    if (p->bias) {
+    if (p->key.bias) {
         cudaDataType_t bt = CUDA_R_32F;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
     }
     /* stored shapes (column-major) of A and B before the op */
-    int ar = p->transa ? p->k : p->m, ac = p->transa ? p->m : p->k;
-    int br = p->transb ? p->n : p->k, bc = p->transb ? p->k : p->n;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->la, ab, ar, ac, p->lda));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->lb, ab, br, bc, p->ldb));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->ld, CUDA_R_32F, p->m, p->n, p->ldd));
+    int ar = p->key.transa ? p->key.k : p->key.m, ac = p->key.transa ? p->key.m : p->key.k;
+    int br = p->key.transb ? p->key.n : p->key.k, bc = p->key.transb ? p->key.k : p->key.n;
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->la, ab, ar, ac, p->key.lda));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->lb, ab, br, bc, p->key.ldb));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->ld, CUDA_R_32F, p->key.m, p->key.n, p->key.ldd));
 
     cublasLtMatmulPreference_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -79,7 +91,7 @@ static void plan_build(LtPlan *p) {
     cuda_lt_workspace(&ws_bytes);
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                       &ws_bytes, sizeof(ws_bytes)));
-    uint32_t a = p->align_a, b = p->align_b, d = p->align_d;
+    uint32_t a = p->key.align_a, b = p->key.align_b, d = p->key.align_d;
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &a, sizeof(a)));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &b, sizeof(b)));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &d, sizeof(d)));
@@ -100,32 +112,35 @@ static void plan_destroy(LtPlan *p) {
     cublasLtMatmulDescDestroy(p->desc);
 }
 
-static LtPlan *plan_get(LtPlan *key, int *owned) {
-    *owned = 0;
-    for (int i = 0; i < LT_CACHE; i++) {
-        LtPlan *p = &g_plans[i];
-        if (!p->used) {
-            *p = *key;
-            plan_build(p);
-            p->used = 1;
-            return p;
+static void plan_release(void *value, void *ctx) {
+    (void)ctx;
+    LtPlan *p = (LtPlan *)value;
+    plan_destroy(p);
+    free(p);
+}
+
+/* the cached plan for key, built on a miss (evicting the least recent) */
+static LtPlan *plan_get(const LtKey *key) {
+    if (!g_plans) {
+        g_plans = plan_cache_create(LT_CACHE, sizeof(LtKey), plan_release, NULL);
+        if (!g_plans) {
+            fprintf(stderr, "mtbert cuda: out of host memory for the GEMM plan cache\n");
+            abort();
         }
-        if (p->transa == key->transa && p->transb == key->transb && p->m == key->m &&
-            p->n == key->n && p->k == key->k && p->lda == key->lda && p->ldb == key->ldb &&
-            p->ldd == key->ldd && p->bf16 == key->bf16 && p->bias == key->bias &&
-            p->tf32 == key->tf32 && p->align_a == key->align_a &&
-            p->align_b == key->align_b && p->align_d == key->align_d)
-            return p;
     }
-    /* cache full (unusual shapes churn): a one-off plan */
-    LtPlan *p = (LtPlan *)malloc(sizeof(LtPlan));
+    LtPlan *p = (LtPlan *)plan_cache_find(g_plans, key);
+    if (p) return p;
+    p = (LtPlan *)calloc(1, sizeof(LtPlan));
     if (!p) {
         fprintf(stderr, "mtbert cuda: out of host memory for a GEMM plan\n");
         abort();
     }
-    *p = *key;
+    p->key = *key;
     plan_build(p);
-    *owned = 1;
+    if (plan_cache_insert(g_plans, key, p) < 0) { /* cannot happen: it was a miss */
+        fprintf(stderr, "mtbert cuda: internal: GEMM plan inserted twice\n");
+        abort();
+    }
     return p;
 }
 
@@ -153,8 +168,8 @@ static void gemm(int transa, int transb, int m, int n, int k, const void *A, int
         bias = NULL;
         beta = 1.0f;
     }
-    LtPlan key;
-    memset(&key, 0, sizeof(key));
+    LtKey key;
+    memset(&key, 0, sizeof(key)); /* the cache compares keys byte for byte */
     key.transa = transa;
     key.transb = transb;
     key.m = m;
@@ -169,8 +184,7 @@ static void gemm(int transa, int transb, int m, int n, int k, const void *A, int
     key.align_a = ptr_align(A);
     key.align_b = ptr_align(Bm);
     key.align_d = ptr_align(D);
-    int owned = 0;
-    LtPlan *p = plan_get(&key, &owned);
+    LtPlan *p = plan_get(&key);
     float alpha = 1.0f;
     if (p->ok) {
         if (bias)
@@ -180,6 +194,7 @@ static void gemm(int transa, int transb, int m, int n, int k, const void *A, int
         void *ws = cuda_lt_workspace(&ws_bytes);
         CUBLAS_CHECK(cublasLtMatmul(cuda_cublaslt(), p->desc, &alpha, A, p->la, Bm, p->lb, &beta,
                                     D, p->ld, D, p->ld, &p->algo, ws, ws_bytes, s));
+        CUDA_DEBUG_SYNC();
     } else {
         /* no Lt algorithm for this case: plain cuBLAS, bias added first */
         if (bias) {
@@ -195,11 +210,7 @@ static void gemm(int transa, int transb, int m, int n, int k, const void *A, int
                                   transb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, ab, lda,
                                   Bm, ab, ldb, &beta, D, CUDA_R_32F, ldd, ct,
                                   CUBLAS_GEMM_DEFAULT));
-    }
-    if (owned) {
-        CUDA_CHECK(cudaStreamSynchronize(s)); /* the descriptors are host objects; be safe */
-        plan_destroy(p);
-        free(p);
+        CUDA_DEBUG_SYNC();
     }
 }
 

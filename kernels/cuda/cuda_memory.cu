@@ -1,5 +1,7 @@
 /* cuda_memory.cu — device memory, the backend's stream and library handles,
  * and the grow-only scratch buffer. */
+#include <string.h>
+
 #include "cuda_common.cuh"
 
 /* The backend's state: created on first use, kept for the process. */
@@ -16,8 +18,21 @@ static int g_ready;
 /* 32 MiB: what NVIDIA recommends for cuBLASLt on Hopper. */
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
+int cuda_debug_sync(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("MTBERT_CUDA_SYNC");
+        v = e && *e && strcmp(e, "0") != 0;
+        if (v)
+            fprintf(stderr, "mtbert cuda: MTBERT_CUDA_SYNC=1: the device is synchronised after "
+                            "every kernel launch (slow; for locating faults)\n");
+    }
+    return v;
+}
+
 static void cuda_init(void) {
     if (g_ready) return;
+    cuda_debug_sync(); /* read the switch (and say so) before the first launch */
     int dev = 0;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev));
