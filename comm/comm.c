@@ -1,8 +1,11 @@
 #include "comm/comm.h"
 
+#include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef MTBERT_HAVE_MPI
 #include <mpi.h>
@@ -76,27 +79,12 @@ int comm_init(Comm *c, int *argc, char ***argv) {
     return 0;
 }
 
-#ifdef MTBERT_HAVE_NCCL
-/* comm_nccl.c: comm_use_nccl, comm_bind_device and these two */
-int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
-void comm_nccl_finalize(Comm *c);
-#else
-int comm_use_nccl(Comm *c) {
-    (void)c;
-    fprintf(stderr, "mtbert: NCCL reductions are not available in this build\n");
-    return -1;
-}
-
-int comm_bind_device(Comm *c) {
-    (void)c;
-    return 0;
-}
-#endif
+/* comm_use_nccl and comm_bind_device live in comm_nccl.c (with stubs there
+ * when the build has no NCCL); that file installs c->dev. */
 
 void comm_finalize(Comm *c) {
-#ifdef MTBERT_HAVE_NCCL
-    comm_nccl_finalize(c); /* before MPI goes away */
-#endif
+    if (c->dev && c->dev->finalize) c->dev->finalize(c); /* before MPI goes away */
+    c->dev = NULL;
 #ifdef MTBERT_HAVE_MPI
     if (c->mpi_initialized_here) MPI_Finalize();
 #endif
@@ -104,10 +92,8 @@ void comm_finalize(Comm *c) {
 }
 
 int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
-#ifdef MTBERT_HAVE_NCCL
     /* device buffer; runs with a world of one too (that is how it is tested) */
-    if (c->kind == COMM_NCCL) return comm_nccl_allreduce_mean(c, x, n, bucket);
-#endif
+    if (c->dev) return c->dev->allreduce_mean(c, x, n, bucket);
     if (c->world <= 1 || n == 0) return 0;
 #ifdef MTBERT_HAVE_MPI
     if (bucket == 0 || bucket > n) bucket = n;
@@ -178,4 +164,46 @@ void comm_abort(Comm *c, int code) {
 #endif
     (void)c;
     exit(code);
+}
+
+/* ---- waiting with a wall-clock limit ---- */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int comm_wait(int (*poll)(void *arg), void *arg, double timeout_s) {
+    double deadline = timeout_s > 0 ? now_seconds() + timeout_s : 0;
+    for (;;) {
+        int r = poll(arg);
+        if (r > 0) return 0;
+        if (r < 0) return -1;
+        if (timeout_s > 0 && now_seconds() >= deadline) return 1;
+        sched_yield();
+    }
+}
+
+int comm_parse_seconds(const char *text, double *out) {
+    if (!text || !*text) return -1;
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !isfinite(v) || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+double comm_timeout_seconds(void) {
+    static int warned;
+    const char *e = getenv("MTBERT_NCCL_TIMEOUT_S");
+    double v = COMM_DEFAULT_TIMEOUT_S;
+    if (e && *e && comm_parse_seconds(e, &v)) {
+        if (!warned)
+            fprintf(stderr, "mtbert: MTBERT_NCCL_TIMEOUT_S='%s' is not a number of seconds >= 0; "
+                            "using %g s\n", e, COMM_DEFAULT_TIMEOUT_S);
+        warned = 1;
+        v = COMM_DEFAULT_TIMEOUT_S;
+    }
+    return v;
 }

@@ -13,11 +13,24 @@
 
 typedef enum { COMM_NONE = 0, COMM_MPI, COMM_NCCL } CommKind;
 
+struct Comm;
+
+/* A reduction backend on device buffers, installed by comm_use_nccl()
+ * (comm/comm_nccl.c). comm.c calls only through this table and knows
+ * nothing else of that file: comm_nccl.c depends on this header alone, and
+ * the dependency runs one way. */
+typedef struct CommDeviceOps {
+    const char *name;
+    int (*allreduce_mean)(struct Comm *c, float *x, size_t n, size_t bucket);
+    void (*finalize)(struct Comm *c); /* also resets c->kind, c->dev, c->impl */
+} CommDeviceOps;
+
 typedef struct Comm {
     CommKind kind;
     int rank, world, local_rank;
     int mpi_initialized_here;
-    void *impl;   /* backend state */
+    const CommDeviceOps *dev; /* NULL unless a device backend is in use */
+    void *impl;   /* that backend's state */
 } Comm;
 
 /* Detect the launcher and start MPI when present. 0 or -1 (message on stderr). */
@@ -52,5 +65,20 @@ void comm_abort(Comm *c, int code);
 /* Environment-only detection, for tests: fills rank/world/local_rank from
  * SLURM_* or RANK/WORLD_SIZE/LOCAL_RANK (defaults 0/1/0). */
 void comm_detect_env(int *rank, int *world, int *local_rank);
+
+/* ---- waiting with a wall-clock limit (used by comm_nccl.c; shared) ----
+ * poll(arg) returns 1 when done, 0 when not yet, -1 on failure (it prints
+ * why). comm_wait calls it until it returns non-zero, yielding the CPU in
+ * between, or until timeout_s seconds have passed (timeout_s <= 0: no
+ * limit). Returns 0 (done), -1 (poll failed) or 1 (timed out). */
+int comm_wait(int (*poll)(void *arg), void *arg, double timeout_s);
+/* A number of seconds >= 0 ("300", "0.5"); 0 or -1 (not a number, negative,
+ * trailing text). */
+int comm_parse_seconds(const char *text, double *out);
+/* The limit for collective waits on device buffers: MTBERT_NCCL_TIMEOUT_S
+ * (seconds, default 300; 0 = wait forever; an invalid value is reported
+ * once on stderr and the default used). Read at every call. */
+#define COMM_DEFAULT_TIMEOUT_S 300.0
+double comm_timeout_seconds(void);
 
 #endif

@@ -15,16 +15,28 @@
  * return -1; an asynchronous NCCL error (a peer died, a network failure)
  * found while waiting aborts the communicator instead of hanging.
  *
- * Compiled in every build; empty unless MTBERT_HAVE_NCCL (comm.c then keeps
- * the stubs). */
+ * Every wait on the NCCL stream has a wall-clock limit, MTBERT_NCCL_TIMEOUT_S
+ * (default 300 s, 0 = none; comm_timeout_seconds()): NCCL between GPUs of one
+ * node (P2P / shared memory) never reports a dead peer, so a survivor would
+ * spin forever. Past the limit the communicator is aborted (ncclCommAbort)
+ * and the job ends (comm_abort, exit status 1) with a message naming the
+ * operation, the rank and the limit.
+ *
+ * Dependencies run one way: this file uses comm.h's public functions
+ * (comm_allreduce_max_int, comm_broadcast, comm_abort, comm_wait) and
+ * installs its reduction in c->dev; comm.c calls it only through c->dev.
+ *
+ * Compiled in every build; without MTBERT_HAVE_NCCL it holds only the stubs
+ * of comm_use_nccl (refuses) and comm_bind_device (nothing to bind). */
 #include "comm/comm.h"
+
+#include <stdio.h>
 
 #ifdef MTBERT_HAVE_NCCL
 
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -65,9 +77,10 @@ typedef struct {
 #endif
 } NcclState;
 
-/* implemented here, called from comm.c */
-int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
-void comm_nccl_finalize(Comm *c);
+static int nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
+static void nccl_finalize(Comm *c);
+
+static const CommDeviceOps k_nccl_ops = {"nccl", nccl_allreduce_mean, nccl_finalize};
 
 int comm_bind_device(Comm *c) {
     int count = 0;
@@ -163,36 +176,89 @@ int comm_use_nccl(Comm *c) {
         return -1;
     }
     c->impl = s;
+    c->dev = &k_nccl_ops;
     c->kind = COMM_NCCL;
     return 0;
 }
 
-/* Wait for the stream, checking NCCL's asynchronous error state meanwhile:
- * a failed peer would otherwise leave us in cudaStreamSynchronize forever. */
-static int wait_stream(NcclState *s) {
-    for (;;) {
-        cudaError_t e = cudaStreamQuery(s->stream);
-        if (e == cudaSuccess) return 0;
-        if (e != cudaErrorNotReady) {
-            fprintf(stderr, "%s:%d: CUDA error %s: %s (waiting for the NCCL stream)\n", __FILE__, __LINE__,
-                    cudaGetErrorName(e), cudaGetErrorString(e));
-            return -1;
-        }
-        ncclResult_t async = ncclSuccess;
-        NCCL_CHECK(ncclCommGetAsyncError(s->comm, &async));
-        if (async != ncclSuccess) {
-            fprintf(stderr, "%s:%d: NCCL asynchronous error %d: %s; aborting the communicator\n", __FILE__,
-                    __LINE__, (int)async, ncclGetErrorString(async));
-            ncclCommAbort(s->comm);
-            s->comm = NULL;
-            return -1;
-        }
-        sched_yield();
+/* One look at the NCCL stream for comm_wait: 1 done, 0 still running, -1
+ * failed (a CUDA error, or NCCL's asynchronous error state: then the
+ * communicator is aborted, so nothing waits on it again). */
+typedef struct {
+    NcclState *s;
+    int rank;
+    const char *what;
+} WaitArg;
+
+static int poll_stream(void *arg) {
+    WaitArg *w = (WaitArg *)arg;
+    NcclState *s = w->s;
+    cudaError_t e = cudaStreamQuery(s->stream);
+    if (e == cudaSuccess) return 1;
+    if (e != cudaErrorNotReady) {
+        fprintf(stderr, "%s:%d: rank %d: CUDA error %s: %s (waiting for the NCCL %s)\n", __FILE__,
+                __LINE__, w->rank, cudaGetErrorName(e), cudaGetErrorString(e), w->what);
+        return -1;
     }
+    ncclResult_t async = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(s->comm, &async);
+    if (r != ncclSuccess) {
+        fprintf(stderr, "%s:%d: rank %d: NCCL error %d: %s (in ncclCommGetAsyncError, during the %s)\n",
+                __FILE__, __LINE__, w->rank, (int)r, ncclGetErrorString(r), w->what);
+        return -1;
+    }
+    if (async != ncclSuccess) {
+        fprintf(stderr, "%s:%d: rank %d: NCCL asynchronous error %d: %s during the %s; aborting the "
+                        "communicator\n", __FILE__, __LINE__, w->rank, (int)async,
+                ncclGetErrorString(async), w->what);
+        ncclCommAbort(s->comm);
+        s->comm = NULL;
+        return -1;
+    }
+    return 0;
 }
 
-int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
-    NcclState *s = c->impl;
+/* Wait for the NCCL stream, watching NCCL's asynchronous error state and
+ * the wall clock: a failed peer would otherwise leave us spinning forever.
+ * 0 done, -1 failed; past the limit the job ends here. */
+static int wait_stream(Comm *c, NcclState *s, const char *what) {
+    double limit = comm_timeout_seconds();
+    WaitArg w = {s, c->rank, what};
+    int rc = comm_wait(poll_stream, &w, limit);
+    if (rc == 1) {
+        fprintf(stderr, "mtbert: rank %d of %d: the NCCL %s did not finish within %g s "
+                        "(MTBERT_NCCL_TIMEOUT_S): a peer has probably died or stopped; aborting the "
+                        "NCCL communicator and ending the job\n", c->rank, c->world, what, limit);
+        ncclCommAbort(s->comm);
+        s->comm = NULL;
+        comm_abort(c, 1);
+    }
+    return rc ? -1 : 0;
+}
+
+/* Test hook (tests/gpu/nccl_timeout.sh): MTBERT_NCCL_TEST_STALL_S=N makes the
+ * NCCL stream wait N seconds on a host callback before the reduction, the
+ * way a stalled peer would, so that one GPU can show the timeout. */
+static void CUDART_CB stall_host(void *arg) {
+    double sec = *(const double *)arg;
+    struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int maybe_stall(NcclState *s) {
+    static double sec = -1;
+    if (sec < 0) {
+        const char *e = getenv("MTBERT_NCCL_TEST_STALL_S");
+        sec = 0;
+        if (e && *e && comm_parse_seconds(e, &sec)) sec = 0;
+        if (sec > 0) fprintf(stderr, "mtbert: MTBERT_NCCL_TEST_STALL_S=%g: stalling the NCCL stream (test hook)\n", sec);
+    }
+    if (sec > 0) CUDART_CHECK(cudaLaunchHostFunc(s->stream, stall_host, &sec));
+    return 0;
+}
+
+static int nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
+    NcclState *s = (NcclState *)c->impl;
     if (n == 0) return 0;
     if (!s || !s->comm) {
         fprintf(stderr, "mtbert: rank %d: the NCCL communicator is not usable\n", c->rank);
@@ -209,6 +275,7 @@ int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
     /* the gradients were written on another stream (the CUDA backend's):
      * wait for every queued kernel on the device before reducing */
     CUDART_CHECK(cudaDeviceSynchronize());
+    if (maybe_stall(s)) return -1;
     for (size_t off = 0; off < n; off += bucket) {
         size_t len = n - off < bucket ? n - off : bucket;
 #if COMM_NCCL_HAVE_AVG
@@ -228,13 +295,16 @@ int comm_nccl_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket) {
         }
 #endif
     }
-    return wait_stream(s);
+    return wait_stream(c, s, "all-reduce");
 }
 
-void comm_nccl_finalize(Comm *c) {
-    NcclState *s = c->impl;
+static void nccl_finalize(Comm *c) {
+    NcclState *s = (NcclState *)c->impl;
+    c->dev = NULL;
     if (!s) return;
-    if (s->stream) cudaStreamSynchronize(s->stream);
+    /* a communicator still alive may have work queued: wait, with the limit */
+    if (s->stream && s->comm) wait_stream(c, s, "finalize (last queued reduction)");
+    else if (s->stream) cudaStreamSynchronize(s->stream);
 #if !COMM_NCCL_HAVE_AVG
     if (s->blas) cublasDestroy(s->blas);
 #endif
@@ -250,7 +320,17 @@ void comm_nccl_finalize(Comm *c) {
     c->kind = c->world > 1 ? COMM_MPI : COMM_NONE;
 }
 
-#else
-/* ISO C wants at least one declaration in a translation unit */
-typedef int comm_nccl_unused;
+#else /* no NCCL in this build */
+
+int comm_use_nccl(Comm *c) {
+    (void)c;
+    fprintf(stderr, "mtbert: NCCL reductions are not available in this build\n");
+    return -1;
+}
+
+int comm_bind_device(Comm *c) {
+    (void)c;
+    return 0;
+}
+
 #endif

@@ -8,7 +8,12 @@
  * masks are bit-identical to the CPU's, and every backward (embedding
  * included) gives bit-identical results when run twice.
  *
- * Skipped (exit 77) when no CUDA GPU is present or the build has no CUDA. */
+ * Skipped (exit 77) when no CUDA GPU is present or the build has no CUDA.
+ *
+ * Arguments (or MTBERT_TEST_ONLY, comma-separated) pick groups of cases:
+ * memory embedding layernorm matmul attention elementwise pool loss adamw
+ * bf16; none means all. `test_cuda_ops attention` runs the attention cases
+ * only (what tests/gpu/run_gpu_tests.sh gives racecheck). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -235,6 +240,35 @@ static void test_matmul_one(const Ops *T, int N, int C, int OC, int with_bias, i
     void *dev[] = {dx, dw, dbias, dout_, dg, a1, a2, a3, b1, b2, b3, c2};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) G->free(dev[i]);
     free(x); free(w); free(bias); free(out); free(g); free(gi); free(gw); free(gb); free(zw);
+}
+
+/* More distinct GEMM shapes than the plan cache holds (256): every one
+ * right, also those asked for again after their plans were evicted. */
+static void test_matmul_churn(void) {
+    int C = 32, OC = 24, NMAX = 300;
+    printf("matmul plan-cache churn: N=1..%d, C=%d OC=%d, then N=1..40 again\n", NMAX, C, OC);
+    size_t nI = (size_t)NMAX * C, nW = (size_t)OC * C, nO = (size_t)NMAX * OC;
+    float *x = hrnd(nI, -1, 1), *w = hrnd(nW, -1, 1), *bias = hrnd(OC, -1, 1), *out = hvec(nO);
+    float *dx = dput(x, nI * 4), *dw = dput(w, nW * 4), *db = dput(bias, OC * 4);
+    float *dout_ = dput(NULL, nO * 4);
+    double worst = 0;
+    int bad = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int N = 1; N <= (pass ? 40 : NMAX); N++) {
+            Cp->matmul_forward(out, x, w, bias, N, C, OC);
+            G->matmul_forward(dout_, dx, dw, db, N, C, OC);
+            float *g = dget(dout_, (size_t)N * OC);
+            double mx = 0;
+            for (size_t i = 0; i < (size_t)N * OC; i++) mx = fmax(mx, fabs((double)out[i]));
+            double err = test_max_abs_err(g, out, (size_t)N * OC) / fmax(mx, 1e-3);
+            if (err > worst) worst = err;
+            if (!(err < TOL32) || has_nan(g, (size_t)N * OC)) bad++;
+            free(g);
+        }
+    printf("  worst norm-err %.3e over %d products\n", worst, NMAX + 40);
+    CHECKF(bad == 0, "%d of %d products past the plan cache's capacity are wrong", bad, NMAX + 40);
+    G->free(dx); G->free(dw); G->free(db); G->free(dout_);
+    free(x); free(w); free(bias); free(out);
 }
 
 /* `empty`: sequence B-1 is all padding (no real key at all) */
@@ -501,34 +535,82 @@ static void test_memory(void) {
     free(h); free(x); free(y); free(z);
 }
 
-int main(void) {
+/* ---- case groups picked on the command line ---- */
+static const char *const k_groups[] = {"memory", "embedding", "layernorm", "matmul", "attention",
+                                       "elementwise", "pool", "loss", "adamw", "bf16"};
+#define NGROUPS ((int)(sizeof k_groups / sizeof *k_groups))
+static int g_want[NGROUPS];
+
+static int group_index(const char *name, size_t len) {
+    for (int i = 0; i < NGROUPS; i++)
+        if (strlen(k_groups[i]) == len && strncmp(k_groups[i], name, len) == 0) return i;
+    return -1;
+}
+
+/* 0, or -1 for an unknown name (message printed) */
+static int pick(const char *list) {
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ", ");
+        if (len) {
+            int g = group_index(p, len);
+            if (g < 0) {
+                fprintf(stderr, "test_cuda_ops: unknown case group '%.*s' (groups:", (int)len, p);
+                for (int i = 0; i < NGROUPS; i++) fprintf(stderr, " %s", k_groups[i]);
+                fprintf(stderr, ")\n");
+                return -1;
+            }
+            g_want[g] = 1;
+        }
+        p += len;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return 0;
+}
+
+static int want(const char *group) {
+    int any = 0;
+    for (int i = 0; i < NGROUPS; i++) any |= g_want[i];
+    int g = group_index(group, strlen(group));
+    return !any || (g >= 0 && g_want[g]);
+}
+
+int main(int argc, char **argv) {
     unsetenv("MTBERT_CUDA_TF32"); /* fp32 tolerances assume TF32 off */
+    const char *only = getenv("MTBERT_TEST_ONLY");
+    if (only && pick(only)) return 2;
+    for (int i = 1; i < argc; i++)
+        if (pick(argv[i])) return 2;
     G = ops_cuda();
     if (!G) return test_skip("no CUDA GPU present (or built without CUDA)");
     Cp = ops_cpu();
     printf("backend %s vs %s\n", G->name, Cp->name);
-    test_memory();
-    test_embedding();
-    test_layernorm();
-    test_matmul_one(G, 512, 256, 768, 1, 0, TOL32);
-    test_matmul_one(G, 512, 256, 3, 1, 1, TOL32);   /* classifier, misaligned bias */
-    test_matmul_one(G, 300, 1024, 256, 0, 0, TOL32); /* no bias, odd N */
-    test_attention_one(G, 4, 128, 256, 4, 0.0f, 0, TOL32);
-    test_attention_one(G, 4, 128, 256, 4, 0.1f, 0, TOL32);
-    test_attention_one(G, 2, 512, 256, 4, 0.0f, 0, TOL32);
-    test_attention_one(G, 2, 512, 256, 4, 0.1f, 0, TOL32);
-    test_attention_one(G, 2, 100, 256, 8, 0.1f, 0, TOL32); /* hd 32, T not a tile multiple */
-    test_attention_one(G, 3, 70, 256, 16, 0.1f, 1, TOL32); /* hd 16 (1 thread a row), empty sequence */
-    test_attention_one(G, 3, 90, 256, 2, 0.1f, 1, TOL32);  /* hd 128 (8 threads a row), empty sequence */
-    test_attention_one(G, 2, 77, 192, 4, 0.1f, 0, TOL32);  /* hd 48: general fallback */
-    test_attention_one(G, 3, 40, 192, 4, 0.1f, 1, TOL32);  /* fallback, empty sequence */
-    test_elementwise();
-    test_pool();
-    test_loss();
-    test_adamw();
+    if (want("memory")) test_memory();
+    if (want("embedding")) test_embedding();
+    if (want("layernorm")) test_layernorm();
+    if (want("matmul")) {
+        test_matmul_one(G, 512, 256, 768, 1, 0, TOL32);
+        test_matmul_one(G, 512, 256, 3, 1, 1, TOL32);   /* classifier, misaligned bias */
+        test_matmul_one(G, 300, 1024, 256, 0, 0, TOL32); /* no bias, odd N */
+        test_matmul_churn();
+    }
+    if (want("attention")) {
+        test_attention_one(G, 4, 128, 256, 4, 0.0f, 0, TOL32);
+        test_attention_one(G, 4, 128, 256, 4, 0.1f, 0, TOL32);
+        test_attention_one(G, 2, 512, 256, 4, 0.0f, 0, TOL32);
+        test_attention_one(G, 2, 512, 256, 4, 0.1f, 0, TOL32);
+        test_attention_one(G, 2, 100, 256, 8, 0.1f, 0, TOL32); /* hd 32, T not a tile multiple */
+        test_attention_one(G, 3, 70, 256, 16, 0.1f, 1, TOL32); /* hd 16 (1 thread a row), empty sequence */
+        test_attention_one(G, 3, 90, 256, 2, 0.1f, 1, TOL32);  /* hd 128 (8 threads a row), empty sequence */
+        test_attention_one(G, 2, 77, 192, 4, 0.1f, 0, TOL32);  /* hd 48: general fallback */
+        test_attention_one(G, 3, 40, 192, 4, 0.1f, 1, TOL32);  /* fallback, empty sequence */
+    }
+    if (want("elementwise")) test_elementwise();
+    if (want("pool")) test_pool();
+    if (want("loss")) test_loss();
+    if (want("adamw")) test_adamw();
 #ifdef MTBERT_HAVE_CUDA
     const Ops *H = ops_cuda_bf16();
-    if (H) {
+    if (H && want("bf16")) {
         test_matmul_one(H, 512, 256, 768, 1, 0, 1e-2);
         test_matmul_one(H, 512, 256, 3, 1, 1, 1e-2);
     }

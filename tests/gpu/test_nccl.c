@@ -8,6 +8,12 @@
  * backend's stream (a scale by 2 issued just before), and must refuse a host
  * pointer. Skipped (exit 77) without a CUDA GPU or without NCCL in the build.
  *
+ * `test_nccl timeout` is the other half of tests/gpu/nccl_timeout.sh: with
+ * MTBERT_NCCL_TEST_STALL_S holding the NCCL stream longer than
+ * MTBERT_NCCL_TIMEOUT_S, one all-reduce must end the process (exit 1, a
+ * message naming the all-reduce and the limit); coming back is a failure
+ * (exit 3).
+ *
  * Several ranks need one GPU each (NCCL does not run two ranks of one
  * communicator on one GPU):
  *     mpirun -np 2 build/test_nccl          # on a host with >= 2 GPUs
@@ -100,6 +106,18 @@ int main(int argc, char **argv) {
     }
     CHECK(C.kind == COMM_NCCL);
     CHECK(comm_use_nccl(&C) == 0); /* a second call is a no-op */
+
+    if (argc > 1 && strcmp(argv[1], "timeout") == 0) {
+        size_t n = 1 << 20;
+        float *d = G->alloc(n * sizeof(float));
+        if (!d) return 1;
+        fprintf(stderr, "test_nccl: one all-reduce on a stalled stream (MTBERT_NCCL_TIMEOUT_S=%s, "
+                        "MTBERT_NCCL_TEST_STALL_S=%s)\n", getenv("MTBERT_NCCL_TIMEOUT_S") ? getenv("MTBERT_NCCL_TIMEOUT_S") : "(unset)",
+                getenv("MTBERT_NCCL_TEST_STALL_S") ? getenv("MTBERT_NCCL_TEST_STALL_S") : "(unset)");
+        int r = comm_allreduce_mean(&C, d, n, 0);
+        fprintf(stderr, "test_nccl: the all-reduce came back (returned %d): the timeout did not end the process\n", r);
+        return 3;
+    }
 
     /* bucket edge cases */
     run_case(1000003, 4096, 0, 0);   /* n not a multiple of the bucket: last bucket 611 */
