@@ -1,6 +1,7 @@
 /* test_config.c — YAML configuration: defaults, every key type, errors
  * (all reported at once, with line:column), suggestions, --set overrides,
  * the resolved dump's round trip, and the shipped configs. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,37 @@ static void test_reliability(void) {
     c.freeze.layers = 7;
     CHECK(config_check_depth(&c, 6, "models/minilm", err, sizeof err) == -1);
     CHECKF(strstr(err, "freeze.unfreeze_at_step.layer_11: layer 11 is beyond the 6 layers"), "%s", err);
+    config_free(&c);
+
+    /* 5: threads capped at the cores, OMP_NUM_THREADS for threads 0, else
+     * the cores over the ranks of the node */
+    CHECKF(load(&c, write_yaml(ONE_TASK), NULL, 0) == 0, "%s", errs);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+    char logbuf[1024];
+    FILE *log = fmemopen(logbuf, sizeof logbuf, "w");
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    unsetenv("MPI_LOCALNRANKS");
+    unsetenv("LOCAL_WORLD_SIZE");
+    unsetenv("SLURM_NTASKS_PER_NODE");
+    c.train.threads = 4096;
+    CHECK(config_resolve_threads(&c, 1, log) == cores);
+    fflush(log);
+    CHECKF(strstr(logbuf, "warning: train.threads asks for 4096 threads, more than the"), "%s", logbuf);
+    fclose(log);
+    c.train.threads = 1;
+    CHECK(config_resolve_threads(&c, 1, NULL) == 1);
+    c.train.threads = 0;
+    setenv("OMP_NUM_THREADS", "1,1", 1);
+    CHECK(config_resolve_threads(&c, 4, NULL) == 1);
+    setenv("OMP_NUM_THREADS", "100000", 1);
+    CHECK(config_resolve_threads(&c, 1, NULL) == cores);
+    unsetenv("OMP_NUM_THREADS");
+    CHECK(config_resolve_threads(&c, 1, NULL) == cores);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+    CHECK(config_resolve_threads(&c, 8, NULL) == (cores / 2 > 0 ? cores / 2 : 1));
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     config_free(&c);
 }
 

@@ -16,6 +16,7 @@ _Static_assert((int)CFG_PRECISION_FP32 == (int)PRECISION_FP32 && (int)CFG_PRECIS
                "ConfigPrecision != PrecisionChoice");
 
 #include <ctype.h>
+#include <sched.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -905,6 +906,51 @@ static void check_freeze(Ctx *c) {
                  full, g);
         }
     }
+}
+
+/* ------------------------------------------------------ set-up resolution */
+
+/* Cores this process may run on (its affinity mask: taskset, Slurm's cpuset). */
+static int cores_available(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* A positive integer from the environment (OMP_NUM_THREADS may be a list
+ * "8,2": its first entry counts), or 0. */
+static int env_count(const char *name) {
+    const char *e = getenv(name);
+    if (!e || !*e) return 0;
+    char *end;
+    long v = strtol(e, &end, 10);
+    return v > 0 && v < 1000000 && (*end == 0 || *end == ',') && end != e ? (int)v : 0;
+}
+
+int config_resolve_threads(const Config *cfg, int world, FILE *log) {
+    int cores = cores_available(), threads = cfg->train.threads;
+    const char *why = "train.threads";
+    if (threads <= 0 && (threads = env_count("OMP_NUM_THREADS")) > 0) {
+        why = "OMP_NUM_THREADS";
+    } else if (threads <= 0) {
+        int local = env_count("OMPI_COMM_WORLD_LOCAL_SIZE");
+        if (!local) local = env_count("MPI_LOCALNRANKS");
+        if (!local) local = env_count("LOCAL_WORLD_SIZE");
+        if (!local) local = env_count("SLURM_NTASKS_PER_NODE");
+        if (!local || local > world) local = world;
+        threads = cores / (local > 0 ? local : 1);
+        if (threads < 1) threads = 1;
+        why = local > 1 ? "train.threads 0: the cores over the ranks of this node" : "train.threads 0: every core";
+    }
+    if (threads > cores) {
+        if (log)
+            fprintf(log, "mtbert: warning: %s asks for %d threads, more than the %d core%s this process may use: "
+                    "using %d\n", why, threads, cores, cores == 1 ? "" : "s", cores);
+        threads = cores;
+    }
+    if (log) fprintf(log, "mtbert: %d CPU thread%s per rank (%s)\n", threads, threads == 1 ? "" : "s", why);
+    return threads;
 }
 
 int config_check_depth(const Config *cfg, int layers, const char *model, char *err, size_t errlen) {

@@ -144,6 +144,13 @@ int config_write_resolved(const Config *cfg, const char *path, char *err, size_t
 
 void config_free(Config *cfg);
 
+/* The CPU threads of a rank: train.threads; 0: OMP_NUM_THREADS when set,
+ * else the cores over the ranks of this node (OMPI_COMM_WORLD_LOCAL_SIZE,
+ * MPI_LOCALNRANKS, LOCAL_WORLD_SIZE, SLURM_NTASKS_PER_NODE, else `world`);
+ * never more than the cores this process may run on (its affinity mask),
+ * which is warned about. With `log`, one line says the count and why. */
+int config_resolve_threads(const Config *cfg, int world, FILE *log);
+
 /* Layer indices of the config (freeze.layers, freeze.unfreeze_at_step.layer_N)
  * against the depth of the model really loaded (model.path / a checkpoint
  * gives the shape, not model.num_layers). 0, or -1 with a message naming the

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,51 +167,6 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
     return 0;
 }
 
-/* Cores this process may run on (its affinity mask: taskset, Slurm's cpuset). */
-static int cores_available(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
-/* A positive integer from the environment (OMP_NUM_THREADS may be a list
- * "8,2": its first entry counts), or 0. */
-static int env_count(const char *name) {
-    const char *e = getenv(name);
-    if (!e || !*e) return 0;
-    char *end;
-    long v = strtol(e, &end, 10);
-    return v > 0 && v < 1000000 && (*end == 0 || *end == ',') && end != e ? (int)v : 0;
-}
-
-/* train.threads: the config's count; 0: OMP_NUM_THREADS, else the cores over
- * the ranks of this node; never more than the cores available (warned). */
-static int cpu_threads(const Config *cfg, const Comm *comm) {
-    int cores = cores_available(), threads = cfg->train.threads;
-    const char *why = "train.threads";
-    if (threads <= 0 && (threads = env_count("OMP_NUM_THREADS")) > 0) {
-        why = "OMP_NUM_THREADS";
-    } else if (threads <= 0) {
-        int local = env_count("OMPI_COMM_WORLD_LOCAL_SIZE");
-        if (!local) local = env_count("MPI_LOCALNRANKS");
-        if (!local) local = env_count("LOCAL_WORLD_SIZE");
-        if (!local) local = env_count("SLURM_NTASKS_PER_NODE");
-        if (!local || local > comm->world) local = comm->world;
-        threads = cores / (local > 0 ? local : 1);
-        if (threads < 1) threads = 1;
-        why = local > 1 ? "train.threads 0: the cores over the ranks of this node" : "train.threads 0: every core";
-    }
-    if (threads > cores) {
-        if (comm->rank == 0)
-            fprintf(stderr, "mtbert: warning: %s asks for %d threads, more than the %d core%s this process may use: "
-                    "using %d\n", why, threads, cores, cores == 1 ? "" : "s", cores);
-        threads = cores;
-    }
-    if (comm->rank == 0) fprintf(stderr, "mtbert: %d CPU thread%s per rank (%s)\n", threads, threads == 1 ? "" : "s", why);
-    return threads;
-}
-
 /* Similarity targets outside [-1, 1] cannot be reached by a cosine: say so
  * once per source, with the range seen (rank 0's share of a training set). */
 static void check_similarity_scores(Trainer *t, Source *s) {
@@ -331,7 +285,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         comm_allreduce_max_int(comm, &nbad, 1);
         if (nbad) return 2;
     }
-    t->ops->set_threads(cpu_threads(cfg, comm));
+    t->ops->set_threads(config_resolve_threads(cfg, comm->world, comm->rank == 0 ? stderr : NULL));
 
     /* model folder and vocabulary */
     ModelDir md;
