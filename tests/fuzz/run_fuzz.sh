@@ -32,7 +32,7 @@ if [ -z "$CC" ]; then
     for c in clang clang-14 clang-15 clang-16; do command -v $c >/dev/null && { CC=$c; break; }; done
 fi
 [ -n "$CC" ] || { echo "SKIP fuzz: clang not installed (apt-get install clang libclang-rt-dev)"; exit 0; }
-B=build-fuzz
+B=${FUZZ_BUILD_DIR:-build-fuzz} # another folder for a second checkout or user
 mkdir -p $B/obj $B/corpus tests/fuzz/out
 printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n){(void)d;(void)n;return 0;}\n' >$B/probe.c
 if ! $CC -fsanitize=fuzzer,address,undefined $B/probe.c -o $B/probe 2>$B/probe.log; then
