@@ -187,7 +187,8 @@ int run_dir_remove_temps(const char *dir) {
     while ((e = readdir(d))) {
         long s;
         char tail[8];
-        if (sscanf(e->d_name, ".step-%ld%7s", &s, tail) == 2 && !strncmp(tail, ".tmp", 4)) {
+        /* .step-N.tmp/ (a save cut short), .step-N.old/ (a replaced folder not yet deleted) */
+        if (sscanf(e->d_name, ".step-%ld%7s", &s, tail) == 2 && (!strncmp(tail, ".tmp", 4) || !strcmp(tail, ".old"))) {
             char p[4096];
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             if (!run_dir_rm_rf(p)) n++;

@@ -32,8 +32,9 @@ int run_dir_check_fresh(const char *dir, int overwrite, char *err, size_t errlen
  * else stays. The names of entries left alone go to `kept` (may be NULL).
  * 0, or -1 with a message naming the entry that could not be removed. */
 int run_dir_clear(const char *dir, char *kept, size_t keptlen, char *err, size_t errlen);
-/* Remove leftover .step-*.tmp folders of crashed saves (call with the lock
- * held). Returns how many were removed. */
+/* Remove leftover .step-*.tmp folders of crashed saves and .step-*.old
+ * folders of interrupted replacements (call with the lock held). Returns
+ * how many were removed. */
 int run_dir_remove_temps(const char *dir);
 
 /* Keep the records of the metrics log at `path` whose "step" is at most
