@@ -27,12 +27,13 @@
 #define MR_MAX 12
 #define NR_MAX 32
 
-typedef void (*ukr_fn)(int kc, const float *Ap, long ak, const float *Bp, float *C, long ldc, int acc);
+typedef void (*ukr_fn)(int kc, const float *Ap, long ak, const float *Bp, float *C, long ldc, int acc,
+                       const float *bias);
 
 /* ---- AVX-512: 12 x 32 tile, 24 zmm accumulators ---- */
 __attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const float *Ap, long ak,
                                                                 const float *Bp, float *C,
-                                                                long ldc, int acc) {
+                                                                long ldc, int acc, const float *bias) {
     __m512 c[12][2];
     for (int r = 0; r < 12; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
     if (acc)
@@ -57,6 +58,9 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const floa
         if (acc) {
             c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(cr));
             c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(cr + 16));
+        } else if (bias) {
+            c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(bias));
+            c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(bias + 16));
         }
         _mm512_storeu_ps(cr, c[r][0]);
         _mm512_storeu_ps(cr + 16, c[r][1]);
@@ -66,7 +70,7 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(int kc, const floa
 /* ---- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators ---- */
 __attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap, long ak,
                                                           const float *Bp, float *C, long ldc,
-                                                          int acc) {
+                                                          int acc, const float *bias) {
     __m256 c[6][2];
     for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
     if (acc)
@@ -91,6 +95,9 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap
         if (acc) {
             c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(cr));
             c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(cr + 8));
+        } else if (bias) {
+            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(bias));
+            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(bias + 8));
         }
         _mm256_storeu_ps(cr, c[r][0]);
         _mm256_storeu_ps(cr + 8, c[r][1]);
@@ -101,12 +108,12 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *Ap
  * A + r*lda, depth k at +k): no packing of A for products whose A rows are
  * contiguous in k. Rows past the edge point at a valid row (ignored). */
 typedef void (*ukr_rows_fn)(int kc, const float *A, long lda, int m, const float *Bp, float *C,
-                            long ldc, int acc);
+                            long ldc, int acc, const float *bias);
 
 __attribute__((target("avx512f,fma"))) static void ukr_rows_avx512(int kc, const float *A,
                                                                      long lda, int m,
                                                                      const float *Bp, float *C,
-                                                                     long ldc, int acc) {
+                                                                     long ldc, int acc, const float *bias) {
     const float *a[12];
     for (int r = 0; r < 12; r++) a[r] = A + (size_t)(r < m ? r : 0) * lda;
     __m512 c[12][2];
@@ -132,6 +139,9 @@ __attribute__((target("avx512f,fma"))) static void ukr_rows_avx512(int kc, const
         if (acc) {
             c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(cr));
             c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(cr + 16));
+        } else if (bias) {
+            c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(bias));
+            c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(bias + 16));
         }
         _mm512_storeu_ps(cr, c[r][0]);
         _mm512_storeu_ps(cr + 16, c[r][1]);
@@ -140,7 +150,7 @@ __attribute__((target("avx512f,fma"))) static void ukr_rows_avx512(int kc, const
 
 __attribute__((target("avx2,fma"))) static void ukr_rows_avx2(int kc, const float *A, long lda,
                                                                int m, const float *Bp, float *C,
-                                                               long ldc, int acc) {
+                                                               long ldc, int acc, const float *bias) {
     const float *a[6];
     for (int r = 0; r < 6; r++) a[r] = A + (size_t)(r < m ? r : 0) * lda;
     __m256 c[6][2];
@@ -166,6 +176,9 @@ __attribute__((target("avx2,fma"))) static void ukr_rows_avx2(int kc, const floa
         if (acc) {
             c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(cr));
             c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(cr + 8));
+        } else if (bias) {
+            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(bias));
+            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(bias + 8));
         }
         _mm256_storeu_ps(cr, c[r][0]);
         _mm256_storeu_ps(cr + 8, c[r][1]);
@@ -287,7 +300,8 @@ static float *aligned_floats(size_t n) {
 /* C(M,N) (+)= op(A) op(B) on the calling thread alone. 0, or -1 when out of
  * memory (nothing done). */
 static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
-                       const float *B, long ldb, int beta, float *C, long ldc) {
+                       const float *B, long ldb, int beta, const float *bias, float *C,
+                       long ldc) {
     const int MR = G.MR, NR = G.NR;
     if (!abuf && !(abuf = aligned_floats((size_t)MC_ROWS * KC))) return -1;
     int ncols = N < NC ? N : NC;
@@ -333,16 +347,18 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
                         const float *ap = Ap + (size_t)p * kc;
                         long ak = MR;
                         if (inplace_t && m == MR) ap = A + (size_t)pc * lda + ic + p, ak = lda;
+                        const float *bj = bias ? bias + j : NULL;
                         if (m == MR && n == NR) {
-                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, c, ldc, acc);
-                            else G.ukr(kc, ap, ak, bp, c, ldc, acc);
+                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, c, ldc, acc, bj);
+                            else G.ukr(kc, ap, ak, bp, c, ldc, acc, bj);
                         } else {
-                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, tile, NR, 0);
-                            else G.ukr(kc, ap, ak, bp, tile, NR, 0);
+                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, tile, NR, 0, NULL);
+                            else G.ukr(kc, ap, ak, bp, tile, NR, 0, NULL);
                             for (int r = 0; r < m; r++)
                                 for (int t = 0; t < n; t++)
                                     c[(size_t)r * ldc + t] = acc ? c[(size_t)r * ldc + t] + tile[r * NR + t]
-                                                                 : tile[r * NR + t];
+                                                             : bj ? tile[r * NR + t] + bj[t]
+                                                                  : tile[r * NR + t];
                         }
                     }
                 }
@@ -362,28 +378,31 @@ int cpu_gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long ld
             for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * (size_t)N);
         return 0;
     }
-    return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, NULL, C, ldc);
 }
 
 /* Threads: each takes one block of C, rows (whole MR panels) when M >= N,
  * else columns (whole NR panels), and runs its own packed GEMM on it: no
  * barriers inside, so a thread that the OS delays holds up the others only
  * once, at the end (the operand both share is packed twice: a few percent). */
-int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
-             long ldb, int beta, float *C, long ldc) {
+static int gemm_parallel(int ta, int tb, int M, int N, int K, const float *A, long lda,
+                         const float *B, long ldb, int beta, const float *bias, float *C, long ldc) {
     gemm_init();
     if (G.kind == CPU_GEMM_BLAS || omp_in_parallel()) return -1;
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
-        if (!beta)
-            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * (size_t)N);
+        for (int i = 0; i < M; i++) {
+            float *c = C + (size_t)i * ldc;
+            if (bias) memcpy(c, bias, sizeof(float) * (size_t)N);
+            else if (!beta) memset(c, 0, sizeof(float) * (size_t)N);
+        }
         return 0;
     }
     int by_rows = M >= N, unit = by_rows ? G.MR : G.NR, len = by_rows ? M : N;
     int units = (len + unit - 1) / unit;
     int threads = omp_get_max_threads();
     if (threads > units) threads = units;
-    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
     int fail = 0;
 #pragma omp parallel num_threads(threads) reduction(| : fail)
     {
@@ -394,11 +413,21 @@ int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, cons
         if (lo < hi) {
             if (by_rows)
                 fail |= gemm_serial(ta, tb, hi - lo, N, K, ta ? A + lo : A + (size_t)lo * lda, lda, B,
-                                    ldb, beta, C + (size_t)lo * ldc, ldc);
+                                    ldb, beta, bias, C + (size_t)lo * ldc, ldc);
             else
                 fail |= gemm_serial(ta, tb, M, hi - lo, K, A, lda, tb ? B + (size_t)lo * ldb : B + lo,
-                                    ldb, beta, C + lo, ldc);
+                                    ldb, beta, bias ? bias + lo : NULL, C + lo, ldc);
         }
     }
     return fail ? -1 : 0;
+}
+
+int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
+             long ldb, int beta, float *C, long ldc) {
+    return gemm_parallel(ta, tb, M, N, K, A, lda, B, ldb, beta, NULL, C, ldc);
+}
+
+int cpu_gemm_bias(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
+                  long ldb, const float *bias, float *C, long ldc) {
+    return gemm_parallel(ta, tb, M, N, K, A, lda, B, ldb, 0, bias, C, ldc);
 }

@@ -41,6 +41,9 @@ int cpu_gemm(int ta, int tb, int M, int N, int K, const float *A, long lda, cons
  * (per-thread buffers); -1 when the BLAS is to be used */
 int cpu_gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
                     const float *B, long ldb, int beta, float *C, long ldc);
+/* C(M,N) = op(A) op(B) + bias (N values added to every row), on the team */
+int cpu_gemm_bias(int ta, int tb, int M, int N, int K, const float *A, long lda, const float *B,
+                  long ldb, const float *bias, float *C, long ldc);
 int cpu_gemm_kind(void);
 /* for tests and measurements: use this kernel from now on (a kind the CPU
  * lacks is ignored; returns the kind in use), pack A or read it in place */

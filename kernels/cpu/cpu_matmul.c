@@ -16,6 +16,11 @@ static int use_own_gemm(int M, int N, int K) {
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                         int N, int C, int OC) {
     if (N <= 0 || OC <= 0) return;
+    /* own GEMM: the bias added as each tile is stored (no extra pass) */
+    if (C > 0 && use_own_gemm(N, OC, C) &&
+        !(bias ? cpu_gemm_bias(0, 1, N, OC, C, inp, C, w, C, bias, out, OC)
+               : cpu_gemm(0, 1, N, OC, C, inp, C, w, C, 0, out, OC)))
+        return;
     if (bias) {
         /* start from the bias and let the GEMM accumulate (beta = 1) */
 #pragma omp parallel for schedule(static)
@@ -28,9 +33,6 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
         if (!bias) cpu_zero(out, sizeof(float) * (size_t)N * OC);
         return;
     }
-    if (use_own_gemm(N, OC, C) &&
-        !cpu_gemm(0, 1, N, OC, C, inp, C, w, C, bias ? 1 : 0, out, OC))
-        return;
     /* one thread pool: OpenMP threads take row blocks, BLAS runs single-threaded */
 #pragma omp parallel
     {

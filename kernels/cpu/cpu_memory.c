@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "cpu_internal.h"
 
@@ -27,8 +28,21 @@ void cpu_memcpy(void *dst, const void *src, size_t bytes) {
     if (bytes && dst != src) memcpy(dst, src, bytes);
 }
 
+/* Large buffers (the gradients zeroed every step) are cleared by the OpenMP
+ * team, one contiguous share each: one core does not reach the memory
+ * bandwidth on its own. */
 void cpu_zero(void *p, size_t bytes) {
-    if (bytes) memset(p, 0, bytes);
+    if (!bytes) return;
+    if (bytes < ((size_t)4 << 20) || omp_in_parallel() || omp_get_max_threads() < 2) {
+        memset(p, 0, bytes);
+        return;
+    }
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        cpu_chunk(bytes, omp_get_num_threads(), omp_get_thread_num(), 4096, &lo, &hi);
+        if (lo < hi) memset((char *)p + lo, 0, hi - lo);
+    }
 }
 
 /* One buffer per thread (OpenMP threads live in a pool, so this is a handful

@@ -1,8 +1,9 @@
 /* test_cpu_gemm.c — the packed GEMM of kernels/cpu/cpu_gemm.c against a
  * double-precision triple loop, for every kernel this CPU can run (AVX-512,
- * AVX2), both transposes of each operand, beta 0 and 1, packed and
- * in-place A, and shapes that leave partial tiles and cross the KC, MC and
- * NC block edges; on 1 and 2 OpenMP threads. */
+ * AVX2), both transposes of each operand, beta 0 and 1 and a bias row,
+ * packed and in-place A (rows 4 KiB apart are always packed), and shapes
+ * that leave partial tiles and cross the KC, MC and NC block edges; on 1
+ * and 2 OpenMP threads. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static void ref_gemm(int ta, int tb, int M, int N, int K, const float *A, long l
         }
 }
 
+/* beta: 0 or 1; 2 = cpu_gemm_bias (C = bias + product) */
 static int one(int ta, int tb, int M, int N, int K, int beta, int pad) {
     long lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
@@ -38,8 +40,14 @@ static int one(int ta, int tb, int M, int N, int K, int beta, int pad) {
     test_fill_uniform(B, nb, &rng, -1.0f, 1.0f);
     test_fill_uniform(C0, nc, &rng, -1.0f, 1.0f);
     memcpy(C, C0, sizeof(float) * nc);
-    ref_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C0, R, ldc);
-    int rc = cpu_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    float *bias = malloc(sizeof(float) * (size_t)N);
+    test_fill_uniform(bias, (size_t)N, &rng, -1.0f, 1.0f);
+    ref_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta == 1, C0, R, ldc);
+    if (beta == 2)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) R[(size_t)i * ldc + j] += bias[j];
+    int rc = beta == 2 ? cpu_gemm_bias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc)
+                       : cpu_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     double worst = 0;
     int pad_ok = 1;
     for (int i = 0; i < M; i++) {
@@ -58,13 +66,14 @@ static int one(int ta, int tb, int M, int N, int K, int beta, int pad) {
     free(C);
     free(C0);
     free(R);
+    free(bias);
     return 0;
 }
 
 int main(void) {
     static const int shapes[][3] = {{1, 1, 1},    {12, 32, 7},   {13, 33, 257}, {37, 45, 300},
                                     {250, 70, 40}, {500, 20, 9},  {7, 600, 513}, {64, 3100, 5},
-                                    {241, 97, 256}};
+                                    {241, 97, 256}, {30, 40, 1024}, {26, 50, 2048}};
     int kinds[] = {CPU_GEMM_AVX512, CPU_GEMM_AVX2};
     int tested = 0;
     for (int ki = 0; ki < 2; ki++) {
@@ -76,8 +85,9 @@ int main(void) {
                 cpu_gemm_pack_a(pack);
                 for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                     for (int t = 0; t < 4; t++)
-                        one(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], (int)(s + t) & 1,
-                            (int)(s % 3));
+                        for (int beta = 0; beta <= 2; beta++)
+                            one(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], beta,
+                                (int)((s + t) % 3));
             }
         }
     }
