@@ -10,7 +10,10 @@
 #   2. shard lists that differ (rank 1 sees another file set) are named;
 #   3. the same configuration on both ranks still trains (control);
 #   4. WORLD_SIZE=2 RANK=0 without a launcher (MPI makes a singleton) is
-#      refused, as is an mpirun world that disagrees with WORLD_SIZE.
+#      refused, as is an mpirun world that disagrees with WORLD_SIZE;
+#   5. one configuration, but the relative model.path leads the ranks to
+#      model folders of different shapes: the built models are compared
+#      (tensors, parameters, batch shape) and every rank stops.
 # Skipped (77) without mpirun or an MPI build.
 . "$(dirname "$0")/lib/common.sh"
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not found"; exit 77; }
@@ -89,6 +92,26 @@ grep -qF "first difference at 'tasks.0.data.train (the shard files link/train-*.
     || fail "a different shard list behind the same path: not named"
 grep -qF "rank 0: 1 file," "$T/stderr" || fail "the shard-list message does not give rank 0's file count"
 
+# ---- 5. one config, but model.path leads each rank to another model folder
+# (relative path, rank 1 runs elsewhere): rank 0 builds hidden 32, rank 1
+# hidden 48; the built models are compared before the first all-reduce
+for h in 32 48; do
+    "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" --set model.hidden_size=$h --set train.steps=1 \
+        --set "train.run_dir=$T/m$h" >"$T/stdout" 2>"$T/stderr" || fail "model folder of hidden size $h: exit $?"
+    mkdir -p "$T/v$h"
+    ln -s "$T/m$h/step-0000001" "$T/v$h/model"
+done
+timeout 60 mpirun --oversubscribe -np 2 -x OMP_WAIT_POLICY bash -c '
+    if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then cd '"$T"'/v48; else cd '"$T"'/v32; fi; exec "$@"' mtbert-rank \
+    "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" --set model.path=model --set "train.run_dir=$T/rm" \
+    >"$T/stdout" 2>"$T/stderr"
+rc=$?
+[ $rc -ne 124 ] || fail "different model folders behind model.path: hung"
+[ $rc -ne 0 ] || fail "different model folders behind model.path: exit 0"
+grep -qF "the ranks built different models" "$T/stderr" || fail "different model folders: no message from rank 0"
+grep -qF "mtbert: rank 1: the model built here has" "$T/stderr" || fail "different model folders: rank 1 does not say what it built"
+ls "$T/rm" 2>/dev/null | grep -q '^step-' && fail "different model folders: a checkpoint was written"
+
 # ---- 4. torchrun-style variables that MPI does not confirm
 WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 timeout 60 "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" \
     --set "train.run_dir=$T/tr" >"$T/stdout" 2>"$T/stderr"
@@ -103,4 +126,4 @@ rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "WORLD_SIZE=4 under mpirun -np 2: exit $rc"
 grep -qF "WORLD_SIZE=4 in the environment (a torchrun-style launch), but MPI reports 2 processes" "$T/stderr" \
     || fail "WORLD_SIZE=4 under mpirun -np 2: no message"
-echo "mpi_rank_agreement: ok (model shape, train.steps, lr, a task's loss weight, shard paths, shard files; WORLD_SIZE without MPI)"
+echo "mpi_rank_agreement: ok (model shape, train.steps, lr, a task's loss weight, shard paths, shard files, model folders; WORLD_SIZE without MPI)"

@@ -283,6 +283,24 @@ int preflight_ranks_agree(const Config *cfg, Comm *comm) {
     return -1;
 }
 
+int preflight_same_model(Comm *comm, int ntensors, size_t nparams, int maxB, int maxT) {
+    if (comm->world <= 1) return 0;
+    int v[5] = {ntensors, (int)(nparams & 0x7fffffff), (int)(nparams >> 31 & 0x7fffffff), maxB, maxT};
+    int r0[5];
+    memcpy(r0, v, sizeof v);
+    comm_broadcast(comm, r0, sizeof r0, 0);
+    int bad = memcmp(v, r0, sizeof v) != 0;
+    if (bad)
+        fprintf(stderr, "mtbert: rank %d: the model built here has %d tensors, %zu parameters, batches up to %d x %d; "
+                "rank 0's has %d tensors, %zu parameters, %d x %d (a different model.path folder or shard set on "
+                "this node?); every rank stops\n", comm->rank, ntensors, nparams, maxB, maxT, r0[0],
+                (size_t)r0[1] | (size_t)r0[2] << 31, r0[3], r0[4]);
+    comm_allreduce_max_int(comm, &bad, 1);
+    if (bad && comm->rank == 0)
+        fprintf(stderr, "mtbert: the ranks built different models (see the ranks' messages); every rank stops\n");
+    return bad ? -1 : 0;
+}
+
 /* ----------------------------------------------------------------- memory */
 
 static long long read_ll_file(const char *path) {

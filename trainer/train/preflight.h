@@ -31,6 +31,12 @@ int preflight_launcher(const Comm *comm);
  * lists; -1 on every rank otherwise (messages printed). */
 int preflight_ranks_agree(const Config *cfg, Comm *comm);
 
+/* Collective, after the model is built: every rank has the same parameter
+ * table (count of tensors and of floats) and batch shape, whatever its
+ * model folder or shards said. 0, or -1 on every rank (the ranks that
+ * differ from rank 0 say how). */
+int preflight_same_model(Comm *comm, int ntensors, size_t nparams, int maxB, int maxT);
+
 /* Bytes of memory available to this process: MemAvailable from
  * /proc/meminfo, lowered to the cgroup's limit less its usage when there
  * is one. 0 when unknown. */

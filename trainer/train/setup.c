@@ -384,6 +384,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         fprintf(stderr, "mtbert: %s\n", err);
         return 1;
     }
+    if (preflight_same_model(comm, t->model.table.n, t->model.table.total, maxB, maxT)) return 2;
     if (have_dir) {
         char report[8192];
         md.mc = cfg->model;
