@@ -35,6 +35,10 @@ typedef struct {
 } TkMap;
 void tkmap_put(TkMap *m, const char *key, size_t len, int val);
 int tkmap_get(const TkMap *m, const char *key, size_t len);
+/* the same with h = tk_fnv(key, len) already known (prefix sweeps) */
+int tkmap_get_h(const TkMap *m, const char *key, size_t len, uint64_t h);
+#define TK_FNV_OFFSET 0xcbf29ce484222325ULL
+#define TK_FNV_STEP(h, byte) (((h) ^ (unsigned char)(byte)) * 0x100000001b3ULL)
 void tkmap_free(TkMap *m);
 
 uint64_t tk_fnv(const void *p, size_t n);

@@ -46,9 +46,10 @@ static void swap_bufs(TkCps *a, TkCps *b) {
 
 /* utf8proc_map options on each run of one word index */
 static void unicode_nf(TkCps *b, int opts) {
-    TkCps out = {0};
-    char *tmp = NULL;
-    size_t tcap = 0;
+    static __thread TkCps out;   /* scratch, swapped with b */
+    out.n = 0;
+    static __thread char *tmp = NULL;
+    static __thread size_t tcap = 0;
     size_t i = 0;
     while (i < b->n) {
         size_t j = i;
@@ -84,13 +85,12 @@ static void unicode_nf(TkCps *b, int opts) {
         free(res);
         i = j;
     }
-    free(tmp);
     swap_bufs(b, &out);
-    tkcps_free(&out);
 }
 
 static void lowercase(TkCps *b) {
-    TkCps out = {0};
+    static __thread TkCps out;   /* scratch, swapped with b */
+    out.n = 0;
     for (size_t i = 0; i < b->n; i++) {
         int32_t c = b->c[i];
         if (c == 0x130) {   /* the one unconditional multi-character lowercase mapping */
@@ -101,7 +101,6 @@ static void lowercase(TkCps *b) {
         }
     }
     swap_bufs(b, &out);
-    tkcps_free(&out);
 }
 
 /* drop Mn (only_mn) or every mark M* */
@@ -135,7 +134,8 @@ static void bert(const TkNorm *n, TkCps *b) {
         int any = 0;
         for (size_t i = 0; i < b->n && !any; i++) any = is_chinese(b->c[i]);
         if (any) {
-            TkCps out = {0};
+            static __thread TkCps out;   /* scratch, swapped with b */
+            out.n = 0;
             for (size_t i = 0; i < b->n; i++) {
                 if (is_chinese(b->c[i])) {
                     tkcps_push(&out, ' ', TK_W_NONE | (b->w[i] & TK_FROM_FIRST));
@@ -146,7 +146,6 @@ static void bert(const TkNorm *n, TkCps *b) {
                 }
             }
             swap_bufs(b, &out);
-            tkcps_free(&out);
         }
     }
     if (n->strip_accents) {
@@ -167,7 +166,8 @@ static void replace(const TkNorm *n, TkCps *b) {
     cpi[s.len] = b->n;
     size_t *m = NULL, nm = 0, mcap = 0;
     if (tk_regex_all(n->re, n->md, s.s ? s.s : "", s.len, &m, &nm, &mcap) == 0 && nm) {
-        TkCps out = {0};
+        static __thread TkCps out;   /* scratch, swapped with b */
+        out.n = 0;
         size_t ci = 0;
         for (size_t k = 0; k < nm; k++) {
             size_t a = cpi[m[2 * k]], e = cpi[m[2 * k + 1]];
@@ -184,7 +184,6 @@ static void replace(const TkNorm *n, TkCps *b) {
         }
         for (; ci < b->n; ci++) tkcps_push(&out, b->c[ci], b->w[ci]);
         swap_bufs(b, &out);
-        tkcps_free(&out);
     }
     free(m);
     free(cpi);
@@ -206,7 +205,8 @@ void tk_norm_apply(const TkNorm *n, TkCps *b) {
     case TKN_REPLACE: replace(n, b); break;
     case TKN_PREPEND:
         if (b->n && n->content_len) {
-            TkCps out = {0};
+            static __thread TkCps out;   /* scratch, swapped with b */
+            out.n = 0;
             size_t p = 0;
             int w = TK_W_NONE | (b->w[0] & TK_FROM_FIRST);
             while (p < n->content_len) {
@@ -216,7 +216,6 @@ void tk_norm_apply(const TkNorm *n, TkCps *b) {
             }
             for (size_t i = 0; i < b->n; i++) tkcps_push(&out, b->c[i], b->w[i]);
             swap_bufs(b, &out);
-            tkcps_free(&out);
         }
         break;
     case TKN_STRIP: {

@@ -12,9 +12,53 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNK_PENALTY 10.0
+
+/* The score the library computes with. tokenizer.json files are written
+ * by the library (serde_json + ryu: the shortest decimal that reads back
+ * as the score) and read back by serde_json, whose default float parsing is
+ * not correctly rounded: it takes the decimal digits as an integer, rounds
+ * that to a double, and multiplies or divides once by a power of ten (two
+ * roundings), so about a quarter of the scores of a trained file come out
+ * one ulp away from strtod's value. Ties between segmentations then go the
+ * library's way only with the library's values, so they are rebuilt here:
+ * the shortest round-trip digits of x (what the file holds), then serde's
+ * arithmetic. */
+static double serde_f64(double x) {
+    if (x == 0 || !isfinite(x)) return x;
+    char buf[48];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    const char *p = buf;
+    int neg = *p == '-';
+    if (neg) p++;
+    uint64_t sig = 0;
+    int ndig = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') { sig = sig * 10 + (uint64_t)(*p - '0'); ndig++; }
+    int exponent = (*p == 'e' ? atoi(p + 1) : 0) - (ndig - 1);
+    double f = (double)sig;
+    for (;;) {
+        int k = exponent < 0 ? -exponent : exponent;
+        if (k <= 308) {
+            char pw[16];
+            snprintf(pw, sizeof pw, "1e%d", k);
+            double pow10 = strtod(pw, NULL);   /* the table's literal 1eK, correctly rounded */
+            if (exponent >= 0) f *= pow10;
+            else f /= pow10;
+            break;
+        }
+        if (f == 0 || exponent >= 0) break;
+        f /= 1e308;
+        exponent += 308;
+    }
+    return neg ? -f : f;
+}
 
 int tk_unigram_load(json_t *m, TkModel *out, const char *name, char *err, size_t errlen) {
     out->type = TKMODEL_UNIGRAM;
@@ -41,7 +85,7 @@ int tk_unigram_load(json_t *m, TkModel *out, const char *name, char *err, size_t
         }
         if (tk_model_set_vocab(out, json_string_value(t), json_string_length(t), (int)i, name, err, errlen))
             return -1;
-        out->scores[i] = json_number_value(sc);
+        out->scores[i] = json_is_real(sc) ? serde_f64(json_real_value(sc)) : json_number_value(sc);
         if (out->scores[i] < out->min_score) out->min_score = out->scores[i];
     }
     json_t *u = json_object_get(m, "unk_id");
@@ -102,17 +146,17 @@ void tk_unigram_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *
         double here = best[pos].score;
         int single = 0;
         size_t lim = n - pos < m->vocab.max_key ? n - pos : m->vocab.max_key;
-        for (size_t len = mblen; len <= lim;) {
-            int id = tkmap_get(&m->vocab, s + pos, len);
+        uint64_t h = TK_FNV_OFFSET;   /* prefixes hashed in one sweep */
+        for (size_t len = 1; len <= lim; len++) {
+            h = TK_FNV_STEP(h, s[pos + len - 1]);
+            if (pos + len < n && ((unsigned char)s[pos + len] & 0xC0) == 0x80) continue;   /* not a boundary */
+            int id = tkmap_get_h(&m->vocab, s + pos, len, h);
             if (id >= 0) {
                 double cand = m->scores[id] + here;
                 Best *t = &best[pos + len];
                 if (!t->set || cand > t->score) *t = (Best){cand, pos, id, 1};
                 if (len == mblen) single = 1;
             }
-            /* next code point boundary */
-            len++;
-            while (len <= lim && pos + len < n && ((unsigned char)s[pos + len] & 0xC0) == 0x80) len++;
         }
         if (!single) {
             Best *t = &best[pos + mblen];

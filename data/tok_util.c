@@ -59,7 +59,11 @@ void tkmap_put(TkMap *m, const char *key, size_t len, int val) {
 
 int tkmap_get(const TkMap *m, const char *key, size_t len) {
     if (!m->cap || len > m->max_key) return -1;
-    uint64_t h = tk_fnv(key, len);
+    return tkmap_get_h(m, key, len, tk_fnv(key, len));
+}
+
+int tkmap_get_h(const TkMap *m, const char *key, size_t len, uint64_t h) {
+    if (!m->cap || len > m->max_key) return -1;
     size_t j = h & (m->cap - 1);
     while (m->slots[j].val >= 0) {
         const TkSlot *s = &m->slots[j];

@@ -45,6 +45,22 @@ int tk_wordpiece_load(json_t *m, TkModel *out, const char *name, char *err, size
     return 0;
 }
 
+/* lookup of prefix[0..pl) + body[0..bl) with its hash h, without building the key */
+static int wp_probe(const TkModel *m, const char *body, size_t bl, size_t pl, uint64_t h) {
+    const TkMap *mp = &m->vocab;
+    size_t len = pl + bl;
+    if (!mp->cap || len > mp->max_key) return -1;
+    size_t j = h & (mp->cap - 1);
+    while (mp->slots[j].val >= 0) {
+        const TkSlot *sl = &mp->slots[j];
+        if (sl->h == h && sl->len == len && memcmp(mp->pool + sl->off, m->prefix, pl) == 0 &&
+            memcmp(mp->pool + sl->off + pl, body, bl) == 0)
+            return sl->val;
+        j = (j + 1) & (mp->cap - 1);
+    }
+    return -1;
+}
+
 void tk_wordpiece_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *out) {
     size_t nchars = 0;
     for (size_t i = 0; i < n; i++) nchars += ((unsigned char)s[i] & 0xC0) != 0x80;
@@ -52,26 +68,35 @@ void tk_wordpiece_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec
         tkpv_push(out, m->unk, 0, n);
         return;
     }
-    static __thread char *key = NULL;
-    static __thread size_t kcap = 0;
-    if (kcap < n + m->prefix_len + 1) {
-        kcap = n + m->prefix_len + 1;
-        key = xrealloc(key, kcap);
+    /* hashes of every candidate (prefix + s[start..end)) in one forward
+     * sweep, then probes from the longest end down, one code point at a time */
+    static __thread uint64_t *hs = NULL;
+    static __thread size_t hcap = 0;
+    if (hcap < n + 1) {
+        hcap = n + 1;
+        hs = xrealloc(hs, hcap * sizeof *hs);
     }
+    uint64_t hp = TK_FNV_OFFSET;
+    for (size_t q = 0; q < m->prefix_len; q++) hp = TK_FNV_STEP(hp, m->prefix[q]);
     size_t first = out->n;
     size_t start = 0;
     while (start < n) {
-        size_t end = n;
-        int id = -1;
         size_t pl = start > 0 ? m->prefix_len : 0;
-        memcpy(key, m->prefix, pl);
-        while (start < end) {
-            size_t kl = pl + (end - start);
-            if (kl <= m->vocab.max_key) {
-                memcpy(key + pl, s + start, end - start);
-                id = tkmap_get(&m->vocab, key, kl);
-                if (id >= 0) break;
-            }
+        size_t lim = m->vocab.max_key >= pl ? m->vocab.max_key - pl : 0;   /* longest body worth trying */
+        size_t stop = n - start > lim ? start + lim : n;
+        uint64_t h = start > 0 ? hp : TK_FNV_OFFSET;
+        for (size_t q = start; q < stop; q++) {
+            h = TK_FNV_STEP(h, s[q]);
+            hs[q + 1] = h;
+        }
+        size_t end = stop;
+        /* an end inside a code point is no candidate */
+        while (end > start && end < n && ((unsigned char)s[end] & 0xC0) == 0x80) end--;
+        int id = -1;
+        while (end > start) {
+            /* key = prefix + s[start..end): compare against the slot's bytes */
+            id = wp_probe(m, s + start, end - start, pl, hs[end]);
+            if (id >= 0) break;
             do end--; while (end > start && ((unsigned char)s[end] & 0xC0) == 0x80);
         }
         if (id < 0) {

@@ -53,6 +53,7 @@ struct Tok {
     Added *added;
     int nadded;
     int n_norm_added;    /* how many have normalized: true */
+    unsigned char added_first[2][256];   /* [normalized][byte]: some added token starts with it */
     TkMap added_map;     /* content -> id */
     int has_post;
     Tpl single, pair;
@@ -266,7 +267,7 @@ static void split_added(const Tok *t, const char *s, size_t n, int want_norm, Se
         size_t ms = n;
         int best = -1;
         for (size_t i = pos; i < n && best < 0; i++) {
-            if (((unsigned char)s[i] & 0xC0) == 0x80) continue;
+            if (!t->added_first[want_norm][(unsigned char)s[i]]) continue;
             for (int k = 0; k < t->nadded; k++) {
                 const Added *a = &t->added[k];
                 if (a->normalized != want_norm || !a->len || a->len > n - i) continue;
@@ -549,6 +550,7 @@ static int load_added(Tok *t, json_t *arr, const char *name, char *err, size_t e
         json_t *nz = json_object_get(e, "normalized");
         a->normalized = json_is_boolean(nz) ? json_is_true(nz) : !a->special;
         t->n_norm_added += a->normalized;
+        if (a->len) t->added_first[a->normalized][(unsigned char)a->content[0]] = 1;
         tkmap_put(&t->added_map, a->content, a->len, a->id);
     }
     return 0;

@@ -196,16 +196,34 @@ def main():
     for name, tok in toks.items():
         tok.save(os.path.join(args.out, name + ".json"), pretty=False)
         specs.append((name, name, None))
-    for name, base, patch in variants(toks):
-        specs.append((name, base, patch))
-    for name, base, patch in specs:
+    for spec in variants(toks):
+        specs.append(spec)
+    for name, base, patch, *more in specs:
+        model_patch, vocab_append = more if more else (None, None)
         if patch is None:
-            tok = toks[base]
+            # read back from the file, as every user of the file does (the
+            # trained object's Unigram scores are a little different: see
+            # serde_f64 in data/tok_unigram.c)
+            tok = Tokenizer.from_file(os.path.join(args.out, base + ".json"))
         else:
-            d = json.loads(toks[base].to_str())
+            # from the saved file, as the C test does: to_str() would write the
+            # scores as the library read them, and reading those again
+            # (serde_json is not correctly rounded) would move some by an ulp
+            with open(os.path.join(args.out, base + ".json"), encoding="utf-8") as f:
+                d = json.load(f)
             d.update(patch)
+            if model_patch:
+                d["model"].update(model_patch)
+            if isinstance(vocab_append, list):
+                d["model"]["vocab"].extend(vocab_append)
+            elif vocab_append:
+                d["model"]["vocab"].update(vocab_append)
             tok = Tokenizer.from_str(json.dumps(d))
         rows = [{"tokenizer": base + ".json", "patch": patch}]
+        if model_patch:
+            rows[0]["model_patch"] = model_patch
+        if vocab_append:
+            rows[0]["vocab_append"] = vocab_append
         if args.all:
             for line in case_lines:
                 rows.append(record(tok, line, special=False))
@@ -266,6 +284,16 @@ def variants(toks):
     out.append(("wordpiece_ws", "wordpiece", {
         "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]},
         "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None}))
+    # unknown characters: Unigram byte_fallback; character-level BPE (no
+    # byte-level map) with fused unk, and with byte_fallback
+    nuni = toks["unigram"].get_vocab_size()
+    nbpe = toks["bpe"].get_vocab_size()
+    out.append(("unigram_bytes", "unigram", {}, {"byte_fallback": True},
+                [["<0x%02X>" % b, -30.0 - b / 64] for b in range(256)]))
+    chars = {"pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": None}
+    out.append(("bpe_chars_unk", "bpe", chars, {"unk_token": "<unk>", "fuse_unk": True}, None))
+    out.append(("bpe_chars_bytes", "bpe", chars, {"unk_token": "<unk>", "fuse_unk": False, "byte_fallback": True},
+                {"<0x%02X>" % b: nbpe + b for b in range(256)}))
     return out
 
 
