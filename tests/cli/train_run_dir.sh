@@ -59,6 +59,8 @@ cp "$R3/step-0000012/model.safetensors" "$T/old12.safetensors"
 train --set "train.run_dir=$R3" --set train.steps=12 --set "checkpoint.resume=$R3/step-0000006" \
     --set optimizer.lr=5e-3 --set logging.every=100 >"$T/stdout" 2>"$T/stderr" || fail "run 3 resumed with another lr: exit $?"
 grep -qF "resumed from $R3/step-0000006 at step 6" "$T/stderr" || fail "run 3 did not resume from step 6"
+grep -qF "warning: $R3 holds checkpoints past step 6 (the newest: step-0000012)" "$T/stderr" \
+    || fail "run 3: no warning about the later checkpoints of the run dir"
 cmp -s "$T/old12.safetensors" "$R3/step-0000012/model.safetensors" \
     && fail "step-0000012 still holds the OLD weights after a new save of step 12"
 grep -q 'lr: 0.005' "$R3/step-0000012/config.yaml" || fail "step-0000012/config.yaml is not the new run's"

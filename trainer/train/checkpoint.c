@@ -537,5 +537,16 @@ int checkpoint_maybe_resume(Trainer *t, char *err, size_t errlen) {
     }
     if (checkpoint_load(t, dir, 1, err, errlen)) return -1;
     if (t->comm->rank == 0) fprintf(stderr, "mtbert: resumed from %s at step %ld\n", dir, t->st.step);
+    if (t->comm->rank == 0 && strcmp(r, "auto")) {
+        /* an explicit, older checkpoint: later folders of the run directory
+         * belong to the timeline left behind */
+        char name[256];
+        long newest;
+        if (!checkpoint_find_newest(t->cfg->train.run_dir, name, sizeof name, &newest) && newest > t->st.step)
+            fprintf(stderr, "mtbert: warning: %s holds checkpoints past step %ld (the newest: %s) from before this "
+                    "resume; each is replaced when this run saves its step, and checkpoint.resume: auto takes the "
+                    "newest complete folder, which may be one of them: remove those you do not want\n",
+                    t->cfg->train.run_dir, t->st.step, name);
+    }
     return 0;
 }
