@@ -20,6 +20,15 @@
 #include "trainer/train/metrics.h"
 #include "util/fsutil.h"
 
+/* A source that failed to open or bind is not counted (trainer_free would
+ * not free it): its loader and path go here. Returns -1. */
+static int source_drop(Source *s) {
+    loader_close(s->loader);
+    free(s->path);
+    memset(s, 0, sizeof *s);
+    return -1;
+}
+
 static int open_source(Trainer *t, Source *s, const char *path, int for_eval, char *err, size_t errlen) {
     Config *cfg = t->cfg;
     memset(s, 0, sizeof *s);
@@ -63,11 +72,8 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     s->examples = loader_total_examples(s->loader);
     for (int k = 0; k < MAX_TASKS; k++) s->shard_task[k] = -1;
     return 0;
-fail: /* the source is not counted: trainer_free would not free it */
-    loader_close(s->loader);
-    free(s->path);
-    memset(s, 0, sizeof *s);
-    return -1;
+fail:
+    return source_drop(s);
 }
 
 /* Match the configured tasks to the tasks a shard set labels; fill label
@@ -143,8 +149,8 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
         for (int j = i; j < nt; j++)
             if (cfg->task[j].train && !strcmp(cfg->task[j].train, cfg->task[i].train)) members[nm++] = j;
         Source *s = &t->src[t->nsources];
-        if (open_source(t, s, cfg->task[i].train, 0, err, errlen) || bind_tasks(t, s, members, nm, err, errlen))
-            return -1;
+        if (open_source(t, s, cfg->task[i].train, 0, err, errlen)) return -1;
+        if (bind_tasks(t, s, members, nm, err, errlen)) return source_drop(s);
         for (int k = 0; k < nm; k++) t->task_source[members[k]] = t->nsources;
         t->nsources++;
     }
@@ -160,8 +166,8 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
             for (int j = i; j < nt; j++)
                 if (cfg->task[j].eval && !strcmp(cfg->task[j].eval, cfg->task[i].eval)) members[nm++] = j;
             Source *s = &t->eval_src[t->neval];
-            if (open_source(t, s, cfg->task[i].eval, 1, err, errlen) || bind_tasks(t, s, members, nm, err, errlen))
-                return -1;
+            if (open_source(t, s, cfg->task[i].eval, 1, err, errlen)) return -1;
+            if (bind_tasks(t, s, members, nm, err, errlen)) return source_drop(s);
             t->neval++;
         }
     return 0;
