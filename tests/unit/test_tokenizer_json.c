@@ -22,6 +22,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -301,6 +302,81 @@ out:
     tok_free(uni);
 }
 
+/* ------------------------------------------------------------- threads */
+
+/* One Tok shared by threads (scratch is per thread): each thread encodes
+ * every text of a fixture file, results must equal a serial pass. */
+typedef struct {
+    const Tok *tok;
+    char **texts;
+    int n;
+    uint64_t sum;   /* hash of all ids, words, flags */
+} ThrArg;
+
+static uint64_t enc_hash(uint64_t h, const TokEnc *e) {
+    for (size_t i = 0; i < e->len; i++) {
+        h = (h ^ (uint64_t)(uint32_t)e->ids[i]) * 0x100000001b3ULL;
+        h = (h ^ (uint64_t)(uint32_t)e->words[i]) * 0x100000001b3ULL;
+        h = (h ^ e->flags[i]) * 0x100000001b3ULL;
+    }
+    return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+static void *thr_main(void *p) {
+    ThrArg *a = p;
+    TokEnc e = {0};
+    char err[256];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < a->n; i++) {
+            if (tok_encode(a->tok, a->texts[i], strlen(a->texts[i]), 64, &e, err, sizeof err)) h ^= 1;
+            h = enc_hash(h, &e);
+        }
+    a->sum = h;
+    tok_enc_free(&e);
+    return NULL;
+}
+
+static void test_threads(void) {
+    static const char *const files[] = {"bpe", "unigram", "wordpiece"};
+    for (int f = 0; f < 3; f++) {
+        char rel[256], path[1024];
+        snprintf(rel, sizeof rel, "tests/fixtures/tokenizers/%s.jsonl", files[f]);
+        test_source_path(rel, path, sizeof path);
+        snprintf(rel, sizeof rel, "%s.json", files[f]);
+        Tok *t = fixture(rel);
+        FILE *fp = fopen(path, "rb");
+        CHECK(fp != NULL);
+        if (!t || !fp) { tok_free(t); if (fp) fclose(fp); continue; }
+        char *texts[512];
+        int n = 0;
+        char *line = NULL;
+        size_t cap = 0;
+        while (n < 512 && getline(&line, &cap, fp) > 0) {
+            json_t *row = json_loads(line, JSON_ALLOW_NUL, NULL);
+            const char *a = json_string_value(json_object_get(row, "a"));
+            if (a) texts[n++] = strdup(a);
+            json_decref(row);
+        }
+        free(line);
+        fclose(fp);
+        ThrArg serial = {t, texts, n, 0};
+        thr_main(&serial);
+        ThrArg args[4];
+        pthread_t th[4];
+        for (int k = 0; k < 4; k++) {
+            args[k] = (ThrArg){t, texts, n, 0};
+            CHECK(pthread_create(&th[k], NULL, thr_main, &args[k]) == 0);
+        }
+        for (int k = 0; k < 4; k++) {
+            pthread_join(th[k], NULL);
+            CHECKF(args[k].sum == serial.sum, "%s: thread %d differs from the serial pass", files[f], k);
+        }
+        for (int i = 0; i < n; i++) free(texts[i]);
+        tok_free(t);
+    }
+}
+
 /* ---------------------------------------------------------- roles, sizes */
 
 static void test_roles(void) {
@@ -527,6 +603,7 @@ int main(int argc, char **argv) {
     test_fixtures();
     test_alignment();
     test_roles();
+    test_threads();
     test_vocab_txt();
     test_hostile();
     return test_finish("test_tokenizer_json");
