@@ -75,5 +75,5 @@ if [ "${MTBERT_SKIP_FUZZ:-0}" != 1 ]; then
     # not shard_raw: libhdf5 1.10 itself has memory errors on corrupt files
     # (found within seconds, not fixable here), which would make CI flaky
     bash tests/fuzz/run_fuzz.sh --seconds "${MTBERT_FUZZ_SECONDS:-10}" --jobs "$JOBS" \
-        config tokenizer safetensors hf_config formats sweep trainer_state shard
+        config tokenizer tokenizer_json safetensors hf_config formats sweep trainer_state shard
 fi
