@@ -27,6 +27,7 @@ off=$(h5dump -p -H -d /labels/topic "$T/flat.h5" | awk '/OFFSET/ { print $2; exi
 printf '\x63\x00\x00\x00' | dd of="$T/flat.h5" bs=1 seek=$((off + 5 * 4)) conv=notrunc status=none
 h5dump -d /labels/topic -s 5 -c 1 "$T/flat.h5" | grep -q '(5): 99' || fail "patching labels/topic[5] did not take"
 mv "$T/flat.h5" "$SH"
+"$BIN" prepare --write-manifest "$SH" >/dev/null || fail "prepare --write-manifest (the patched shard)"
 
 SETS=(--set "model.vocab=$T/data/vocab.txt" --set model.hidden_size=16 --set model.num_layers=1
       --set model.num_heads=2 --set model.intermediate_size=32 --set data.batch_size=2 --set data.shuffle=false

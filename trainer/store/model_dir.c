@@ -277,7 +277,7 @@ int model_dir_read(ModelDir *d, const char *where, char *err, size_t errlen) {
 
 /* NaN or Inf in loaded weights is a damaged model: name the tensor rather
  * than print confident labels or NaN embeddings later. */
-static int check_finite(Model *m, const unsigned char *loaded, const ModelDir *d, char *err, size_t errlen) {
+int model_check_finite(Model *m, const ModelDir *d, char *err, size_t errlen) {
     size_t total = m->table.total;
     float *h = malloc((total ? total : 1) * sizeof(float));
     if (!h) { snprintf(err, errlen, "out of memory checking the weights of %s", d->dir); return -1; }
@@ -285,7 +285,6 @@ static int check_finite(Model *m, const unsigned char *loaded, const ModelDir *d
     int rc = 0;
     for (int i = 0; i < m->table.n && !rc; i++) {
         const ParamTensor *t = &m->table.t[i];
-        if (!loaded[i]) continue;
         for (size_t k = 0; k < t->numel; k++)
             if (!isfinite(h[t->offset + k])) {
                 snprintf(err, errlen, "%s: tensor %s holds a non-finite value (%g at element %zu): the model "
@@ -324,7 +323,6 @@ int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, 
             rc = -1;
         }
     }
-    if (!rc) rc = check_finite(m, loaded, d, err, errlen);
     free(loaded);
     return rc;
 }

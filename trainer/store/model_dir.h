@@ -37,8 +37,10 @@ int model_dir_resolve(const char *path, char *out, size_t n, char *err, size_t e
 int model_dir_read(ModelDir *d, const char *path, char *err, size_t errlen);
 
 /* Load encoder weights (and the Dense projection) into a model created with
- * d->mc (plus any tasks). `report` lists new and ignored tensors. A
- * non-finite value in a loaded tensor is an error naming it. */
+ * d->mc (plus any tasks). `report` lists new and ignored tensors. */
+/* NaN or Inf in the weights: -1 with the tensor named (inference refuses
+ * such a model; training has train.nonfinite for it). */
+int model_check_finite(Model *m, const ModelDir *d, char *err, size_t errlen);
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen);
 
 /* Label names of a task, for the tasks file (may be absent). */

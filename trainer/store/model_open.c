@@ -55,6 +55,7 @@ int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *statu
     *status = 2;
     char report[8192];
     if (model_dir_load(&om->model, d, report, sizeof report, err, errlen)) goto fail_model;
+    if (model_check_finite(&om->model, d, err, errlen)) goto fail_model;
     if (o->need_heads && strstr(report, "new tensor heads.")) {
         snprintf(err, errlen, "%s: some task heads are missing from mtbert_heads.safetensors:\n%s", d->dir, report);
         goto fail_model;
