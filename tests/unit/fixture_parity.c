@@ -248,12 +248,20 @@ static int run_fixture(const Ops *ops, const char *path, int perturb, int verbos
     return r.mismatches;
 }
 
+/* Fixtures given by source-relative path (tests/unit/test_parity_families.c
+ * passes the model families' ones, tests/fixtures/families/). */
+void parity_run_files(const Ops *ops, const char *const *fixtures, int nfixtures);
+
 void parity_run_all(const Ops *ops) {
     const char *fixtures[] = {"tests/fixtures/tiny_mean_proj_norm.safetensors",
                               "tests/fixtures/tiny_pooler.safetensors",
                               "tests/fixtures/tiny_max.safetensors",
                               "tests/fixtures/tiny_cls_proj.safetensors"};
-    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
+    parity_run_files(ops, fixtures, (int)(sizeof fixtures / sizeof fixtures[0]));
+}
+
+void parity_run_files(const Ops *ops, const char *const *fixtures, int nfixtures) {
+    for (int i = 0; i < nfixtures; i++) {
         char path[1024];
         test_source_path(fixtures[i], path, sizeof path);
         int bad = run_fixture(ops, path, 0, 1);

@@ -23,6 +23,10 @@ typedef struct {
     int hidden_act;              /* GELU_ERF ("gelu") or GELU_TANH ("gelu_new") */
     float hidden_dropout_prob;   /* 0.1 */
     float attention_probs_dropout_prob; /* 0.1 */
+    int family;                  /* FAMILY_BERT (0), DISTILBERT, ROBERTA, XLM_ROBERTA, ELECTRA
+                                    (trainer/model/family.h): names, positions, token types */
+    int embedding_size;          /* ELECTRA: embedding width E (projected to C); 0 = hidden_size */
+    int sinusoidal_pos;          /* DistilBERT sinusoidal_pos_embds: fixed positions, not trained */
 } BertConfig;
 
 typedef struct {

@@ -1,5 +1,6 @@
 #include "trainer/model/model.h"
 #include "trainer/model/task_kind.h"
+#include "trainer/model/family.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,6 +56,35 @@ static void layer_acts_free(const Ops *ops, LayerActs *la) {
 
 static void resolve_params(Model *m);
 
+/* ---- model families (trainer/model/family.h) in the embeddings ----
+ * E is the embedding width (ELECTRA's embedding_size, else C). emb_out's
+ * allocation holds, after the (N,E) embedding output, ELECTRA's projected
+ * (N,C) input of layer 0 and, for families without token types, a zero row
+ * of E floats standing in for the token-type table; demb's holds
+ * N*max(C,E) and then, when projecting, an (N,E) gradient buffer. */
+static size_t emb_width(const BertConfig *bc) {
+    return bc->embedding_size > 0 ? (size_t)bc->embedding_size : (size_t)bc->hidden_size;
+}
+static int emb_projected(const BertConfig *bc) { return emb_width(bc) != (size_t)bc->hidden_size; }
+static size_t emb_out_floats(const BertConfig *bc, size_t N) {
+    size_t E = emb_width(bc);
+    return N * E + (emb_projected(bc) ? N * bc->hidden_size : 0) + (family_get(bc->family)->token_types ? 0 : E);
+}
+static size_t demb_floats(const BertConfig *bc, size_t N) {
+    size_t E = emb_width(bc), C = bc->hidden_size;
+    return N * (C > E ? C : E) + (emb_projected(bc) ? N * E : 0);
+}
+/* the input of layer 0: the embeddings, projected to C for ELECTRA */
+static float *emb_top(const Model *m) {
+    const BertConfig *bc = &m->cfg.bert;
+    return emb_projected(bc) ? m->emb_out + (size_t)m->maxB * m->maxT * emb_width(bc) : m->emb_out;
+}
+static float *emb_zero_row(const Model *m) {
+    const BertConfig *bc = &m->cfg.bert;
+    size_t N = (size_t)m->maxB * m->maxT;
+    return m->emb_out + N * emb_width(bc) + (emb_projected(bc) ? N * bc->hidden_size : 0);
+}
+
 static int is_token_task(const TaskConfig *t) { return task_kind(t->type)->head == HEAD_TOKEN; }
 
 int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
@@ -74,9 +104,16 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
         snprintf(err, errlen, "at most 64 layers are supported, got %d", bc->num_hidden_layers);
         return -1;
     }
-    if (maxT > bc->max_position_embeddings) {
-        snprintf(err, errlen, "sequence length %d exceeds max_position_embeddings %d", maxT,
-                 bc->max_position_embeddings);
+    int pos0 = family_position_offset(bc->family, bc->pad_token_id);
+    if (maxT + pos0 > bc->max_position_embeddings) {
+        snprintf(err, errlen, "sequence length %d exceeds max_position_embeddings %d%s", maxT,
+                 bc->max_position_embeddings - pos0, pos0 ? " (after the padding offset)" : "");
+        params_free(&m->table);
+        return -1;
+    }
+    if (cfg->pooling == POOL_POOLER && !family_get(bc->family)->pooler) {
+        snprintf(err, errlen, "pooling 'pooler': a %s model has no pooler", family_get(bc->family)->model_type);
+        params_free(&m->table);
         return -1;
     }
     size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers;
@@ -99,8 +136,8 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     m->d_ids = AI(&a, N);
     m->d_types = AI(&a, N);
     m->d_mask = AI(&a, N);
-    m->emb_sum = AF(&a, N * C);
-    m->emb_out = AF(&a, N * C);
+    m->emb_sum = AF(&a, N * emb_width(bc));
+    m->emb_out = AF(&a, emb_out_floats(bc, N)); /* + ELECTRA's projection, the zero type row */
     m->emb_mean = AF(&a, N);
     m->emb_rstd = AF(&a, N);
     m->layers = calloc(L ? L : 1, sizeof(LayerActs));
@@ -133,7 +170,7 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
         layer_acts_alloc(&a, &m->dl, N, C, I, 0);
         m->dx[0] = AF(&a, N * C);
         m->dx[1] = AF(&a, N * C);
-        m->demb = AF(&a, N * C);
+        m->demb = AF(&a, demb_floats(bc, N));
         m->dsent = AF(&a, (size_t)maxB * C);
         m->dpooler_pre = AF(&a, (size_t)maxB * C);
         m->dcls = AF(&a, (size_t)maxB * C);
@@ -177,7 +214,7 @@ size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int m
     size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
     size_t att = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
     size_t layer = 10 * N * C + 2 * N * I + 4 * N; /* layer_acts_alloc without the attention scratch */
-    size_t f = P * (with_grads ? 2 : 1) + 3 * N + 2 * N * C + 2 * N + L * (layer + att) + 3 * B * C + 2 * B * D + B + B * C;
+    size_t f = P * (with_grads ? 2 : 1) + 3 * N + N * emb_width(bc) + emb_out_floats(bc, N) + 2 * N + L * (layer + att) + 3 * B * C + 2 * B * D + B + B * C;
     size_t max_logits = 1;
     for (int t = 0; t < cfg->ntasks; t++) {
         const TaskConfig *tc = &cfg->tasks[t];
@@ -188,7 +225,7 @@ size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int m
         f += 2 * rows * tc->num_labels + 2 * rows;
         if (rows * tc->num_labels > max_logits) max_logits = rows * tc->num_labels;
     }
-    if (with_grads) f += layer + 3 * N * C + 3 * B * C + 2 * B * D + N * (C > D ? C : D) + max_logits + B;
+    if (with_grads) f += layer + 2 * N * C + demb_floats(bc, N) + 3 * B * C + 2 * B * D + N * (C > D ? C : D) + max_logits + B;
     f += N > B * D ? N : B * D; /* host_scratch (host memory) */
     return f * sizeof(float);   /* int and float are both 4 bytes */
 }
@@ -290,7 +327,8 @@ static void layer_forward(Model *m, int l, const float *x, int B, int T) {
     o->matmul_forward(a->qkv, x, w.qkv_w, w.qkv_b, N, C, 3 * C);
     o->attention_forward(a->atty, a->att, a->qkv, m->d_mask, B, T, C, NH, pa, site_key(m, site), 0);
     o->matmul_forward(a->ao, a->atty, w.ao_w, w.ao_b, N, C, C);
-    if (p > 0) o->dropout_forward(a->ao, a->ao, (size_t)N * C, p, site_key(m, site + 1), 0);
+    if (p > 0 && family_get(bc->family)->attn_output_dropout) /* DistilBERT: none */
+        o->dropout_forward(a->ao, a->ao, (size_t)N * C, p, site_key(m, site + 1), 0);
     o->add(a->res1, a->ao, x, (size_t)N * C);
     o->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->res1, w.ln1_w, w.ln1_b, N, C, bc->layer_norm_eps);
     o->matmul_forward(a->fc, a->ln1, w.fc_w, w.fc_b, N, C, I);
@@ -303,7 +341,7 @@ static void layer_forward(Model *m, int l, const float *x, int B, int T) {
 
 static const float *hidden_out(const Model *m) {
     int L = m->cfg.bert.num_hidden_layers;
-    return L ? m->layers[L - 1].out : m->emb_out;
+    return L ? m->layers[L - 1].out : emb_top(m);
 }
 
 /* e (B,D) from h (B,T,C): pooling, optional projection, optional L2 norm. */
@@ -352,27 +390,36 @@ float model_forward(Model *m, const Batch *b) {
         fprintf(stderr, "model: batch %d x %d outside the allocated %d x %d\n", B, T, m->maxB, m->maxT);
         return NAN;
     }
+    const ModelFamily *fam = family_get(bc->family);
+    const int *types = fam->token_types ? b->type_ids : NULL; /* DistilBERT: no token types */
+    int E = (int)emb_width(bc), pos0 = family_position_offset(bc->family, bc->pad_token_id);
     for (int i = 0; i < N; i++)
         if (b->input_ids[i] < 0 || b->input_ids[i] >= bc->vocab_size ||
-            (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= bc->type_vocab_size))) {
+            (types && (types[i] < 0 || types[i] >= bc->type_vocab_size))) {
             fprintf(stderr, "model: token or type id out of range at row %d position %d\n", i / T, i % T);
             return NAN;
         }
     o->to_device(m->d_ids, b->input_ids, sizeof(int) * N);
-    if (b->type_ids) o->to_device(m->d_types, b->type_ids, sizeof(int) * N);
+    if (types) o->to_device(m->d_types, types, sizeof(int) * N);
     else o->zero(m->d_types, sizeof(int) * N);
     o->to_device(m->d_mask, b->mask, sizeof(int) * N);
 
+    /* RoBERTa / XLM-R: real tokens at position t use row pad_token_id + 1 + t
+     * (right-padded rows; see family_position_offset) */
     o->embedding_forward(m->emb_sum, m->d_ids, m->d_types,
                          model_param(m, "bert.embeddings.word_embeddings.weight"),
-                         model_param(m, "bert.embeddings.position_embeddings.weight"),
-                         model_param(m, "bert.embeddings.token_type_embeddings.weight"), B, T, C);
+                         model_param(m, "bert.embeddings.position_embeddings.weight") + (size_t)pos0 * E,
+                         fam->token_types ? model_param(m, "bert.embeddings.token_type_embeddings.weight")
+                                          : emb_zero_row(m), B, T, E);
     o->layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum,
                          model_param(m, "bert.embeddings.LayerNorm.weight"),
-                         model_param(m, "bert.embeddings.LayerNorm.bias"), N, C, bc->layer_norm_eps);
+                         model_param(m, "bert.embeddings.LayerNorm.bias"), N, E, bc->layer_norm_eps);
     float p = m->training ? bc->hidden_dropout_prob : 0.0f;
-    if (p > 0) o->dropout_forward(m->emb_out, m->emb_out, (size_t)N * C, p, site_key(m, SITE_EMB), 0);
-    const float *x = m->emb_out;
+    if (p > 0) o->dropout_forward(m->emb_out, m->emb_out, (size_t)N * E, p, site_key(m, SITE_EMB), 0);
+    if (emb_projected(bc)) /* ELECTRA: embeddings_project, Linear(E, C) */
+        o->matmul_forward(emb_top(m), m->emb_out, model_param(m, "bert.embeddings_project.weight"),
+                          model_param(m, "bert.embeddings_project.bias"), N, E, C);
+    const float *x = emb_top(m);
     for (int l = 0; l < bc->num_hidden_layers; l++) {
         layer_forward(m, l, x, B, T);
         x = m->layers[l].out;
@@ -476,7 +523,7 @@ static void layer_backward(Model *m, int l, const float *x, const float *dout, f
     /* res1 = ao + x */
     if (below) o->copy(dx, d->res1, NC * sizeof(float));
     float *dao = d->res1;
-    if (p > 0) {
+    if (p > 0 && family_get(bc->family)->attn_output_dropout) {
         dao = d->ao;
         o->zero(dao, NC * sizeof(float));
         o->dropout_backward(dao, d->res1, NC, p, site_key(m, site + 1), 0);
@@ -601,32 +648,47 @@ void model_backward(Model *m, const Batch *b, float scale) {
     for (int l = L - 1; l >= 0; l--) {
         int lower = l > 0 ? any_trainable_from(m, l - 1) : m->train.embeddings;
         if (!m->train.layer[l] && !lower) return;
-        const float *x = l > 0 ? m->layers[l - 1].out : m->emb_out;
+        const float *x = l > 0 ? m->layers[l - 1].out : emb_top(m);
         float *dx = dout == m->dx[0] ? m->dx[1] : m->dx[0];
         layer_backward(m, l, x, dout, dx, B, T);
         if (!lower) return;
         dout = dx;
     }
     if (!m->train.embeddings) return;
+    const ModelFamily *fam = family_get(bc->family);
+    int E = (int)emb_width(bc), pos0 = family_position_offset(bc->family, bc->pad_token_id);
+    size_t NE = (size_t)N * E;
+    float *dproj_in = m->demb + (size_t)m->maxB * m->maxT * (C > E ? C : E); /* (N,E), when projecting */
+    if (emb_projected(bc)) { /* ELECTRA: back through embeddings_project */
+        float *w = model_param(m, "bert.embeddings_project.weight");
+        o->zero(dproj_in, sizeof(float) * NE);
+        o->matmul_backward(dproj_in, grad_of(m, w, 1), grad_of(m, model_param(m, "bert.embeddings_project.bias"), 1),
+                           dout, m->emb_out, w, N, E, C);
+        dout = dproj_in;
+    }
     float p = m->training ? bc->hidden_dropout_prob : 0.0f;
     if (p > 0) {
-        o->zero(m->demb, sizeof(float) * N * C);
-        o->dropout_backward(m->demb, dout, (size_t)N * C, p, site_key(m, SITE_EMB), 0);
+        o->zero(m->demb, sizeof(float) * NE);
+        o->dropout_backward(m->demb, dout, NE, p, site_key(m, SITE_EMB), 0);
         dout = m->demb;
     }
-    float *dsum = dout == m->dx[0] ? m->dx[1] : m->dx[0];
-    o->zero(dsum, sizeof(float) * N * C);
+    float *dsum = emb_projected(bc) ? (dout == m->demb ? dproj_in : m->demb)
+                                    : dout == m->dx[0] ? m->dx[1] : m->dx[0];
+    o->zero(dsum, sizeof(float) * NE);
     o->layernorm_backward(dsum, grad_of(m, model_param(m, "bert.embeddings.LayerNorm.weight"), 1),
                           grad_of(m, model_param(m, "bert.embeddings.LayerNorm.bias"), 1), dout, m->emb_sum,
-                          model_param(m, "bert.embeddings.LayerNorm.weight"), m->emb_mean, m->emb_rstd, N, C);
+                          model_param(m, "bert.embeddings.LayerNorm.weight"), m->emb_mean, m->emb_rstd, N, E);
     float *wte = model_param(m, "bert.embeddings.word_embeddings.weight");
     float *dwte = grad_of(m, wte, 1);
-    o->embedding_backward(dwte, grad_of(m, model_param(m, "bert.embeddings.position_embeddings.weight"), 1),
-                          grad_of(m, model_param(m, "bert.embeddings.token_type_embeddings.weight"), 1),
-                          dsum, m->d_ids, m->d_types, B, T, C);
+    /* DistilBERT's sinusoidal positions are fixed: no gradient */
+    float *dwpe = bc->sinusoidal_pos ? NULL
+                  : grad_of(m, model_param(m, "bert.embeddings.position_embeddings.weight"), 1) + (size_t)pos0 * E;
+    o->embedding_backward(dwte, dwpe,
+                          fam->token_types ? grad_of(m, model_param(m, "bert.embeddings.token_type_embeddings.weight"), 1) : NULL,
+                          dsum, m->d_ids, m->d_types, B, T, E);
     /* the padding token's row never learns (padding_idx in Hugging Face) */
     int pad = bc->pad_token_id;
-    if (pad >= 0 && pad < bc->vocab_size) o->zero(dwte + (size_t)pad * C, sizeof(float) * C);
+    if (pad >= 0 && pad < bc->vocab_size) o->zero(dwte + (size_t)pad * E, sizeof(float) * E);
 }
 
 void model_zero_grad(Model *m) {

@@ -1,4 +1,5 @@
 #include "trainer/model/params.h"
+#include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
 
 #include <math.h>
@@ -40,19 +41,32 @@ static void add_tensor(ParamTable *pt, int *cap, ParamGroup group, int index, Pa
 
 int params_build(ParamTable *pt, const ModelConfig *cfg) {
     const BertConfig *b = &cfg->bert;
+    const ModelFamily *fam = family_get(b->family);
     memset(pt, 0, sizeof *pt);
     if (b->hidden_size <= 0 || b->num_attention_heads <= 0 ||
         b->hidden_size % b->num_attention_heads || b->vocab_size <= 0 ||
         b->num_hidden_layers < 0 || b->intermediate_size <= 0 ||
-        b->max_position_embeddings <= 0 || b->type_vocab_size <= 0)
+        b->max_position_embeddings <= 0 || (fam->token_types && b->type_vocab_size <= 0) ||
+        b->family < 0 || b->family >= FAMILY_COUNT || b->embedding_size < 0 ||
+        (b->embedding_size > 0 && b->embedding_size != b->hidden_size && b->family != FAMILY_ELECTRA) ||
+        family_position_offset(b->family, b->pad_token_id) >= b->max_position_embeddings)
         return -1;
     int cap = 0, C = b->hidden_size, I = b->intermediate_size;
+    int Em = b->embedding_size > 0 ? b->embedding_size : C; /* embedding width (ELECTRA: E) */
     const char *E = "bert.embeddings";
-    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->vocab_size, C, "%s.word_embeddings.weight", E);
-    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->max_position_embeddings, C, "%s.position_embeddings.weight", E);
-    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->type_vocab_size, C, "%s.token_type_embeddings.weight", E);
-    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_ONES, C, 0, "%s.LayerNorm.weight", E);
-    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_ZEROS, C, 0, "%s.LayerNorm.bias", E);
+    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->vocab_size, Em, "%s.word_embeddings.weight", E);
+    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->max_position_embeddings, Em, "%s.position_embeddings.weight", E);
+    /* DistilBERT's sinusoidal table is fixed: filled by params_init, no
+     * gradient (model.c), and no weight decay, so AdamW leaves it as it is */
+    if (b->sinusoidal_pos) pt->t[pt->n - 1].no_decay = 1;
+    if (fam->token_types)
+        add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, b->type_vocab_size, Em, "%s.token_type_embeddings.weight", E);
+    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_ONES, Em, 0, "%s.LayerNorm.weight", E);
+    add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_ZEROS, Em, 0, "%s.LayerNorm.bias", E);
+    if (Em != C) { /* ELECTRA: embeddings_project, Linear(E, C) */
+        add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_NORMAL, C, Em, "bert.embeddings_project.weight");
+        add_tensor(pt, &cap, GROUP_EMBEDDINGS, 0, INIT_ZEROS, C, 0, "bert.embeddings_project.bias");
+    }
     for (int l = 0; l < b->num_hidden_layers; l++) {
         char p[64];
         snprintf(p, sizeof p, "bert.encoder.layer.%d", l);
@@ -73,8 +87,10 @@ int params_build(ParamTable *pt, const ModelConfig *cfg) {
         add_tensor(pt, &cap, GROUP_LAYER, l, INIT_ONES, C, 0, "%s.output.LayerNorm.weight", p);
         add_tensor(pt, &cap, GROUP_LAYER, l, INIT_ZEROS, C, 0, "%s.output.LayerNorm.bias", p);
     }
-    add_tensor(pt, &cap, GROUP_POOLER, 0, INIT_NORMAL, C, C, "bert.pooler.dense.weight");
-    add_tensor(pt, &cap, GROUP_POOLER, 0, INIT_ZEROS, C, 0, "bert.pooler.dense.bias");
+    if (fam->pooler) {
+        add_tensor(pt, &cap, GROUP_POOLER, 0, INIT_NORMAL, C, C, "bert.pooler.dense.weight");
+        add_tensor(pt, &cap, GROUP_POOLER, 0, INIT_ZEROS, C, 0, "bert.pooler.dense.bias");
+    }
     int D = C;
     if (cfg->embedding_dim > 0) {
         D = cfg->embedding_dim;
@@ -125,9 +141,14 @@ void params_init(const ParamTable *pt, float *p, const ModelConfig *cfg, unsigne
         }
     }
     /* the padding token's embedding starts at zero, as in Hugging Face */
+    const BertConfig *b = &cfg->bert;
     const ParamTensor *wte = params_find(pt, "bert.embeddings.word_embeddings.weight");
-    int pad = cfg->bert.pad_token_id;
-    if (wte && pad >= 0 && pad < cfg->bert.vocab_size)
-        memset(p + wte->offset + (size_t)pad * cfg->bert.hidden_size, 0,
-               sizeof(float) * cfg->bert.hidden_size);
+    const ParamTensor *wpe = params_find(pt, "bert.embeddings.position_embeddings.weight");
+    int pad = b->pad_token_id, Em = b->embedding_size > 0 ? b->embedding_size : b->hidden_size;
+    if (wte && pad >= 0 && pad < b->vocab_size)
+        memset(p + wte->offset + (size_t)pad * Em, 0, sizeof(float) * Em);
+    /* RoBERTa / XLM-R: the position table's padding_idx row starts at zero too */
+    if (wpe && family_get(b->family)->position_offset_pad && pad >= 0 && pad < b->max_position_embeddings)
+        memset(p + wpe->offset + (size_t)pad * Em, 0, sizeof(float) * Em);
+    if (wpe && b->sinusoidal_pos) family_sinusoidal_positions(p + wpe->offset, b->max_position_embeddings, Em);
 }

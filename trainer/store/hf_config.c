@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "trainer/model/family.h"
 #include "trainer/store/safetensors.h"
 
 void bert_config_defaults(BertConfig *c) {
@@ -62,39 +63,73 @@ int bert_config_from_json(BertConfig *c, const char *text, const char *src, char
         goto out;
     }
     json_t *mt = json_object_get(root, "model_type");
-    if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), "bert"))) {
-        snprintf(err, errlen, "%s: \"model_type\" is %s%s%s; only \"bert\" is supported", src,
-                 json_is_string(mt) ? "\"" : "", json_is_string(mt) ? json_string_value(mt) : "not a string",
-                 json_is_string(mt) ? "\"" : "");
-        goto out;
+    const ModelFamily *fam = family_get(c->family);
+    if (mt) {
+        fam = json_is_string(mt) ? family_by_model_type(json_string_value(mt)) : NULL;
+        if (!fam) {
+            snprintf(err, errlen, "%s: \"model_type\" is %s%s%s; supported: %s", src,
+                     json_is_string(mt) ? "\"" : "", json_is_string(mt) ? json_string_value(mt) : "not a string",
+                     json_is_string(mt) ? "\"" : "", family_supported_list());
+            goto out;
+        }
+        if (fam->id != c->family) { /* the class defaults of keys a file may leave out */
+            c->pad_token_id = fam->default_pad;
+            c->type_vocab_size = fam->default_type_vocab;
+            c->max_position_embeddings = fam->default_max_pos;
+            c->layer_norm_eps = fam->default_layer_norm_eps;
+            c->embedding_size = 0;
+            c->sinusoidal_pos = 0;
+        }
+        c->family = fam->id;
     }
     if (get_int(root, "vocab_size", &c->vocab_size, 1, 10000000, src, err, errlen) ||
-        get_int(root, "hidden_size", &c->hidden_size, 1, 65536, src, err, errlen) ||
-        get_int(root, "num_hidden_layers", &c->num_hidden_layers, 0, 64, src, err, errlen) ||
-        get_int(root, "num_attention_heads", &c->num_attention_heads, 1, 1024, src, err, errlen) ||
-        get_int(root, "intermediate_size", &c->intermediate_size, 1, 1 << 20, src, err, errlen) ||
+        get_int(root, fam->k_hidden, &c->hidden_size, 1, 65536, src, err, errlen) ||
+        get_int(root, fam->k_layers, &c->num_hidden_layers, 0, 64, src, err, errlen) ||
+        get_int(root, fam->k_heads, &c->num_attention_heads, 1, 1024, src, err, errlen) ||
+        get_int(root, fam->k_intermediate, &c->intermediate_size, 1, 1 << 20, src, err, errlen) ||
         get_int(root, "max_position_embeddings", &c->max_position_embeddings, 1, 1 << 16, src, err, errlen) ||
-        get_int(root, "type_vocab_size", &c->type_vocab_size, 1, 1024, src, err, errlen) ||
+        (fam->k_type_vocab && get_int(root, fam->k_type_vocab, &c->type_vocab_size, 1, 1024, src, err, errlen)) ||
         get_int(root, "pad_token_id", &c->pad_token_id, 0, 10000000, src, err, errlen) ||
-        get_float(root, "layer_norm_eps", &c->layer_norm_eps, 0, 1, src, err, errlen) ||
+        (fam->k_layer_norm_eps && get_float(root, fam->k_layer_norm_eps, &c->layer_norm_eps, 0, 1, src, err, errlen)) ||
         get_float(root, "initializer_range", &c->initializer_range, 0, 10, src, err, errlen) ||
-        get_float(root, "hidden_dropout_prob", &c->hidden_dropout_prob, 0, 0.999, src, err, errlen) ||
-        get_float(root, "attention_probs_dropout_prob", &c->attention_probs_dropout_prob, 0, 0.999, src, err, errlen))
+        get_float(root, fam->k_hidden_dropout, &c->hidden_dropout_prob, 0, 0.999, src, err, errlen) ||
+        get_float(root, fam->k_attn_dropout, &c->attention_probs_dropout_prob, 0, 0.999, src, err, errlen) ||
+        (fam->k_embedding_size && get_int(root, fam->k_embedding_size, &c->embedding_size, 1, 65536, src, err, errlen)))
         goto out;
-    json_t *act = json_object_get(root, "hidden_act");
+    if (!fam->token_types) c->type_vocab_size = 0; /* DistilBERT: no token types */
+    if (fam->k_sinusoidal) {
+        json_t *sp = json_object_get(root, fam->k_sinusoidal);
+        if (sp && !json_is_boolean(sp)) {
+            snprintf(err, errlen, "%s: \"%s\" must be true or false", src, fam->k_sinusoidal);
+            goto out;
+        }
+        if (sp) c->sinusoidal_pos = json_is_true(sp);
+    }
+    if (c->embedding_size == c->hidden_size) c->embedding_size = 0;
+    json_t *pet = json_object_get(root, "position_embedding_type");
+    if (pet && !json_is_null(pet) && (!json_is_string(pet) || strcmp(json_string_value(pet), "absolute"))) {
+        snprintf(err, errlen, "%s: \"position_embedding_type\" must be \"absolute\"", src);
+        goto out;
+    }
+    if (family_position_offset(c->family, c->pad_token_id) >= c->max_position_embeddings) {
+        snprintf(err, errlen, "%s: max_position_embeddings %d leaves no position after the padding offset %d", src,
+                 c->max_position_embeddings, family_position_offset(c->family, c->pad_token_id));
+        goto out;
+    }
+    json_t *act = json_object_get(root, fam->k_act);
     if (act) {
         const char *a = json_is_string(act) ? json_string_value(act) : "";
         if (!strcmp(a, "gelu")) c->hidden_act = GELU_ERF;
         else if (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh")) c->hidden_act = GELU_TANH;
         else {
-            snprintf(err, errlen, "%s: \"hidden_act\" must be \"gelu\" or \"gelu_new\", got %s", src,
+            snprintf(err, errlen, "%s: \"%s\" must be \"gelu\" or \"gelu_new\", got %s", src, fam->k_act,
                      json_is_string(act) ? a : "a non-string");
             goto out;
         }
     }
     if (c->hidden_size % c->num_attention_heads) {
-        snprintf(err, errlen, "%s: hidden_size %d is not divisible by num_attention_heads %d", src,
-                 c->hidden_size, c->num_attention_heads);
+        snprintf(err, errlen, "%s: %s %d is not divisible by %s %d", src, fam->k_hidden,
+                 c->hidden_size, fam->k_heads, c->num_attention_heads);
         goto out;
     }
     if (c->pad_token_id >= c->vocab_size) {
@@ -109,40 +144,32 @@ out:
 }
 
 char *bert_config_to_json(const BertConfig *c) {
+    const ModelFamily *f = family_get(c->family);
     json_t *o = json_object();
-    json_object_set_new(o, "architectures", json_pack("[s]", "BertModel"));
-    json_object_set_new(o, "model_type", json_string("bert"));
+    json_object_set_new(o, "architectures", json_pack("[s]", f->architecture));
+    json_object_set_new(o, "model_type", json_string(f->model_type));
     json_object_set_new(o, "vocab_size", json_integer(c->vocab_size));
-    json_object_set_new(o, "hidden_size", json_integer(c->hidden_size));
-    json_object_set_new(o, "num_hidden_layers", json_integer(c->num_hidden_layers));
-    json_object_set_new(o, "num_attention_heads", json_integer(c->num_attention_heads));
-    json_object_set_new(o, "intermediate_size", json_integer(c->intermediate_size));
+    json_object_set_new(o, f->k_hidden, json_integer(c->hidden_size));
+    if (f->k_embedding_size)
+        json_object_set_new(o, f->k_embedding_size, json_integer(c->embedding_size > 0 ? c->embedding_size : c->hidden_size));
+    json_object_set_new(o, f->k_layers, json_integer(c->num_hidden_layers));
+    json_object_set_new(o, f->k_heads, json_integer(c->num_attention_heads));
+    json_object_set_new(o, f->k_intermediate, json_integer(c->intermediate_size));
     json_object_set_new(o, "max_position_embeddings", json_integer(c->max_position_embeddings));
-    json_object_set_new(o, "type_vocab_size", json_integer(c->type_vocab_size));
+    if (f->k_type_vocab) json_object_set_new(o, f->k_type_vocab, json_integer(c->type_vocab_size));
     json_object_set_new(o, "pad_token_id", json_integer(c->pad_token_id));
-    json_object_set_new(o, "layer_norm_eps", json_real(c->layer_norm_eps));
+    if (f->k_layer_norm_eps) json_object_set_new(o, f->k_layer_norm_eps, json_real(c->layer_norm_eps));
     json_object_set_new(o, "initializer_range", json_real(c->initializer_range));
-    json_object_set_new(o, "hidden_act", json_string(c->hidden_act == GELU_TANH ? "gelu_new" : "gelu"));
-    json_object_set_new(o, "hidden_dropout_prob", json_real(c->hidden_dropout_prob));
-    json_object_set_new(o, "attention_probs_dropout_prob", json_real(c->attention_probs_dropout_prob));
-    json_object_set_new(o, "position_embedding_type", json_string("absolute"));
+    json_object_set_new(o, f->k_act, json_string(c->hidden_act == GELU_TANH ? "gelu_new" : "gelu"));
+    json_object_set_new(o, f->k_hidden_dropout, json_real(c->hidden_dropout_prob));
+    json_object_set_new(o, f->k_attn_dropout, json_real(c->attention_probs_dropout_prob));
+    if (f->k_sinusoidal) json_object_set_new(o, f->k_sinusoidal, json_boolean(c->sinusoidal_pos));
+    if (f->k_type_vocab) json_object_set_new(o, "position_embedding_type", json_string("absolute"));
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(o);
     return s;
 }
 
-/* Canonical name for a checkpoint's tensor name: add "bert." to encoder
- * names saved by a bare BertModel, map old gamma/beta to weight/bias. */
-static void canonical_name(const char *in, char *out, size_t len) {
-    const char *prefixes[] = {"embeddings.", "encoder.", "pooler."};
-    int bare = 0;
-    for (int i = 0; i < 3; i++)
-        if (!strncmp(in, prefixes[i], strlen(prefixes[i]))) bare = 1;
-    snprintf(out, len, "%s%s", bare ? "bert." : "", in);
-    size_t n = strlen(out);
-    if (n > 6 && !strcmp(out + n - 6, ".gamma")) snprintf(out + n - 6, len - (n - 6), ".weight");
-    else if (n > 5 && !strcmp(out + n - 5, ".beta")) snprintf(out + n - 5, len - (n - 5), ".bias");
-}
 
 static void appendf(char *buf, size_t len, const char *fmt, const char *arg) {
     if (!buf || !len) return;
@@ -163,7 +190,7 @@ int model_load_file(Model *m, const char *path, const char *from, const char *to
         if (from && !strncmp(st->name, from, strlen(from)))
             snprintf(name, sizeof name, "%s%s", to, st->name + strlen(from));
         else
-            canonical_name(st->name, name, sizeof name);
+            family_canonical_name(m->cfg.bert.family, st->name, name, sizeof name); /* trainer/model/family.c */
         const ParamTensor *t = params_find(&m->table, name);
         if (!t) {
             /* buffers saved by some exporters, and the MLM/NSP heads of pre-training */

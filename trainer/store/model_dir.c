@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "util/fsutil.h"
+#include "trainer/model/family.h"
 #include "trainer/store/hf_config.h"
 #include "trainer/store/safetensors.h"
 
@@ -358,7 +359,7 @@ static const char *pooling_name(int p) {
 
 /* Tensors of one group set as safetensors, host copies, names mapped. */
 static int save_tensors(Model *m, const char *path, int (*want)(const ParamTensor *),
-                        void (*rename)(const char *in, char *out, size_t n), char *err, size_t errlen) {
+                        void (*rename)(int family, const char *in, char *out, size_t n), char *err, size_t errlen) {
     int n = 0;
     StWriteTensor *w = calloc(m->table.n ? m->table.n : 1, sizeof *w);
     char (*names)[160] = calloc(m->table.n ? m->table.n : 1, sizeof *names);
@@ -369,7 +370,7 @@ static int save_tensors(Model *m, const char *path, int (*want)(const ParamTenso
     for (int i = 0; i < m->table.n; i++) {
         const ParamTensor *t = &m->table.t[i];
         if (!want(t)) continue;
-        rename(t->name, names[n], sizeof names[n]);
+        rename(m->cfg.bert.family, t->name, names[n], sizeof names[n]);
         w[n].name = names[n];
         w[n].dtype = ST_F32;
         w[n].ndim = t->ndim;
@@ -392,13 +393,25 @@ static int is_encoder(const ParamTensor *t) {
 }
 static int is_projection(const ParamTensor *t) { return t->group == GROUP_PROJECTION; }
 static int is_head(const ParamTensor *t) { return t->group == GROUP_HEAD || t->group == GROUP_LOSS_WEIGHTS; }
-static void strip_bert(const char *in, char *out, size_t n) {
-    snprintf(out, n, "%s", strncmp(in, "bert.", 5) ? in : in + 5);
+/* the family's bare base-model names (trainer/model/family.c), as its
+ * AutoModel class saves them: "embeddings.*", "encoder.layer.N.*", ... */
+static void bare_hf_name(int family, const char *in, char *out, size_t n) {
+    char hf[256];
+    family_hf_name(family, in, hf, sizeof hf);
+    const char *prefix = family_get(family)->prefix;
+    const char *src = strncmp(hf, prefix, strlen(prefix)) ? hf : hf + strlen(prefix);
+    size_t len = strlen(src) < n ? strlen(src) : n - 1;
+    memcpy(out, src, len);
+    out[len] = 0;
 }
-static void dense_name(const char *in, char *out, size_t n) {
+static void dense_name(int family, const char *in, char *out, size_t n) {
+    (void)family;
     snprintf(out, n, "linear.%s", strrchr(in, '.') + 1);
 }
-static void same_name(const char *in, char *out, size_t n) { snprintf(out, n, "%s", in); }
+static void same_name(int family, const char *in, char *out, size_t n) {
+    (void)family;
+    snprintf(out, n, "%s", in);
+}
 
 int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_lower_case,
                    int max_seq_length, const LabelNames *labels, char *err, size_t errlen) {
@@ -411,7 +424,7 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
     if (write_json(p, json_loads(cfg, 0, NULL), err, errlen)) { free(cfg); return -1; }
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    if (save_tensors(m, p, is_encoder, strip_bert, err, errlen)) return -1;
+    if (save_tensors(m, p, is_encoder, bare_hf_name, err, errlen)) return -1;
     if (vocab_path) {
         snprintf(p, sizeof p, "%s/vocab.txt", dir);
         if (copy_file(vocab_path, p, err, errlen)) return -1;
