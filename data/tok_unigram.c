@@ -130,6 +130,8 @@ void tk_unigram_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec *
     static __thread Best *best = NULL;
     static __thread size_t bcap = 0;
     static __thread size_t *stk = NULL;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &best);
+    TK_ON_THREAD_EXIT(tk_release_ptr, &stk);
     if (bcap < n + 1) {
         bcap = n + 1;
         best = xrealloc(best, bcap * sizeof *best);

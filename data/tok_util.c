@@ -4,6 +4,8 @@
 #include "util/errmsg.h"
 #include "util/xalloc.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -235,10 +237,51 @@ pcre2_code *tk_regex_compile(const char *pat, size_t len, int literal, char *err
     return re;
 }
 
+/* ------------------------------------------------- per-thread scratch */
+
+enum { TK_MAX_THREAD_EXITS = 64 };
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+} TkExit;
+static __thread TkExit tl_exits[TK_MAX_THREAD_EXITS];
+static __thread int tl_nexits;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void run_thread_exits(void *unused) {
+    (void)unused;
+    for (int i = tl_nexits - 1; i >= 0; i--) tl_exits[i].fn(tl_exits[i].arg);
+    tl_nexits = 0;
+}
+static void make_exit_key(void) {
+    if (pthread_key_create(&exit_key, run_thread_exits)) abort();
+}
+
+void tk_thread_atexit(void (*fn)(void *), void *arg) {
+    pthread_once(&exit_once, make_exit_key);
+    if (tl_nexits == TK_MAX_THREAD_EXITS) abort();   /* a fixed set of call sites: a programming error */
+    if (tl_nexits == 0) pthread_setspecific(exit_key, tl_exits);   /* non-NULL: the destructor runs */
+    tl_exits[tl_nexits++] = (TkExit){fn, arg};
+}
+
+void tk_release_ptr(void *pp) {
+    free(*(void **)pp);
+    *(void **)pp = NULL;
+}
+void tk_release_cps(void *b) { tkcps_free(b); }
+void tk_release_str(void *t) { tkstr_free(t); }
+
+static void release_match_data(void *pmd) {
+    pcre2_match_data_free(*(pcre2_match_data **)pmd);
+    *(pcre2_match_data **)pmd = NULL;
+}
+
 int tk_regex_all(const pcre2_code *re, pcre2_match_data *md, const char *s, size_t n,
                  size_t **m, size_t *nm, size_t *mcap) {
-    static __thread pcre2_match_data *tl_md = NULL;   /* never freed: one per thread */
+    static __thread pcre2_match_data *tl_md = NULL;   /* one per thread, freed as it ends */
     if (!md) {
+        TK_ON_THREAD_EXIT(release_match_data, &tl_md);
         if (!tl_md) tl_md = pcre2_match_data_create(4, NULL);
         if (!tl_md) return -1;
         md = tl_md;

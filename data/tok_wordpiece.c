@@ -72,6 +72,7 @@ void tk_wordpiece_tokenize(const TkModel *m, const char *s, size_t n, TkPieceVec
      * sweep, then probes from the longest end down, one code point at a time */
     static __thread uint64_t *hs = NULL;
     static __thread size_t hcap = 0;
+    TK_ON_THREAD_EXIT(tk_release_ptr, &hs);
     if (hcap < n + 1) {
         hcap = n + 1;
         hs = xrealloc(hs, hcap * sizeof *hs);

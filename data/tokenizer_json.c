@@ -326,6 +326,20 @@ typedef struct {
 
 static __thread Scratch S;
 
+static void release_scratch(void *p) {
+    Scratch *s = p;
+    tkcps_free(&s->cps);
+    tkstr_free(&s->str);
+    tkpieces_free(&s->pcs);
+    tkpieces_free(&s->scratch);
+    free(s->pv.v);
+    free(s->raw.v);
+    free(s->norm.v);
+    free(s->wbyte);
+    memset(s, 0, sizeof *s);
+}
+static void release_enc(void *e) { tok_enc_free(e); }
+
 /* pieces of one pre-token -> out, with words */
 static void model_pieces(const Tok *t, const char *s, const int *w, size_t n, int *prev_word, TokEnc *out) {
     S.pv.n = 0;
@@ -373,6 +387,7 @@ int tok_encode_text(const Tok *t, const char *text, size_t len, TokEnc *out, cha
         seterr(err, errlen, "invalid UTF-8 at byte %zu", bad);
         return -1;
     }
+    TK_ON_THREAD_EXIT(release_scratch, &S);
     size_t keep = out->len;
     /* word index of each byte */
     if (S.wcap < len + 1) {
@@ -497,6 +512,7 @@ int tok_post_process(const Tok *t, const TokEnc *a, const TokEnc *b, int max_len
 
 int tok_encode(const Tok *t, const char *text, size_t len, int max_len, TokEnc *out, char *err, size_t errlen) {
     static __thread TokEnc ea;
+    TK_ON_THREAD_EXIT(release_enc, &ea);
     ea.len = 0;
     if (tok_encode_text(t, text, len, &ea, err, errlen)) return -1;
     return tok_post_process(t, &ea, NULL, max_len, out);
@@ -505,6 +521,8 @@ int tok_encode(const Tok *t, const char *text, size_t len, int max_len, TokEnc *
 int tok_encode_pair(const Tok *t, const char *a, size_t alen, const char *b, size_t blen, int max_len,
                     TokEnc *out, char *err, size_t errlen) {
     static __thread TokEnc ea, eb;
+    TK_ON_THREAD_EXIT(release_enc, &ea);
+    TK_ON_THREAD_EXIT(release_enc, &eb);
     ea.len = eb.len = 0;
     char e2[256];
     if (tok_encode_text(t, a, alen, &ea, e2, sizeof e2)) {

@@ -64,8 +64,9 @@ kill -0 $pid 2>/dev/null || fail "SIGTERM during set-up: the run ended before th
 grep -q '^step [0-9]' "$T/stderr" && fail "SIGTERM during set-up: training began before the vocabulary was written"
 kill -TERM $pid
 sleep 0.3
-# feed the vocabulary as often as it is read (each write gives up after 20 s)
-( for _ in 1 2 3 4 5 6 7 8; do timeout 20 dd if="$T/data/vocab.txt" of="$T/vocab.fifo" status=none || break; done ) &
+# feed the vocabulary once: set-up reads it once (several writers one after
+# another could meet one read and arrive concatenated); gives up after 20 s
+( timeout 20 dd if="$T/data/vocab.txt" of="$T/vocab.fifo" status=none ) &
 writer=$!
 wait $pid
 rc=$?

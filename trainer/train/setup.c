@@ -47,15 +47,12 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.drop_last = 0;
     lc.bucket_batches = !for_eval && cfg->data.length_bucketing ? 16 : 0;
     lc.check_vocab = 1;
-    Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, errlen);
-    if (!tok) goto fail;
-    lc.vocab_hash = tokenizer_vocab_hash(tok);
-    lc.pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
+    lc.vocab_hash = t->vocab_hash;
+    lc.pad_id = t->vocab_pad_id;
     /* data.max_len applies: longer sequences are cut, the last kept position [SEP] */
     lc.max_len = cfg->data.max_len;
-    lc.sep_id = tokenizer_sep_id(tok);
+    lc.sep_id = t->vocab_sep_id;
     lc.vocab_size = cfg->model.bert.vocab_size;
-    tokenizer_free(tok);
     s->loader = loader_open(&lc, err, errlen);
     if (!s->loader) goto fail;
     const ShardData *info = loader_info(s->loader);
@@ -323,6 +320,9 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, sizeof err);
         if (!tok) { fprintf(stderr, "mtbert: %s\n", err); return 2; }
         int vs = tokenizer_vocab_size(tok);
+        t->vocab_hash = tokenizer_vocab_hash(tok);
+        t->vocab_pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
+        t->vocab_sep_id = tokenizer_sep_id(tok);
         tokenizer_free(tok);
         if (vs > cfg->model.bert.vocab_size) {
             fprintf(stderr, "mtbert: %s has %d entries but model vocab_size is %d\n", t->vocab, vs,

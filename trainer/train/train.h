@@ -65,6 +65,8 @@ typedef struct {
     BatchBuf buf, mix;         /* model batches; staging rows of mixed batches */
     char vocab[1100];
     int do_lower_case;
+    uint64_t vocab_hash;       /* read once at set-up (the vocabulary may be a pipe) */
+    int vocab_pad_id, vocab_sep_id;
     char **label_names[MAX_TASKS];
     int nlabel_names[MAX_TASKS];
     TrainState st;
