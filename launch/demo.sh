@@ -8,4 +8,6 @@ bash launch/install-deps.sh
 cmake -B build -S . -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 build/mtbert prepare --synthetic checkpoints/demo-data
-build/mtbert train configs/demo.yaml "$@"
+# each demo run starts afresh in checkpoints/demo (a second run would
+# otherwise be refused: the run directory holds the first one's files)
+build/mtbert train configs/demo.yaml --set checkpoint.overwrite=true "$@"
