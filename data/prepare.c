@@ -164,6 +164,7 @@ typedef struct {
     PrepareStats *st;
     IntVec ids;    /* pieces of the current sequence */
     IntVec wstart; /* for words: index in ids of each word's first piece */
+    IntVec framed; /* [CLS] kept pieces [SEP] of the current sequence */
 } Enc;
 
 /* Wordpieces of one text into e->ids; returns 0 or -1 (bad UTF-8 at *bad). */
@@ -173,22 +174,18 @@ static int enc_text(Enc *e, const char *s, size_t *bad) {
 
 /* Emits [CLS] ids[0..keep) [SEP] into ids buffer; counts truncation. */
 static int emit_seq(Enc *e, Buf *ids, int *len_out) {
-    int maxp = e->o->max_len - 2;
-    int np = (int)e->ids.len;
+    int np = (int)e->ids.len, dropped;
     if (np + 2 > e->st->longest) e->st->longest = np + 2;
-    int keep = np;
-    if (keep > maxp) {
-        keep = maxp;
+    int len = tokenizer_frame(e->tok, e->ids.data, np, e->o->max_len, &e->framed, &dropped);
+    if (dropped) {
         e->st->truncated++;
-        e->st->tokens_dropped += np - keep;
+        e->st->tokens_dropped += dropped;
     }
-    int32_t *dst = buf_grow(ids, (size_t)keep + 2);
-    dst[0] = tokenizer_cls_id(e->tok);
-    for (int i = 0; i < keep; i++) dst[i + 1] = e->ids.data[i];
-    dst[keep + 1] = tokenizer_sep_id(e->tok);
-    *len_out = keep + 2;
-    e->st->tokens += keep + 2;
-    return keep;
+    int32_t *dst = buf_grow(ids, (size_t)len);
+    for (int i = 0; i < len; i++) dst[i] = e->framed.data[i];
+    *len_out = len;
+    e->st->tokens += len;
+    return np - dropped;
 }
 
 int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *raw, ShardData *out,
@@ -245,7 +242,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
     Buf tlab = {0, 0, 0, sizeof(int32_t)};
     Buf lab[SHARD_MAX_TASKS], score = {0, 0, 0, sizeof(float)};
     for (int t = 0; t < SHARD_MAX_TASKS; t++) lab[t] = (Buf){0, 0, 0, sizeof(int32_t)};
-    Enc e = {o, tok, st, {0}, {0}};
+    Enc e = {o, tok, st, {0}, {0}, {0}};
     int unk = tokenizer_unk_id(tok);
 
     for (size_t i = 0; i < raw->n; i++) {
@@ -390,6 +387,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
     }
     intvec_free(&e.ids);
     intvec_free(&e.wstart);
+    intvec_free(&e.framed);
     return 0;
 fail_bufs:
     free(ids.p), free(ids_b.p), free(offs.p), free(lens.p), free(offs_b.p), free(lens_b.p), free(tlab.p),
@@ -397,6 +395,7 @@ fail_bufs:
     for (int t = 0; t < SHARD_MAX_TASKS; t++) free(lab[t].p);
     intvec_free(&e.ids);
     intvec_free(&e.wstart);
+    intvec_free(&e.framed);
 fail:
     shard_data_free(out);
     return rc;
