@@ -30,21 +30,7 @@ static uint64_t rng = 0xc0dacafeull;
 
 #define TOL32 1e-5
 
-static float *hvec(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-static float *hrnd(size_t n, float lo, float hi) {
-    float *p = hvec(n);
-    test_fill_uniform(p, n, &rng, lo, hi);
-    return p;
-}
-static float *hdup(const float *x, size_t n) {
-    float *p = hvec(n);
-    memcpy(p, x, n * sizeof(float));
-    return p;
-}
+static float *hrnd(size_t n, float lo, float hi) { return test_uniform(n, &rng, lo, hi); }
 static void *dput(const void *h, size_t bytes) {
     void *d = G->alloc(bytes);
     if (!d) {
@@ -55,7 +41,7 @@ static void *dput(const void *h, size_t bytes) {
     return d;
 }
 static float *dget(const void *d, size_t n) {
-    float *h = hvec(n);
+    float *h = test_zeros(n);
     G->to_host(h, d, n * sizeof(float));
     return h;
 }
@@ -117,7 +103,7 @@ static void test_embedding(void) {
     }
     float *wte = hrnd((size_t)V * C, -1, 1), *wpe = hrnd((size_t)MP * C, -1, 1),
           *wtt = hrnd((size_t)TY * C, -1, 1), *dout = hrnd(N * C, -1, 1);
-    float *out = hvec(N * C);
+    float *out = test_zeros(N * C);
     Cp->embedding_forward(out, ids, tt, wte, wpe, wtt, B, T, C);
     int *dids = dput(ids, sizeof(int) * N), *dtt = dput(tt, sizeof(int) * N);
     float *dwte = dput(wte, sizeof(float) * V * C), *dwpe = dput(wpe, sizeof(float) * MP * C),
@@ -144,7 +130,7 @@ static void test_embedding(void) {
     same_bits("embedding_backward dwtt", d3, e3, sizeof(float) * TY * C);
 
     /* NULL type ids (all type 0) and NULL gradients */
-    float *g0 = hvec((size_t)TY * C);
+    float *g0 = test_zeros((size_t)TY * C);
     float *dg0 = dput(NULL, sizeof(float) * TY * C);
     Cp->embedding_backward(NULL, NULL, g0, dout, ids, NULL, B, T, C);
     G->embedding_backward(NULL, NULL, dg0, ddout, dids, NULL, B, T, C);
@@ -154,7 +140,7 @@ static void test_embedding(void) {
     int V2 = 30522;
     for (size_t i = 0; i < N; i++) ids[i] = (int)(test_rand_u64(&rng) % (uint64_t)V2);
     ids[5] = ids[7] = ids[300] = 42;
-    float *big = hvec((size_t)V2 * C);
+    float *big = test_zeros((size_t)V2 * C);
     float *dbig = dput(NULL, sizeof(float) * V2 * C), *ebig = dput(NULL, sizeof(float) * V2 * C);
     G->to_device(dids, ids, sizeof(int) * N);
     Cp->embedding_backward(big, NULL, NULL, dout, ids, tt, B, T, C);
@@ -174,7 +160,7 @@ static void test_layernorm(void) {
     printf("layernorm N=%d C=%d\n", N, C);
     size_t NC = (size_t)N * C;
     float *x = hrnd(NC, -2, 3), *w = hrnd(C, 0.5f, 1.5f), *b = hrnd(C, -0.5f, 0.5f);
-    float *out = hvec(NC), *mean = hvec(N), *rstd = hvec(N);
+    float *out = test_zeros(NC), *mean = test_zeros(N), *rstd = test_zeros(N);
     Cp->layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-12f);
     float *dx = dput(x, NC * 4), *dw = dput(w, C * 4), *db = dput(b, C * 4);
     float *dout_ = dput(NULL, NC * 4), *dmean = dput(NULL, N * 4), *drstd = dput(NULL, N * 4);
@@ -211,7 +197,7 @@ static void test_matmul_one(const Ops *T, int N, int C, int OC, int with_bias, i
     printf("matmul[%s] N=%d C=%d OC=%d bias=%d misalign=%d\n", T->name, N, C, OC, with_bias, misalign);
     size_t nI = (size_t)N * C, nW = (size_t)OC * C, nO = (size_t)N * OC;
     float *x = hrnd(nI, -1, 1), *w = hrnd(nW, -1, 1), *bias = hrnd(OC + 1, -1, 1);
-    float *out = hvec(nO);
+    float *out = test_zeros(nO);
     const float *hb = with_bias ? bias + misalign : NULL;
     Cp->matmul_forward(out, x, w, hb, N, C, OC);
     float *dx = dput(x, nI * 4), *dw = dput(w, nW * 4), *dbias = dput(bias, (OC + 1) * 4);
@@ -233,7 +219,7 @@ static void test_matmul_one(const Ops *T, int N, int C, int OC, int with_bias, i
     same_bits("matmul_backward dbias", a3, b3, OC * 4);
     /* NULL outputs are skipped: only dw requested */
     float *c2 = dput(NULL, nW * 4);
-    float *zw = hvec(nW);
+    float *zw = test_zeros(nW);
     Cp->matmul_backward(NULL, zw, NULL, g, x, w, N, C, OC);
     T->matmul_backward(NULL, c2, NULL, dg, dx, dw, N, C, OC);
     cmp_dev("matmul_backward dw only", c2, zw, nW, tol);
@@ -248,7 +234,7 @@ static void test_matmul_churn(void) {
     int C = 32, OC = 24, NMAX = 300;
     printf("matmul plan-cache churn: N=1..%d, C=%d OC=%d, then N=1..40 again\n", NMAX, C, OC);
     size_t nI = (size_t)NMAX * C, nW = (size_t)OC * C, nO = (size_t)NMAX * OC;
-    float *x = hrnd(nI, -1, 1), *w = hrnd(nW, -1, 1), *bias = hrnd(OC, -1, 1), *out = hvec(nO);
+    float *x = hrnd(nI, -1, 1), *w = hrnd(nW, -1, 1), *bias = hrnd(OC, -1, 1), *out = test_zeros(nO);
     float *dx = dput(x, nI * 4), *dw = dput(w, nW * 4), *db = dput(bias, OC * 4);
     float *dout_ = dput(NULL, nO * 4);
     double worst = 0;
@@ -281,7 +267,7 @@ static void test_attention_one(const Ops *T, int B, int Tn, int C, int NH, float
     int *mask = make_mask(B, Tn, 1);
     if (empty)
         for (int t = 0; t < Tn; t++) mask[(size_t)(B - 1) * Tn + t] = 0;
-    float *qkv = hrnd(nqkv, -1, 1), *out = hvec(nO), *att = hvec(natt);
+    float *qkv = hrnd(nqkv, -1, 1), *out = test_zeros(nO), *att = test_zeros(natt);
     Cp->attention_forward(out, att, qkv, mask, B, Tn, C, NH, p, seed, off);
     int *dmask = dput(mask, sizeof(int) * N);
     /* the device scratch is exactly what the backend asks for (memcheck sees overruns) */
@@ -323,12 +309,12 @@ static void test_elementwise(void) {
     printf("elementwise n=%zu\n", n);
     float *x = hrnd(n, -6, 6), *y = hrnd(n, -1, 1), *g = hrnd(n, -1, 1), *acc = hrnd(n, -1, 1);
     float *dx = dput(x, n * 4), *dy = dput(y, n * 4), *dg = dput(g, n * 4);
-    float *r = hvec(n), *dr = dput(NULL, n * 4);
+    float *r = test_zeros(n), *dr = dput(NULL, n * 4);
     for (int kind = 0; kind < 2; kind++) {
         Cp->gelu_forward(r, x, n, kind);
         G->gelu_forward(dr, dx, n, kind);
         cmp_dev(kind ? "gelu_forward tanh" : "gelu_forward erf", dr, r, n, TOL32);
-        float *ha = hdup(acc, n), *da = dput(acc, n * 4);
+        float *ha = test_copy(acc, n), *da = dput(acc, n * 4);
         Cp->gelu_backward(ha, x, g, n, kind);
         G->gelu_backward(da, dx, dg, n, kind);
         cmp_dev(kind ? "gelu_backward tanh" : "gelu_backward erf", da, ha, n, TOL32);
@@ -339,7 +325,7 @@ static void test_elementwise(void) {
     G->tanh_forward(dr, dx, n);
     cmp_dev("tanh_forward", dr, r, n, TOL32);
     {
-        float *ha = hdup(acc, n), *da = dput(acc, n * 4);
+        float *ha = test_copy(acc, n), *da = dput(acc, n * 4);
         Cp->tanh_backward(ha, r, g, n);
         G->to_device(dr, r, n * 4);
         G->tanh_backward(da, dr, dg, n);
@@ -351,7 +337,7 @@ static void test_elementwise(void) {
     G->add(dr, dx, dy, n);
     cmp_dev("add", dr, r, n, TOL32);
     {
-        float *ha = hdup(acc, n), *da = dput(acc, n * 4);
+        float *ha = test_copy(acc, n), *da = dput(acc, n * 4);
         Cp->accumulate(ha, x, n);
         G->accumulate(da, dx, n);
         cmp_dev("accumulate", da, ha, n, TOL32);
@@ -370,7 +356,7 @@ static void test_elementwise(void) {
         CHECKF(memcmp(gr, r, n * 4) == 0, "dropout_forward offset %llu differs from the CPU",
                (unsigned long long)offs[k]);
         free(gr);
-        float *ha = hdup(acc, n), *da = dput(acc, n * 4);
+        float *ha = test_copy(acc, n), *da = dput(acc, n * 4);
         Cp->dropout_backward(ha, g, n, 0.1f, 99, offs[k]);
         G->dropout_backward(da, dg, n, 0.1f, 99, offs[k]);
         cmp_dev("dropout_backward", da, ha, n, TOL32);
@@ -399,7 +385,7 @@ static void test_pool(void) {
     const char *names[] = {"mean", "cls", "max", "pooler"};
     for (int k = 0; k < 4; k++) {
         char what[64];
-        float *out = hvec((size_t)B * C);
+        float *out = test_zeros((size_t)B * C);
         int *am = calloc((size_t)B * C, sizeof(int));
         float *dout_ = dput(NULL, (size_t)B * C * 4);
         int *dam = dput(NULL, sizeof(int) * B * C);
@@ -428,7 +414,7 @@ static void test_pool(void) {
     float *a = hrnd(nd, -1, 1), *b = hrnd(nd, -1, 1);
     for (int d = 0; d < D; d++) a[(size_t)5 * D + d] = 0.0f;
     float *da = dput(a, nd * 4), *db = dput(b, nd * 4);
-    float *o = hvec(nd), *nr = hvec(N), *dO = dput(NULL, nd * 4), *dnr = dput(NULL, N * 4);
+    float *o = test_zeros(nd), *nr = test_zeros(N), *dO = dput(NULL, nd * 4), *dnr = dput(NULL, N * 4);
     Cp->l2norm_forward(o, nr, a, N, D);
     G->l2norm_forward(dO, dnr, da, N, D);
     cmp_dev("l2norm_forward out", dO, o, nd, TOL32);
@@ -442,7 +428,7 @@ static void test_pool(void) {
     G->l2norm_backward(dacc, dg, dO, dnr, N, D);
     cmp_dev("l2norm_backward", dacc, acc, nd, TOL32);
 
-    float *cs = hvec(N), *dcs = dput(NULL, N * 4);
+    float *cs = test_zeros(N), *dcs = dput(NULL, N * 4);
     Cp->cosine_forward(cs, a, b, N, D);
     G->cosine_forward(dcs, da, db, N, D);
     cmp_dev("cosine_forward", dcs, cs, N, TOL32);
@@ -472,7 +458,7 @@ static void test_loss(void) {
         float *x = hrnd(nv, -8, 8);
         int *t = malloc(sizeof(int) * N);
         for (int i = 0; i < N; i++) t[i] = (i % 5 == 0) ? -100 : (int)(test_rand_u64(&rng) % (uint64_t)V);
-        float *loss = hvec(N), *pr = hvec(nv);
+        float *loss = test_zeros(N), *pr = test_zeros(nv);
         Cp->crossentropy_forward(loss, pr, x, t, N, V);
         float *dx = dput(x, nv * 4), *dl = dput(NULL, N * 4), *dp = dput(NULL, nv * 4);
         int *dt = dput(t, sizeof(int) * N);

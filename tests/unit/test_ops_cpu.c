@@ -22,21 +22,7 @@ static uint64_t rng = 0x5eed1234ull;
 #define GC_STEP 1e-2f
 #define GC_TOL 1e-2
 
-static float *vec(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-static float *rnd(size_t n, float lo, float hi) {
-    float *p = vec(n);
-    test_fill_uniform(p, n, &rng, lo, hi);
-    return p;
-}
-static float *dup(const float *x, size_t n) {
-    float *p = vec(n);
-    memcpy(p, x, n * sizeof(float));
-    return p;
-}
+static float *rnd(size_t n, float lo, float hi) { return test_uniform(n, &rng, lo, hi); }
 static double dotd(const float *a, const float *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
@@ -122,7 +108,7 @@ static void test_embedding(void) {
     e_wpe = rnd(EPOS * EC, -1, 1);
     e_wtt = rnd(ETY * EC, -1, 1);
     e_R = rnd(EB * ET * EC, -1, 1);
-    e_out = vec(EB * ET * EC);
+    e_out = test_zeros(EB * ET * EC);
     e_loss();
     double err = 0;
     for (int n = 0; n < EB * ET; n++)
@@ -132,22 +118,22 @@ static void test_embedding(void) {
             err = fmax(err, fabs(ref - e_out[n * EC + c]));
         }
     CHECKF(err < 1e-6, "embedding forward err %g", err);
-    float *gw = vec(EVOC * EC), *gp = vec(EPOS * EC), *gt = vec(ETY * EC);
+    float *gw = test_zeros(EVOC * EC), *gp = test_zeros(EPOS * EC), *gt = test_zeros(ETY * EC);
     O->embedding_backward(gw, gp, gt, e_R, e_ids, e_types, EB, ET, EC);
     GRADCHECK("embedding dwte", e_wte, EVOC * EC, gw, e_loss);
     GRADCHECK("embedding dwpe", e_wpe, EPOS * EC, gp, e_loss);
     GRADCHECK("embedding dwtt", e_wtt, ETY * EC, gt, e_loss);
     /* adds; NULLs skipped */
-    float *gw2 = dup(gw, EVOC * EC), *gp2 = dup(gp, EPOS * EC), *gt2 = dup(gt, ETY * EC);
+    float *gw2 = test_copy(gw, EVOC * EC), *gp2 = test_copy(gp, EPOS * EC), *gt2 = test_copy(gt, ETY * EC);
     O->embedding_backward(gw2, gp2, gt2, e_R, e_ids, e_types, EB, ET, EC);
     CHECK(is_double_of(gw2, gw, EVOC * EC) && is_double_of(gp2, gp, EPOS * EC) &&
           is_double_of(gt2, gt, ETY * EC));
-    float *gp3 = vec(EPOS * EC);
+    float *gp3 = test_zeros(EPOS * EC);
     O->embedding_backward(NULL, gp3, NULL, e_R, e_ids, e_types, EB, ET, EC);
     CHECK(memcmp(gp3, gp, sizeof(float) * EPOS * EC) == 0);
     O->embedding_backward(NULL, NULL, NULL, e_R, e_ids, e_types, EB, ET, EC);
     /* NULL type ids mean type 0 */
-    float *o2 = vec(EB * ET * EC);
+    float *o2 = test_zeros(EB * ET * EC);
     int zeros[EB * ET] = {0};
     O->embedding_forward(o2, e_ids, NULL, e_wte, e_wpe, e_wtt, EB, ET, EC);
     O->embedding_forward(e_out, e_ids, zeros, e_wte, e_wpe, e_wtt, EB, ET, EC);
@@ -170,9 +156,9 @@ static void test_layernorm(void) {
     for (int c = 0; c < LC; c++) l_inp[LC + c] += 10.0f; /* a row with a large mean */
     l_w = rnd(LC, 0.5f, 1.5f);
     l_b = rnd(LC, -0.5f, 0.5f);
-    l_out = vec(LN * LC);
-    l_mean = vec(LN);
-    l_rstd = vec(LN);
+    l_out = test_zeros(LN * LC);
+    l_mean = test_zeros(LN);
+    l_rstd = test_zeros(LN);
     l_R = rnd(LN * LC, -1, 1);
     l_loss();
     double err = 0;
@@ -188,15 +174,15 @@ static void test_layernorm(void) {
             err = fmax(err, fabs((l_inp[n * LC + c] - m) * r * l_w[c] + l_b[c] - l_out[n * LC + c]));
     }
     CHECKF(err < 1e-5, "layernorm forward err %g", err);
-    float *gi = vec(LN * LC), *gw = vec(LC), *gb = vec(LC);
+    float *gi = test_zeros(LN * LC), *gw = test_zeros(LC), *gb = test_zeros(LC);
     O->layernorm_backward(gi, gw, gb, l_R, l_inp, l_w, l_mean, l_rstd, LN, LC);
     GRADCHECK("layernorm dinp", l_inp, LN * LC, gi, l_loss);
     GRADCHECK("layernorm dw", l_w, LC, gw, l_loss);
     GRADCHECK("layernorm db", l_b, LC, gb, l_loss);
-    float *gi2 = dup(gi, LN * LC), *gw2 = dup(gw, LC), *gb2 = dup(gb, LC);
+    float *gi2 = test_copy(gi, LN * LC), *gw2 = test_copy(gw, LC), *gb2 = test_copy(gb, LC);
     O->layernorm_backward(gi2, gw2, gb2, l_R, l_inp, l_w, l_mean, l_rstd, LN, LC);
     CHECK(is_double_of(gi2, gi, LN * LC) && is_double_of(gw2, gw, LC) && is_double_of(gb2, gb, LC));
-    float *gi3 = vec(LN * LC), *gw3 = vec(LC);
+    float *gi3 = test_zeros(LN * LC), *gw3 = test_zeros(LC);
     O->layernorm_backward(gi3, NULL, NULL, l_R, l_inp, l_w, l_mean, l_rstd, LN, LC);
     O->layernorm_backward(NULL, gw3, NULL, l_R, l_inp, l_w, l_mean, l_rstd, LN, LC);
     CHECK(memcmp(gi3, gi, sizeof(float) * LN * LC) == 0);
@@ -236,17 +222,17 @@ static void test_matmul(void) {
     m_inp = rnd(MN * MC, -1, 1);
     m_w = rnd(MO * MC, -1, 1);
     m_b = rnd(MO, -1, 1);
-    m_out = vec(MN * MO);
+    m_out = test_zeros(MN * MO);
     m_R = rnd(MN * MO, -1, 1);
-    float *gi = vec(MN * MC), *gw = vec(MO * MC), *gb = vec(MO);
+    float *gi = test_zeros(MN * MC), *gw = test_zeros(MO * MC), *gb = test_zeros(MO);
     O->matmul_backward(gi, gw, gb, m_R, m_inp, m_w, MN, MC, MO);
     GRADCHECK("matmul dinp", m_inp, MN * MC, gi, m_loss);
     GRADCHECK("matmul dw", m_w, MO * MC, gw, m_loss);
     GRADCHECK("matmul dbias", m_b, MO, gb, m_loss);
-    float *gi2 = dup(gi, MN * MC), *gw2 = dup(gw, MO * MC), *gb2 = dup(gb, MO);
+    float *gi2 = test_copy(gi, MN * MC), *gw2 = test_copy(gw, MO * MC), *gb2 = test_copy(gb, MO);
     O->matmul_backward(gi2, gw2, gb2, m_R, m_inp, m_w, MN, MC, MO);
     CHECK(is_double_of(gi2, gi, MN * MC) && is_double_of(gw2, gw, MO * MC) && is_double_of(gb2, gb, MO));
-    float *gi3 = vec(MN * MC), *gb3 = vec(MO);
+    float *gi3 = test_zeros(MN * MC), *gb3 = test_zeros(MO);
     O->matmul_backward(gi3, NULL, NULL, m_R, m_inp, m_w, MN, MC, MO);
     O->matmul_backward(NULL, NULL, gb3, m_R, m_inp, m_w, MN, MC, MO);
     CHECK(test_max_abs_err(gi3, gi, MN * MC) < 1e-6);
@@ -334,7 +320,7 @@ static void attention_grad(float p, const char *what) {
     size_t nq = (size_t)AB * AT * 3 * AC;
     a_p = p;
     a_loss();
-    float *g = vec(nq);
+    float *g = test_zeros(nq);
     O->attention_backward(g, a_R, a_qkv, a_att, a_mask, AB, AT, AC, ANH, p, a_seed, a_off);
     char name[64];
     snprintf(name, sizeof name, "attention dqkv (%s)", what);
@@ -345,7 +331,7 @@ static void attention_grad(float p, const char *what) {
     for (int n = 0; n < AB * AT; n++)
         if (!a_mask[n] && !all_zero(g + (size_t)n * 3 * AC, 3 * AC)) ok = 0;
     CHECKF(ok, "attention: gradient reached padded tokens (%s)", what);
-    float *g2 = dup(g, nq);
+    float *g2 = test_copy(g, nq);
     a_loss();
     O->attention_backward(g2, a_R, a_qkv, a_att, a_mask, AB, AT, AC, ANH, p, a_seed, a_off);
     CHECKF(is_double_of(g2, g, nq), "attention backward does not add (%s)", what);
@@ -357,8 +343,8 @@ static void attention_grad(float p, const char *what) {
 static void test_attention(void) {
     size_t nq = (size_t)AB * AT * 3 * AC, no = (size_t)AB * AT * AC;
     a_qkv = rnd(nq, -1.5f, 1.5f);
-    a_out = vec(no);
-    a_att = vec((size_t)AB * ANH * AT * AT);
+    a_out = test_zeros(no);
+    a_att = test_zeros((size_t)AB * ANH * AT * AT);
     a_R = rnd(no, -1, 1);
     attention_compare(0.0f, "p=0");
     attention_compare(0.3f, "p=0.3");
@@ -368,7 +354,7 @@ static void test_attention(void) {
     /* dropout masks: same (seed, offset) -> same output, else different */
     a_p = 0.3f;
     a_loss();
-    float *o1 = dup(a_out, no);
+    float *o1 = test_copy(a_out, no);
     a_loss();
     CHECK(memcmp(o1, a_out, no * sizeof(float)) == 0);
     a_off = 6;
@@ -382,7 +368,7 @@ static void test_attention(void) {
     /* the stored probabilities do not depend on dropout */
     a_p = 0.0f;
     a_loss();
-    float *att0 = dup(a_att, (size_t)AB * ANH * AT * AT);
+    float *att0 = test_copy(a_att, (size_t)AB * ANH * AT * AT);
     a_p = 0.3f;
     a_loss();
     CHECK(memcmp(att0, a_att, sizeof(float) * AB * ANH * AT * AT) == 0);
@@ -393,8 +379,8 @@ static void test_attention(void) {
     /* a bigger case (several GEMM blocks), random masks with a leading real
      * token, against the reference */
     int B = 3, T = 40, C = 64, NH = 4;
-    float *qkv = rnd((size_t)B * T * 3 * C, -1, 1), *out = vec((size_t)B * T * C);
-    float *att = vec((size_t)B * NH * T * T);
+    float *qkv = rnd((size_t)B * T * 3 * C, -1, 1), *out = test_zeros((size_t)B * T * C);
+    float *att = test_zeros((size_t)B * NH * T * T);
     int *mask = calloc((size_t)B * T, sizeof(int));
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) mask[b * T + t] = t < T - 11 * b;
@@ -426,7 +412,7 @@ static double t_loss(void) {
 
 static void test_gelu_tanh(void) {
     g_inp = rnd(GN, -4, 4);
-    g_out = vec(GN);
+    g_out = test_zeros(GN);
     g_R = rnd(GN, -1, 1);
     for (g_kind = 0; g_kind < 2; g_kind++) {
         g_loss();
@@ -439,10 +425,10 @@ static void test_gelu_tanh(void) {
             err = fmax(err, fabs(ref - g_out[i]));
         }
         CHECKF(err < 1e-5, "gelu kind %d forward err %g", g_kind, err);
-        float *gi = vec(GN);
+        float *gi = test_zeros(GN);
         O->gelu_backward(gi, g_inp, g_R, GN, g_kind);
         GRADCHECK(g_kind ? "gelu_tanh" : "gelu_erf", g_inp, GN, gi, g_loss);
-        float *gi2 = dup(gi, GN);
+        float *gi2 = test_copy(gi, GN);
         O->gelu_backward(gi2, g_inp, g_R, GN, g_kind);
         CHECK(is_double_of(gi2, gi, GN));
         free(gi);
@@ -452,18 +438,18 @@ static void test_gelu_tanh(void) {
     double err = 0;
     for (int i = 0; i < GN; i++) err = fmax(err, fabs(tanh((double)g_inp[i]) - g_out[i]));
     CHECKF(err < 1e-6, "tanh forward err %g", err);
-    float *gi = vec(GN);
+    float *gi = test_zeros(GN);
     O->tanh_backward(gi, g_out, g_R, GN);
     GRADCHECK("tanh", g_inp, GN, gi, t_loss);
     t_loss(); /* the saved output again, unperturbed */
-    float *gi2 = dup(gi, GN);
+    float *gi2 = test_copy(gi, GN);
     O->tanh_backward(gi2, g_out, g_R, GN);
     CHECK(is_double_of(gi2, gi, GN));
     free(gi); free(gi2);
 
     /* the long (threaded) path agrees with the short one */
     size_t n = 100000;
-    float *x = rnd(n, -5, 5), *y = vec(n), *ys = vec(GN);
+    float *x = rnd(n, -5, 5), *y = test_zeros(n), *ys = test_zeros(GN);
     O->gelu_forward(y, x, n, GELU_ERF);
     O->gelu_forward(ys, x + 5000, GN, GELU_ERF);
     CHECK(memcmp(ys, y + 5000, GN * sizeof(float)) == 0);
@@ -475,7 +461,7 @@ static void test_gelu_tanh(void) {
 
 static void test_elementwise(void) {
     size_t n = 40000;
-    float *a = rnd(n, -1, 1), *b = rnd(n, -1, 1), *o = vec(n);
+    float *a = rnd(n, -1, 1), *b = rnd(n, -1, 1), *o = test_zeros(n);
     O->add(o, a, b, n);
     int ok = 1;
     for (size_t i = 0; i < n; i++) ok &= o[i] == a[i] + b[i];
@@ -503,7 +489,7 @@ static double d_loss(void) {
 static void test_dropout(void) {
     size_t n = 200003;
     float p = 0.1f;
-    float *x = rnd(n, 0.5f, 1.5f), *y = vec(n), *y2 = vec(n);
+    float *x = rnd(n, 0.5f, 1.5f), *y = test_zeros(n), *y2 = test_zeros(n);
     O->dropout_forward(y, x, n, p, 42, 7);
     size_t kept = 0;
     int exact = 1;
@@ -531,7 +517,7 @@ static void test_dropout(void) {
     O->dropout_forward(y2, y2, n, p, 42, 7);
     CHECK(memcmp(y, y2, n * sizeof(float)) == 0);
     /* backward: the same mask, added */
-    float *g = rnd(n, -1, 1), *dx = rnd(n, -1, 1), *dx0 = dup(dx, n);
+    float *g = rnd(n, -1, 1), *dx = rnd(n, -1, 1), *dx0 = test_copy(dx, n);
     O->dropout_backward(dx, g, n, p, 42, 7);
     int same = 1;
     for (size_t i = 0; i < n; i++) {
@@ -552,9 +538,9 @@ static void test_dropout(void) {
 
     /* finite differences (the mask is fixed by seed and offset) */
     d_inp = rnd(DN, -1, 1);
-    d_out = vec(DN);
+    d_out = test_zeros(DN);
     d_R = rnd(DN, -1, 1);
-    float *gi = vec(DN);
+    float *gi = test_zeros(DN);
     O->dropout_backward(gi, d_R, DN, 0.4f, 9, 3);
     GRADCHECK("dropout", d_inp, DN, gi, d_loss);
     free(d_inp); free(d_out); free(d_R); free(gi);
@@ -573,7 +559,7 @@ static double p_loss(void) {
 
 static void test_pool(void) {
     size_t nh = (size_t)PB * PT * PC;
-    p_h = vec(nh);
+    p_h = test_zeros(nh);
     /* distinct values 0.1 apart in every column (no ties within a step) */
     for (int b = 0; b < PB; b++)
         for (int c = 0; c < PC; c++) {
@@ -586,7 +572,7 @@ static void test_pool(void) {
             for (int t = 0; t < PT; t++)
                 p_h[((size_t)b * PT + t) * PC + c] = 0.1f * (float)perm[t] - 0.3f;
         }
-    p_out = vec(PB * PC);
+    p_out = test_zeros(PB * PC);
     p_R = rnd(PB * PC, -1, 1);
     const char *names[3] = {"mean", "cls", "max"};
     for (p_mode = 0; p_mode < 3; p_mode++) {
@@ -615,12 +601,12 @@ static void test_pool(void) {
             }
         CHECKF(err < 1e-6, "pool %s forward err %g", names[p_mode], err);
         CHECK(all_finite(p_out, PB * PC));
-        float *g = vec(nh);
+        float *g = test_zeros(nh);
         O->pool_backward(g, p_R, p_argmax, p_mask, PB, PT, PC, p_mode);
         char name[32];
         snprintf(name, sizeof name, "pool %s", names[p_mode]);
         GRADCHECK(name, p_h, nh, g, p_loss);
-        float *g2 = dup(g, nh);
+        float *g2 = test_copy(g, nh);
         O->pool_backward(g2, p_R, p_argmax, p_mask, PB, PT, PC, p_mode);
         CHECK(is_double_of(g2, g, nh));
         O->pool_backward(NULL, p_R, p_argmax, p_mask, PB, PT, PC, p_mode);
@@ -641,8 +627,8 @@ static double n_loss(void) {
 
 static void test_l2norm(void) {
     n_inp = rnd(NN * ND, -1, 1);
-    n_out = vec(NN * ND);
-    n_norm = vec(NN);
+    n_out = test_zeros(NN * ND);
+    n_norm = test_zeros(NN);
     n_R = rnd(NN * ND, -1, 1);
     n_loss();
     double err = 0;
@@ -654,11 +640,11 @@ static void test_l2norm(void) {
         for (int d = 0; d < ND; d++) err = fmax(err, fabs(n_inp[n * ND + d] / s - n_out[n * ND + d]));
     }
     CHECKF(err < 1e-6, "l2norm forward err %g", err);
-    float *g = vec(NN * ND);
+    float *g = test_zeros(NN * ND);
     O->l2norm_backward(g, n_R, n_out, n_norm, NN, ND);
     GRADCHECK("l2norm", n_inp, NN * ND, g, n_loss);
     n_loss(); /* the saved output again, unperturbed */
-    float *g2 = dup(g, NN * ND);
+    float *g2 = test_copy(g, NN * ND);
     O->l2norm_backward(g2, n_R, n_out, n_norm, NN, ND);
     CHECK(is_double_of(g2, g, NN * ND));
     O->l2norm_backward(NULL, n_R, n_out, n_norm, NN, ND);
@@ -681,7 +667,7 @@ static double c_loss(void) {
 static void test_cosine(void) {
     c_a = rnd(CN * CD, -1, 1);
     c_b = rnd(CN * CD, -1, 1);
-    c_cos = vec(CN);
+    c_cos = test_zeros(CN);
     c_R = rnd(CN, -1, 1);
     c_loss();
     double err = 0;
@@ -695,12 +681,12 @@ static void test_cosine(void) {
         err = fmax(err, fabs(ab / fmax(sqrt(aa) * sqrt(bb), 1e-8) - c_cos[n]));
     }
     CHECKF(err < 1e-6, "cosine forward err %g", err);
-    float *ga = vec(CN * CD), *gb = vec(CN * CD);
+    float *ga = test_zeros(CN * CD), *gb = test_zeros(CN * CD);
     O->cosine_backward(ga, gb, c_R, c_a, c_b, c_cos, CN, CD);
     GRADCHECK("cosine da", c_a, CN * CD, ga, c_loss);
     GRADCHECK("cosine db", c_b, CN * CD, gb, c_loss);
     c_loss();
-    float *ga2 = dup(ga, CN * CD), *gb2 = dup(gb, CN * CD), *gb3 = vec(CN * CD);
+    float *ga2 = test_copy(ga, CN * CD), *gb2 = test_copy(gb, CN * CD), *gb3 = test_zeros(CN * CD);
     O->cosine_backward(ga2, gb2, c_R, c_a, c_b, c_cos, CN, CD);
     CHECK(is_double_of(ga2, ga, CN * CD) && is_double_of(gb2, gb, CN * CD));
     O->cosine_backward(NULL, gb3, c_R, c_a, c_b, c_cos, CN, CD);
@@ -728,8 +714,8 @@ static double x_loss(void) {
 static void test_crossentropy(void) {
     x_logits = rnd(XN * XV, -3, 3);
     x_logits[0] = 40.0f; /* large logit: no overflow */
-    x_probs = vec(XN * XV);
-    x_losses = vec(XN);
+    x_probs = test_zeros(XN * XV);
+    x_losses = test_zeros(XN);
     x_loss();
     double err = 0;
     for (int n = 0; n < XN; n++) {
@@ -744,12 +730,12 @@ static void test_crossentropy(void) {
     }
     CHECKF(err < 1e-5, "cross-entropy forward err %g", err);
     CHECK(x_losses[1] == 0.0f && x_losses[5] == 0.0f && x_losses[6] == 0.0f);
-    float *g = vec(XN * XV);
+    float *g = test_zeros(XN * XV);
     O->crossentropy_backward(g, x_probs, x_t, XN, XV, x_scale);
     GRADCHECK("cross-entropy", x_logits, XN * XV, g, x_loss);
     CHECK(all_zero(g + 1 * XV, XV) && all_zero(g + 5 * XV, 2 * XV));
     x_loss();
-    float *g2 = dup(g, XN * XV);
+    float *g2 = test_copy(g, XN * XV);
     O->crossentropy_backward(g2, x_probs, x_t, XN, XV, x_scale);
     CHECK(is_double_of(g2, g, XN * XV));
     O->crossentropy_backward(NULL, x_probs, x_t, XN, XV, x_scale);
@@ -760,7 +746,7 @@ static void test_crossentropy(void) {
 
 static void test_adamw(void) {
     enum { P = 50000 };
-    float *p = rnd(P, -1, 1), *m = vec(P), *v = vec(P);
+    float *p = rnd(P, -1, 1), *m = test_zeros(P), *v = test_zeros(P);
     double *rp = malloc(sizeof(double) * P), *rm = calloc(P, sizeof(double)),
            *rv = calloc(P, sizeof(double));
     for (int i = 0; i < P; i++) rp[i] = p[i];
@@ -769,7 +755,7 @@ static void test_adamw(void) {
                          {30100, 19900, 2e-3f, 0.1f}};
     float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
     double worst = 0;
-    float *g = vec(P);
+    float *g = test_zeros(P);
     for (int t = 1; t <= 4; t++) {
         test_fill_uniform(g, P, &rng, -1, 1);
         if (t == 2)

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int test_failures = 0;
 int test_checks = 0;
@@ -25,6 +26,22 @@ float test_rand_normal(uint64_t *s) {
 
 void test_fill_uniform(float *x, size_t n, uint64_t *s, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = test_rand_uniform(s, lo, hi);
+}
+
+float *test_zeros(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+float *test_uniform(size_t n, uint64_t *state, float lo, float hi) {
+    float *p = test_zeros(n);
+    test_fill_uniform(p, n, state, lo, hi);
+    return p;
+}
+float *test_copy(const float *x, size_t n) {
+    float *p = test_zeros(n);
+    memcpy(p, x, n * sizeof(float));
+    return p;
 }
 
 double test_max_rel_err(const float *a, const float *b, size_t n, double floor) {

@@ -23,6 +23,11 @@ uint64_t test_rand_u64(uint64_t *state);
 float test_rand_uniform(uint64_t *state, float lo, float hi);
 float test_rand_normal(uint64_t *state);
 void test_fill_uniform(float *x, size_t n, uint64_t *state, float lo, float hi);
+/* Host float arrays for op tests (abort when out of memory): zeros, values
+ * uniform in [lo, hi), a copy. */
+float *test_zeros(size_t n);
+float *test_uniform(size_t n, uint64_t *state, float lo, float hi);
+float *test_copy(const float *x, size_t n);
 
 /* max over i of |a-b| / max(|b|, floor): the relative error used by the
  * parity tests (floor keeps near-zero references from dominating). */
