@@ -57,6 +57,10 @@ int family_position_offset(int id, int pad_token_id) {
     return family_get(id)->position_offset_pad ? pad_token_id + 1 : 0;
 }
 
+int family_max_tokens(int id, int pad_token_id, int max_position_embeddings) {
+    return max_position_embeddings - family_position_offset(id, pad_token_id);
+}
+
 /* Does `name` start with the stem `pat` ("%d" = a layer number)? Returns
  * the length of name it covers and the layer in *layer, or 0. */
 static size_t match_stem(const char *pat, const char *name, int *layer) {

@@ -63,6 +63,9 @@ const char *family_supported_list(void);
  * positions use row pad_token_id in Hugging Face, which changes nothing we
  * compute (their outputs are masked, and that row gets no gradient there). */
 int family_position_offset(int id, int pad_token_id);
+/* The longest sequence the position table holds: max_position_embeddings
+ * less that offset (RoBERTa's 514 rows: 512 tokens). */
+int family_max_tokens(int id, int pad_token_id, int max_position_embeddings);
 
 /* Canonical name -> the family's Hugging Face name with its prefix
  * ("bert.encoder.layer.0.attention.self.query.weight" ->

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "data/tokenizer.h"
+#include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/train/checkpoint.h"
@@ -56,9 +57,13 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     s->loader = loader_open(&lc, err, errlen);
     if (!s->loader) goto fail;
     const ShardData *info = loader_info(s->loader);
-    if (loader_max_len(s->loader) > cfg->model.bert.max_position_embeddings) {
-        snprintf(err, errlen, "%s: shards were prepared with max_len %d, beyond the model's %d positions", path,
-                 info->info.max_len, cfg->model.bert.max_position_embeddings);
+    const BertConfig *bc = &cfg->model.bert;
+    int max_tokens = family_max_tokens(bc->family, bc->pad_token_id, bc->max_position_embeddings);
+    if (loader_max_len(s->loader) > max_tokens) {
+        snprintf(err, errlen, "%s: shards were prepared with max_len %d, beyond the model's %d positions%s; "
+                 "re-run mtbert prepare with --max-len %d or set data.max_len", path, loader_max_len(s->loader),
+                 max_tokens, max_tokens < bc->max_position_embeddings ? " (after the padding offset)" : "",
+                 max_tokens);
         goto fail;
     }
     if (loader_truncated(s->loader) && t->comm->rank == 0)
@@ -382,7 +387,9 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         int ml = loader_max_len(t->eval_src[s].loader);
         if (ml > maxT) maxT = ml;
     }
-    if (maxT > cfg->model.bert.max_position_embeddings) maxT = cfg->model.bert.max_position_embeddings;
+    int max_tokens = family_max_tokens(cfg->model.bert.family, cfg->model.bert.pad_token_id,
+                                       cfg->model.bert.max_position_embeddings);
+    if (maxT > max_tokens) maxT = max_tokens;
     cfg->model.uncertainty_weighting = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
     if (preflight_stop_requested(comm, "opening the data")) return TRAIN_STOPPED;
     if (preflight_memory(cfg, &cfg->model, t->ops, comm, maxB, maxT, for_training, "")) return 2;
