@@ -3,6 +3,7 @@
  * and the dataset or attribute. */
 #include "data/shard.h"
 #include "util/errmsg.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,37 +221,32 @@ out:
     return rc;
 }
 
+/* HDF5 creates the file by name: it is written under fs_temp_path's name,
+ * closed, then fs_commit_rename makes it durable and renames it over path
+ * (a failure leaves the old file, and no temporary). */
 int shard_write(const char *path, const ShardData *d, int64_t lo, int64_t hi, int index, char *err,
                 size_t errlen) {
     h5_quiet();
     char tmp[4096], hmsg[160];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (fs_temp_path(path, tmp, sizeof tmp, err, errlen)) return -1;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
-        seterr(err, errlen, "%s: cannot create (HDF5: %s)", tmp, h5_msg(hmsg));
+        seterr(err, errlen, "%s: cannot create %s (HDF5: %s)", path, tmp, h5_msg(hmsg));
+        fs_temp_discard(tmp);
         return -1;
     }
     const char *what = "";
     int rc = write_body(f, d, lo, hi, index, &what);
-    if (rc) seterr(err, errlen, "%s: writing %s failed (HDF5: %s)", tmp, what, h5_msg(hmsg));
+    if (rc) seterr(err, errlen, "%s: writing %s to %s failed (HDF5: %s)", path, what, tmp, h5_msg(hmsg));
     if (H5Fclose(f) < 0 && !rc) {
-        seterr(err, errlen, "%s: closing failed (HDF5: %s)", tmp, h5_msg(hmsg));
+        seterr(err, errlen, "%s: closing %s failed (HDF5: %s)", path, tmp, h5_msg(hmsg));
         rc = -1;
     }
-    if (!rc) {
-        int fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) {
-            seterr(err, errlen, "%s: fsync failed: %s", tmp, strerror(errno));
-            rc = -1;
-        }
-        if (fd >= 0) close(fd);
+    if (rc) {
+        fs_temp_discard(tmp);
+        return -1;
     }
-    if (!rc && rename(tmp, path) != 0) {
-        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        rc = -1;
-    }
-    if (rc) unlink(tmp);
-    return rc;
+    return fs_commit_rename(tmp, path, err, errlen);
 }
 
 /* ------------------------------------------------------------------- read */

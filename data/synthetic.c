@@ -6,6 +6,7 @@
  * single word decides a label; entity names are one to three words. */
 #include "data/synthetic.h"
 #include "util/errmsg.h"
+#include "util/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "data/prepare.h"
 #include "data/tokenizer.h"
@@ -260,26 +260,29 @@ static void set_add_words(StrSet *set, const char *phrase) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* writes go to PATH.tmp-PID, then fsync + rename: no half-written file under PATH */
+/* Writes go to a temporary name beside PATH (fs_temp_path), which
+ * close_rename makes durable and renames over PATH (fs_commit_rename): no
+ * half-written file under PATH, and no temporary left after a failure. */
 static FILE *open_tmp(const char *path, char *tmp, size_t n, char *err, size_t errlen) {
-    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    if (fs_temp_path(path, tmp, n, err, errlen)) return NULL;
     FILE *f = fopen(tmp, "w");
-    if (!f) seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!f) seterr(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
     return f;
 }
 
 static int close_rename(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
-    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
+    int bad = fflush(f) != 0 || ferror(f);
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        seterr(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
+        fs_temp_discard(tmp);
         return -1;
     }
-    if (rename(tmp, path)) {
-        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return fs_commit_rename(tmp, path, err, errlen);
 }
 
 int synth_write_vocab(const char *path, char *err, size_t errlen) {
@@ -370,8 +373,8 @@ int synth_write_jsonl(const char *path, const RawSet *s, char *err, size_t errle
         json_decref(o);
         if (!line) {
             fclose(f);
-            unlink(tmp);
-            seterr(err, errlen, "%s: JSON encoding failed", tmp);
+            fs_temp_discard(tmp);
+            seterr(err, errlen, "%s: JSON encoding failed", path);
             return -1;
         }
         fprintf(f, "%s\n", line);

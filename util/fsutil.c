@@ -1,4 +1,5 @@
-/* fsutil.c — atomic file replacement, mkdir -p, whole-file reads. */
+/* fsutil.c — atomic file replacement (streaming, and temporary name +
+ * rename for writers that open by name), mkdir -p, whole-file reads. */
 #include "util/fsutil.h"
 #include "util/errmsg.h"
 
@@ -39,6 +40,67 @@ int fs_fsync_dir(const char *dir) {
     return rc ? -1 : 0;
 }
 
+/* ---- temporary name + rename, shared by both writers ---- */
+
+int fs_temp_path(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen) {
+    if (!path || !*path) {
+        seterr(err, errlen, "(empty path): cannot write a file without a name");
+        return -1;
+    }
+    int n = snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= tmplen) {
+        seterr(err, errlen, "%s: path too long for a temporary name (%zu bytes at most)", path,
+               tmplen > 20 ? tmplen - 20 : 0);
+        if (tmplen) tmp[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+void fs_temp_discard(const char *tmp) {
+    if (tmp && *tmp) unlink(tmp);
+}
+
+/* rename tmp over path, then fsync the folder. A failed rename removes tmp;
+ * after a successful rename there is no temporary left to remove. */
+static int rename_into_place(const char *tmp, const char *path, char *err, size_t errlen) {
+    if (rename(tmp, path) != 0) {
+        seterr(err, errlen, "%s: renaming %s into place: %s", path, tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    char *dir = dir_of(path);
+    int ret = 0;
+    if (!dir) {
+        seterr(err, errlen, "%s: out of memory", path);
+        ret = -1;
+    } else if (fs_fsync_dir(dir) != 0) {
+        seterr(err, errlen, "%s: fsync of folder %s: %s", path, dir, strerror(errno));
+        ret = -1;
+    }
+    free(dir);
+    return ret;
+}
+
+int fs_commit_rename(const char *tmp, const char *path, char *err, size_t errlen) {
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        seterr(err, errlen, "%s: opening %s for fsync: %s", path, tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    int rc;
+    do { rc = fsync(fd); } while (rc != 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        seterr(err, errlen, "%s: fsync of %s: %s", path, tmp, strerror(e));
+        unlink(tmp);
+        return -1;
+    }
+    return rename_into_place(tmp, path, err, errlen);
+}
+
 /* ---- streaming atomic writer ---- */
 
 void fs_atomic_abort(FsAtomicFile *a) {
@@ -68,7 +130,7 @@ int fs_atomic_begin(FsAtomicFile *a, const char *path, char *err, size_t errlen)
         fs_atomic_abort(a);
         return -1;
     }
-    snprintf(a->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    fs_temp_path(path, a->tmp, n + 32, NULL, 0);   /* n + 32 always fits */
     a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (a->fd < 0) {
         seterr(err, errlen, "%s: creating temporary file %s: %s", path, a->tmp, strerror(errno));
@@ -127,24 +189,10 @@ int fs_atomic_commit(FsAtomicFile *a, char *err, size_t errlen) {
         fs_atomic_abort(a);
         return -1;
     }
-    if (rename(a->tmp, a->path) != 0) {
-        seterr(err, errlen, "%s: renaming %s into place: %s", a->path, a->tmp, strerror(errno));
-        fs_atomic_abort(a);
-        return -1;
-    }
-    /* The new file is in place: from here on there is no temporary to remove. */
+    int ret = rename_into_place(a->tmp, a->path, err, errlen);
+    /* Either way there is no temporary left: renamed, or removed. */
     free(a->tmp);
     a->tmp = NULL;
-    char *dir = dir_of(a->path);
-    int ret = 0;
-    if (!dir) {
-        seterr(err, errlen, "%s: out of memory", a->path);
-        ret = -1;
-    } else if (fs_fsync_dir(dir) != 0) {
-        seterr(err, errlen, "%s: fsync of folder %s: %s", a->path, dir, strerror(errno));
-        ret = -1;
-    }
-    free(dir);
     fs_atomic_abort(a);   /* frees path */
     return ret;
 }

@@ -24,7 +24,7 @@ done
 head -5 "$T/a/vocab.txt" | tr '\n' ' ' | grep -q '^\[PAD\] \[UNK\] \[CLS\] \[SEP\] \[MASK\]' || fail "special tokens"
 n=$(grep -c '^$' "$T/a/train.conll"); [ "$n" -eq 299 ] || fail "train.conll has $((n + 1)) sentences, expected 300"
 [ "$(wc -l <"$T/a/dev.jsonl")" -eq 60 ] || fail "dev.jsonl lines"
-ls "$T/a" | grep -q tmp- && fail "temporary files left"
+ls "$T/a" | grep -q "\.tmp\." && fail "temporary files left"
 
 # deterministic from the seed; another seed differs
 "$BIN" prepare --synthetic "$T/b" --seed 5 --train 300 --dev 60 --shards 2 --quiet || fail "second run"

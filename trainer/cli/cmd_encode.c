@@ -1,7 +1,6 @@
 /* mtbert encode — sentence embeddings, one line of floats per input line. */
 #include <errno.h>
 #include <hdf5.h>
-#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,14 +120,19 @@ static int write_text(const char *path, const float *emb, size_t n, int D, int p
     return fs_atomic_commit(&t.af, err, errlen);
 }
 
-/* HDF5: one float32 dataset "embeddings" (N, D), written to a temporary
- * name and renamed so that a failure leaves no half file. */
-static int write_h5(const char *path, const float *x, size_t rows, int cols) {
+/* HDF5: one float32 dataset "embeddings" (N, D). HDF5 creates the file by
+ * name, so it is written under fs_temp_path's name and fs_commit_rename
+ * puts it in place: a failure leaves the old file and no temporary. */
+static int write_h5(const char *path, const float *x, size_t rows, int cols, char *err, size_t errlen) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    if (fs_temp_path(path, tmp, sizeof tmp, err, errlen)) return -1;
     H5dont_atexit(); /* HDF5 1.10 re-closes failed files at exit and crashes */
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return -1;
+    if (f < 0) {
+        snprintf(err, errlen, "%s: cannot create the HDF5 file (nothing replaced)", path);
+        fs_temp_discard(tmp);
+        return -1;
+    }
     hsize_t dims[2] = {rows, (hsize_t)cols};
     hid_t sp = H5Screate_simple(2, dims, NULL);
     hid_t ds = H5Dcreate2(f, "embeddings", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -136,11 +140,12 @@ static int write_h5(const char *path, const float *x, size_t rows, int cols) {
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
     herr_t c = H5Fclose(f);
-    if (ds < 0 || w < 0 || c < 0 || rename(tmp, path)) {
-        unlink(tmp);
+    if (ds < 0 || w < 0 || c < 0) {
+        snprintf(err, errlen, "%s: cannot write the HDF5 dataset \"embeddings\" (nothing replaced)", path);
+        fs_temp_discard(tmp);
         return -1;
     }
-    return 0;
+    return fs_commit_rename(tmp, path, err, errlen);
 }
 
 static int by_length_desc(const void *a, const void *b, void *lens) {
@@ -210,8 +215,7 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
     size_t olen = output ? strlen(output) : 0;
     int r;
     if (!pairs && olen > 3 && !strcmp(output + olen - 3, ".h5")) {
-        r = write_h5(output, emb, N, D);
-        if (r) snprintf(err, sizeof err, "%s: cannot write the HDF5 file (nothing replaced)", output);
+        r = write_h5(output, emb, N, D, err, sizeof err);
     } else if (!pairs && olen > 4 && !strcmp(output + olen - 4, ".npy")) {
         r = write_npy(output, emb, N, D, err, sizeof err);
     } else {
