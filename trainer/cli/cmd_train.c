@@ -1,4 +1,4 @@
-/* mtbert train / mtbert eval — the CLIs over trainer/train/train.c. */
+/* mtbert train / mtbert eval — the CLIs over trainer/train/ (train.h: trainer_setup, trainer_run). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
