@@ -113,7 +113,11 @@ grep -qF "mtbert: rank 1: the model built here has" "$T/stderr" || fail "differe
 ls "$T/rm" 2>/dev/null | grep -q '^step-' && fail "different model folders: a checkpoint was written"
 
 # ---- 4. torchrun-style variables that MPI does not confirm
-WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 timeout 60 "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" \
+# (this process is an Open MPI singleton: under the sanitizer build, LSan's
+# stop-the-world tracer crashes at its exit, "Tracer caught signal 11", with
+# or without a leak; leak checking is off for this one command, ASan's other
+# checks stay on)
+WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 60 "$BIN" train "$SRC/configs/demo.yaml" "${SETS[@]}" \
     --set "train.run_dir=$T/tr" >"$T/stdout" 2>"$T/stderr"
 rc=$?
 [ $rc -eq 2 ] || fail "WORLD_SIZE=2 without a launcher: exit $rc, expected 2"
