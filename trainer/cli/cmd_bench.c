@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "trainer/train/bench.h"
 #include "trainer/cli/args.h"
@@ -17,7 +16,8 @@ static void usage(FILE *f) {
             "Times warm-up plus N training steps (forward, backward, AdamW) of the configured\n"
             "model on random data of shape bench.batch_size x bench.seq_len, and prints as its\n"
             "last line one JSON object: tokens_per_s, step_ms, gflops_per_s, the FLOP formula\n"
-            "and the shape. Keys used: model.*, tasks, bench.*, train.threads, train.backend.\n"
+            "and the shape. Keys used: model.*, tasks, bench.*, train.threads (resolved as training\n"
+            "resolves it: 0 means OMP_NUM_THREADS, else the usable cores), train.backend.\n"
             "\n"
             "  --set KEY=VALUE     override a config key (repeatable)\n"
             "  --frozen-backbone   freeze embeddings and encoder (same as bench.frozen_backbone=true)\n"
@@ -51,9 +51,10 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     BenchOptions o = {.batch = cfg.bench.batch_size, .seq = cfg.bench.seq_len, .steps = cfg.bench.steps,
-                      .warmup = cfg.bench.warmup, .threads = cfg.train.threads,
+                      .warmup = cfg.bench.warmup,
                       .frozen_backbone = frozen || cfg.bench.frozen_backbone, .seed = cfg.train.seed};
-    if (o.threads <= 0) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* as training chooses them (one rank): train.threads, OMP_NUM_THREADS, the cores */
+    o.threads = config_resolve_threads(&cfg, 1, stderr);
     const BertConfig *b = &cfg.model.bert;
     fprintf(stderr, "mtbert bench: %s backend, %d layers, hidden %d, %d heads, batch %d x seq %d, %d threads%s\n",
             ops->name, b->num_hidden_layers, b->hidden_size, b->num_attention_heads, o.batch, o.seq, o.threads,

@@ -1,6 +1,6 @@
 /* mtbert predict — one JSON object per input sentence: each sentence task's
  * label and probabilities, each token task's tag per word and the entity
- * spans. Words are the sentence split on whitespace; each word is tokenized
+ * spans, read from the tags with the task's recorded tag_scheme. Words are the sentence split on whitespace; each word is tokenized
  * on its own and its tag is read from its first wordpiece, as in training. */
 #include <errno.h>
 #include <jansson.h>
@@ -28,8 +28,9 @@ static void usage(FILE *f) {
             "   \"end\", \"text\"}]}}\n"
             "DIR is an mtbert checkpoint or export (it must hold mtbert_tasks.json and\n"
             "mtbert_heads.safetensors). Words are whitespace-separated; entity start/end are\n"
-            "word indices, end inclusive. A word whose first wordpiece lies past --max-len\n"
-            "gets tag null and is in no entity.\n"
+            "word indices, end inclusive, read from the tags with the task's tag_scheme as\n"
+            "recorded in mtbert_tasks.json (conlleval when absent). A word whose first\n"
+            "wordpiece lies past --max-len gets tag null and is in no entity.\n"
             "\n"
             "  --model DIR     checkpoint, export, RUN/latest, RUN/best or a run directory\n"
             "  --input FILE    sentences (default stdin)\n"
@@ -157,6 +158,31 @@ static json_t *predict_token_task(const ModelDir *d, int t, const float *logits,
     return r;
 }
 
+/* One entity decoder per token task with label names, reading tags with
+ * the scheme the folder records (mtbert_tasks.json tag_scheme, as training
+ * evaluated it). A strict scheme with E-/S- labels is refused, as training's
+ * set-up refuses it: -1 with the message printed. */
+static int init_entity_decoders(const ModelDir *d, NerMetrics *ner, int *have_ner) {
+    for (int t = 0; t < d->mc.ntasks; t++) {
+        if (task_kind(d->mc.tasks[t].type)->head != HEAD_TOKEN || d->nlabels[t] == 0) continue;
+        const char *const *names = (const char *const *)d->labels[t];
+        NerScheme scheme = (NerScheme)d->tag_scheme[t];
+        int bad = ner_scheme_check(names, d->nlabels[t], scheme);
+        if (bad >= 0) {
+            fprintf(stderr, "mtbert predict: %s/mtbert_tasks.json: task %s: tag_scheme %s takes O, B- and I- tags "
+                    "only; label '%s' is not one\n", d->dir, d->mc.tasks[t].name,
+                    model_tag_scheme_name(d->tag_scheme[t]), names[bad]);
+            return -1;
+        }
+        if (ner_init_scheme(&ner[t], names, d->nlabels[t], scheme)) {
+            fprintf(stderr, "mtbert predict: task %s: cannot set up the entity decoder\n", d->mc.tasks[t].name);
+            return -1;
+        }
+        have_ner[t] = 1;
+    }
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *input = NULL, *backend = NULL, *precision = NULL;
     int max_len = 0, threads = 0;
@@ -187,10 +213,13 @@ int cmd_predict(int argc, char **argv) {
     int nt = d->mc.ntasks, maxV = 1, rc = 0;
     NerMetrics ner[MAX_TASKS];
     int have_ner[MAX_TASKS] = {0};
-    for (int t = 0; t < nt; t++) {
-        if (task_kind(d->mc.tasks[t].type)->head == HEAD_TOKEN && d->nlabels[t] > 0)
-            have_ner[t] = ner_init(&ner[t], (const char *const *)d->labels[t], d->nlabels[t]) == 0;
+    for (int t = 0; t < nt; t++)
         if (d->mc.tasks[t].num_labels > maxV) maxV = d->mc.tasks[t].num_labels;
+    if (init_entity_decoders(d, ner, have_ner)) {
+        for (int t = 0; t < nt; t++) if (have_ner[t]) ner_free(&ner[t]);
+        model_close(&om);
+        lines_free(&L);
+        return 2;
     }
     float *logits = xmalloc(sizeof(float) * om.max_len * maxV);
     double *p = xmalloc(sizeof(double) * maxV);

@@ -23,7 +23,17 @@ typedef struct {
     int is_sentence_transformer;
     char **labels[MAX_TASKS];  /* label names per task from mtbert_tasks.json, or NULL */
     int nlabels[MAX_TASKS];
+    int tag_scheme[MAX_TASKS]; /* token tasks: how tags read as entities, a MODEL_TAG_* value;
+                                  MODEL_TAG_CONLLEVAL when the folder records none */
 } ModelDir;
+
+/* tasks[].tag_scheme as mtbert_tasks.json spells it. The values are
+ * NerScheme's (trainer/train/metrics.h) and TagScheme's (trainer/config). */
+enum { MODEL_TAG_IOB2 = 0, MODEL_TAG_IOB1 = 1, MODEL_TAG_CONLLEVAL = 2 };
+/* "iob2", "iob1", "conlleval"; NULL for any other value. */
+const char *model_tag_scheme_name(int scheme);
+/* The value of a name above, or -1. */
+int model_tag_scheme_parse(const char *name);
 
 void model_dir_free(ModelDir *d);
 
@@ -43,10 +53,13 @@ int model_dir_read(ModelDir *d, const char *path, char *err, size_t errlen);
 int model_check_finite(Model *m, const ModelDir *d, char *err, size_t errlen);
 int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, char *err, size_t errlen);
 
-/* Label names of a task, for the tasks file (may be absent). */
+/* Label names of a task, for the tasks file (may be absent), and for a
+ * token task the tag scheme its entities are read with
+ * (model_tag_scheme_name; NULL writes "conlleval", training's default). */
 typedef struct {
     int n;
     char **names;
+    const char *tag_scheme;
 } LabelNames;
 
 /* Write `m` as a model folder: config.json, model.safetensors (Hugging
