@@ -27,6 +27,7 @@ _Static_assert((int)CFG_PRECISION_FP32 == (int)PRECISION_FP32 && (int)CFG_PRECIS
 
 #include "trainer/config/config_schema.h"
 #include "trainer/config/yaml_tree.h"
+#include "util/fsutil.h"
 
 /* ---------------------------------------------------------------- diagnostics */
 
@@ -1319,23 +1320,20 @@ static void put_section(FILE *f, const Config *cfg, const char *section, int tas
 }
 
 int config_write_resolved(const Config *cfg, const char *path, char *err, size_t errlen) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    /* built in memory, then replaced atomically (fsutil: temp, fsync, rename, folder fsync) */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f) {
-        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f, "# mtbert: the resolved configuration (every key, defaults included)%s%s\n",
             cfg->source ? " of " : "", cfg->source ? cfg->source : "");
     put_section(f, cfg, "", -1, 0, 0);
-    int bad = fflush(f) != 0 || ferror(f);
-    if (!bad) bad = fsync(fileno(f)) != 0;
-    if (fclose(f)) bad = 1;
-    if (bad || rename(tmp, path)) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    int bad = fclose(f) != 0;
+    if (bad) snprintf(err, errlen, "%s: cannot write: out of memory", path);
+    int rc = bad ? -1 : fs_write_atomic(path, text, len, err, errlen);
+    free(text);
+    return rc;
 }
