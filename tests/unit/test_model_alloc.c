@@ -69,6 +69,18 @@ int main(void) {
     one("sentence+similarity, projection 8, grads", shape(16, 3, 24, 8, 0, 0.0f), 6, 5, 1);
     one("one layer, projection 24 > hidden, grads", shape(16, 1, 16, 24, 1, 0.0f), 3, 16, 1);
     one("batch 64 x 32", shape(32, 2, 64, 0, 1, 0.2f), 64, 32, 1);
+    /* gradient checkpointing: one shared layer's activations + each layer's output */
+    {
+        ModelConfig ck = shape(32, 4, 64, 0, 1, 0.1f);
+        ck.grad_checkpoint = 1;
+        one("4 layers, checkpointed, grads", ck, 16, 32, 1);
+        one("4 layers, checkpointed, no grads (no effect)", ck, 16, 32, 0);
+        ModelConfig plain = ck;
+        plain.grad_checkpoint = 0;
+        size_t with = model_alloc_bytes(&ck, real, 16, 32, 1), without = model_alloc_bytes(&plain, real, 16, 32, 1);
+        CHECKF(with < without, "checkpointing saves nothing: %zu vs %zu", with, without);
+        CHECK(model_alloc_bytes(&ck, real, 16, 32, 0) == model_alloc_bytes(&plain, real, 16, 32, 0));
+    }
     /* activations scale with B x T: 10x the batch is close to 10x the bytes
      * once the parameters are taken out */
     ModelConfig mc = shape(32, 2, 64, 0, 1, 0.0f);

@@ -44,6 +44,8 @@ typedef struct {
     int normalize;               /* L2-normalise the sentence embedding */
     int uncertainty_weighting;   /* learned task weights (Kendall et al. 2018):
                                     total = sum_t w_t exp(-s_t) L_t + s_t */
+    int grad_checkpoint;         /* training: keep only each layer's output and recompute
+                                    its other activations in backward (train.gradient_checkpointing) */
     int ntasks;
     TaskConfig tasks[MAX_TASKS];
 } ModelConfig;

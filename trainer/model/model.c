@@ -54,6 +54,19 @@ static void layer_acts_free(const Ops *ops, LayerActs *la) {
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ops->free(p[i]);
 }
 
+/* Gradient checkpointing: every layer keeps its own output (the next
+ * layer's input); the rest of its activations live in one shared set that
+ * backward refills by running the layer's forward again. Dropout masks are
+ * counter-based (philox on the step's key and the site), so the recomputed
+ * activations are bit-identical to the first forward's. */
+static void layers_alloc_checkpointed(Arena *a, Model *m, size_t L, size_t N, size_t C, size_t I, size_t att) {
+    layer_acts_alloc(a, &m->work, N, C, I, att);
+    for (size_t l = 0; l < L; l++) {
+        m->layers[l] = m->work;
+        m->layers[l].out = AF(a, N * C);
+    }
+}
+
 static void resolve_params(Model *m);
 
 /* ---- model families (trainer/model/family.h) in the embeddings ----
@@ -141,7 +154,10 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     m->emb_mean = AF(&a, N);
     m->emb_rstd = AF(&a, N);
     m->layers = calloc(L ? L : 1, sizeof(LayerActs));
-    for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, att_floats);
+    m->checkpointing = cfg->grad_checkpoint && with_grads && L > 1;
+    if (!m->layers) a.failed = 1;
+    else if (m->checkpointing) layers_alloc_checkpointed(&a, m, L, N, C, I, att_floats);
+    else for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, att_floats);
     m->pooled = AF(&a, (size_t)maxB * C);
     m->pooler_pre = AF(&a, (size_t)maxB * C);
     m->pooler_out = AF(&a, (size_t)maxB * C);
@@ -214,7 +230,9 @@ size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int m
     size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
     size_t att = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
     size_t layer = 10 * N * C + 2 * N * I + 4 * N; /* layer_acts_alloc without the attention scratch */
-    size_t f = P * (with_grads ? 2 : 1) + 3 * N + N * emb_width(bc) + emb_out_floats(bc, N) + 2 * N + L * (layer + att) + 3 * B * C + 2 * B * D + B + B * C;
+    /* checkpointing: one shared layer's worth plus every layer's own output */
+    size_t layers = cfg->grad_checkpoint && with_grads && L > 1 ? layer + att + L * N * C : L * (layer + att);
+    size_t f = P * (with_grads ? 2 : 1) + 3 * N + N * emb_width(bc) + emb_out_floats(bc, N) + 2 * N + layers + 3 * B * C + 2 * B * D + B + B * C;
     size_t max_logits = 1;
     for (int t = 0; t < cfg->ntasks; t++) {
         const TaskConfig *tc = &cfg->tasks[t];
@@ -245,7 +263,11 @@ void model_free(Model *m) {
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ops->free(f[i]);
     ops->free(m->pool_argmax);
     if (m->layers)
-        for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) layer_acts_free(ops, &m->layers[l]);
+        for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) {
+            if (m->checkpointing) ops->free(m->layers[l].out); /* the rest is m->work's */
+            else layer_acts_free(ops, &m->layers[l]);
+        }
+    if (m->checkpointing) layer_acts_free(ops, &m->work);
     free(m->layers);
     free(m->lp);
     layer_acts_free(ops, &m->dl);
@@ -650,6 +672,9 @@ void model_backward(Model *m, const Batch *b, float scale) {
         if (!m->train.layer[l] && !lower) return;
         const float *x = l > 0 ? m->layers[l - 1].out : emb_top(m);
         float *dx = dout == m->dx[0] ? m->dx[1] : m->dx[0];
+        /* checkpointed: the shared activations hold the top layer's (the
+         * last forward); every other layer is run again to refill them */
+        if (m->checkpointing && l < L - 1) layer_forward(m, l, x, B, T);
         layer_backward(m, l, x, dout, dx, B, T);
         if (!lower) return;
         dout = dx;

@@ -73,7 +73,10 @@ typedef struct {
     /* activations */
     int *d_ids, *d_types, *d_mask;          /* (B,T) */
     float *emb_sum, *emb_out, *emb_mean, *emb_rstd;
-    LayerActs *layers;
+    LayerActs *layers;         /* (L); with grad_checkpoint all but `out` point into `work` */
+    LayerActs work;            /* grad_checkpoint: the one layer's worth of activations that
+                                  forward and backward's recomputation share (out unused) */
+    int checkpointing;         /* grad_checkpoint in effect (training model with > 1 layer) */
     float *pooled;                           /* (B,C) pooling output (CLS row for the pooler) */
     float *pooler_pre, *pooler_out;          /* (B,C) BERT pooler dense, tanh */
     float *proj;                             /* (B,D) projection output */
