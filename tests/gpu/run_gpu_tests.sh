@@ -20,18 +20,22 @@
 #  3. configure a FRESH build dir (/tmp/mtbert-gpu-build; never a carried
 #               CMakeCache), without MPI (one GPU: one rank);
 #  4. check-paths  every pkg-config library CMake found lies in the prefix;
-#  5. build     only what ctest -L gpu needs (+ two CPU unit tests), all cores;
+#  5. build     only what ctest -L gpu needs (+ two CPU unit tests), all cores
+#               (a test's program is read from CTestTestfile.cmake:
+#               test_ops_cuda runs test_ops);
 #  6. check-deps   every header of ours came from the prefix (ninja's deps),
 #               and every shared library the binaries need resolves: from the
 #               prefix, or (on the GPU host) from the host; a folder of links,
 #               the run-lib, holds the carried libraries the host lacks and is
 #               LD_LIBRARY_PATH for the test steps only;
 #  7. unit      test_plan_cache, test_comm_wait (CPU);
-#  8. ctest-gpu ctest -L gpu: test_cuda_ops, test_parity_gpu (PyTorch fixtures,
+#  8. ctest-gpu ctest -L gpu: test_ops_cuda (test_ops --backend cuda,cuda-bf16:
+#               the op cases on both CUDA tables against the CPU's),
+#               test_parity_gpu (PyTorch fixtures,
 #               fp32), test_nccl (one rank), gpu_demo_curve_bf16 (200 steps
 #               bf16 GPU vs CPU), gpu_nccl_timeout;
-#  9. memcheck  compute-sanitizer memcheck on test_cuda_ops;
-# 10. racecheck compute-sanitizer racecheck on test_cuda_ops attention.
+#  9. memcheck  compute-sanitizer memcheck on test_ops --backend cuda,cuda-bf16;
+# 10. racecheck compute-sanitizer racecheck on test_ops --backend cuda attention.
 # Every step runs under `timeout` within one budget (MTBERT_GPU_BUDGET_S,
 # default 450 s from the start; 1800 s for the dry run), so the whole run
 # ends within 8 minutes even when a step hangs; a step with no time left is
@@ -329,13 +333,24 @@ check_paths() {
 
 # ---------------------------------------------------------------- 5. build
 TARGETS=()
+# the program test NAME runs, when it is one of ours in $BUILD (empty for a
+# script): one program may back several tests under other names
+test_program() { # name
+    sed -n "s#^add_test(\(\[=\[\)\{0,1\}$1\(\]=\]\)\{0,1\} \"$BUILD/\([^\"/]*\)\".*#\3#p" \
+        "$BUILD/CTestTestfile.cmake" | head -1
+}
 list_targets() {
     local names
     names=$(timeout 30 ctest --test-dir "$BUILD" -L gpu -N 2>/dev/null | sed -n 's/^ *Test *#[0-9]*: *//p')
     [ -n "$names" ] || { echo "ctest -L gpu -N lists no tests"; return 1; }
     TARGETS=(mtbert test_plan_cache test_comm_wait)
-    local t
-    for t in $names; do case $t in gpu_*) ;; *) TARGETS+=("$t") ;; esac; done
+    local t p
+    for t in $names; do
+        case $t in gpu_*) continue ;; esac
+        p=$(test_program "$t")
+        [ -n "$p" ] || { echo "test $t: no program of ours found in $BUILD/CTestTestfile.cmake"; return 1; }
+        case " ${TARGETS[*]} " in *" $p "*) ;; *) TARGETS+=("$p") ;; esac
+    done
     echo "gpu tests: $(echo $names); targets: ${TARGETS[*]}"
 }
 
@@ -493,14 +508,14 @@ if [ "$MODE" = dry ]; then
     skip_step racecheck "dry run"
 else
     step ctest-gpu 260 ctest_gpu_host
-    if [ -n "$SAN" ] && [ -x "$BUILD/test_cuda_ops" ]; then
+    if [ -n "$SAN" ] && [ -x "$BUILD/test_ops" ]; then
         # No --leak-check: the backend keeps its stream, cuBLAS handles, Lt
         # workspace, scratch and plan cache for the life of the process.
-        step memcheck 200 "$SAN" --tool memcheck --error-exitcode 3 "$BUILD/test_cuda_ops"
-        step racecheck 150 "$SAN" --tool racecheck --error-exitcode 3 "$BUILD/test_cuda_ops" attention
+        step memcheck 200 "$SAN" --tool memcheck --error-exitcode 3 "$BUILD/test_ops" --backend cuda,cuda-bf16
+        step racecheck 150 "$SAN" --tool racecheck --error-exitcode 3 "$BUILD/test_ops" --backend cuda attention
     else
-        skip_step memcheck "compute-sanitizer or test_cuda_ops missing"; FAIL=1
-        skip_step racecheck "compute-sanitizer or test_cuda_ops missing"
+        skip_step memcheck "compute-sanitizer or test_ops missing"; FAIL=1
+        skip_step racecheck "compute-sanitizer or test_ops missing"
     fi
 fi
 exit $FAIL # the EXIT trap writes and prints the summary
