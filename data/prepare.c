@@ -160,43 +160,131 @@ static void *buf_grow(Buf *b, size_t more) {
 
 typedef struct {
     const PrepareOptions *o;
-    const Tokenizer *tok;
+    const Tok *tok;
     PrepareStats *st;
-    IntVec ids;    /* pieces of the current sequence */
-    IntVec wstart; /* for words: index in ids of each word's first piece */
-    IntVec framed; /* [CLS] kept pieces [SEP] of the current sequence */
+    TokEnc ids;    /* pieces of the current sequence */
+    int *wstart;   /* for words: index in ids of each word's first piece */
+    int wcap;
+    TokEnc framed; /* the template around the kept pieces of the current sequence */
+    int lead;      /* special tokens before the first piece in framed */
 } Enc;
 
-/* Wordpieces of one text into e->ids; returns 0 or -1 (bad UTF-8 at *bad). */
-static int enc_text(Enc *e, const char *s, size_t *bad) {
-    return tokenizer_encode(e->tok, s, strlen(s), &e->ids, bad);
+/* Pieces of s[0..n) appended to out with word index `word`; 0, or -1 for
+ * invalid UTF-8 at *bad (out unchanged). A vocab.txt goes straight to
+ * tokenizer_encode (data/tokenizer.c), as before the Tok type. */
+static int pieces_of(const Tok *tok, const char *s, size_t n, int word, TokEnc *out, size_t *bad) {
+    Tokenizer *wp = tok_vocab_tokenizer(tok);
+    if (wp) {
+        IntVec v = {0};
+        int rc = tokenizer_encode(wp, s, n, &v, bad);
+        for (size_t i = 0; !rc && i < v.len; i++) tok_enc_push(out, v.data[i], 0, word, 0, i == 0 ? TOK_FIRST : 0);
+        intvec_free(&v);
+        return rc;
+    }
+    *bad = tok_utf8_invalid_at(s, n);
+    char e2[256];
+    if (*bad != (size_t)-1) return -1;
+    size_t before = out->len;
+    if (tok_encode_text(tok, s, n, out, e2, sizeof e2)) {
+        *bad = 0;
+        return -1;
+    }
+    for (size_t i = before; i < out->len; i++) out->words[i] = word;
+    return 0;
 }
 
-/* Emits [CLS] ids[0..keep) [SEP] into ids buffer; counts truncation. */
+int prepare_encode_words(const Tok *tok, const char *const *words, int n, TokEnc *out, int *wstart,
+                         int64_t *empty, int *bad_word, size_t *bad_off, char *err, size_t errlen) {
+    int json = tok_kind(tok) != TOK_KIND_VOCAB_TXT, unk = tok_unk_id(tok);
+    char *buf = NULL;
+    size_t cap = 0;
+    for (int w = 0; w < n; w++) {
+        size_t len = strlen(words[w]), before = out->len, bad;
+        const char *s = words[w];
+        if (json && w > 0) { /* " word", as in the words joined by spaces */
+            if (cap < len + 2) {
+                cap = len + 64;
+                buf = xrealloc(buf, cap);
+            }
+            buf[0] = ' ';
+            memcpy(buf + 1, words[w], len + 1);
+            s = buf;
+            len++;
+        }
+        if (pieces_of(tok, s, len, w, out, &bad)) {
+            *bad_word = w;
+            *bad_off = s == buf && bad > 0 ? bad - 1 : bad;
+            seterr(err, errlen, "word %d: invalid UTF-8 at byte %zu", w + 1, *bad_off);
+            free(buf);
+            return -1;
+        }
+        wstart[w] = (int)before;
+        if (out->len > before || !empty) continue;
+        if (unk < 0) {
+            *bad_word = w;
+            *bad_off = (size_t)-1;
+            seterr(err, errlen, "word %d ('%.60s') gives no token and the tokenizer has no unknown token", w + 1,
+                   words[w]);
+            free(buf);
+            return -1;
+        }
+        tok_enc_push(out, unk, 0, w, 0, TOK_FIRST);
+        (*empty)++;
+    }
+    free(buf);
+    return 0;
+}
+
+/* Pieces of one text into e->ids; returns 0 or -1 (bad UTF-8 at *bad). */
+static int enc_text(Enc *e, const char *s, size_t *bad) {
+    return pieces_of(e->tok, s, strlen(s), 0, &e->ids, bad);
+}
+
+/* Emits the template around ids[0..keep) into the ids buffer; counts
+ * truncation; returns keep. */
 static int emit_seq(Enc *e, Buf *ids, int *len_out) {
-    int np = (int)e->ids.len, dropped;
-    if (np + 2 > e->st->longest) e->st->longest = np + 2;
-    int len = tokenizer_frame(e->tok, e->ids.data, np, e->o->max_len, &e->framed, &dropped);
+    int np = (int)e->ids.len, ns = tok_num_special(e->tok, 0);
+    if (np + ns > e->st->longest) e->st->longest = np + ns;
+    tok_post_process(e->tok, &e->ids, NULL, e->o->max_len, &e->framed);
+    int len = (int)e->framed.len, kept = 0;
+    e->lead = 0;
+    while (e->lead < len && e->framed.seq[e->lead] < 0) e->lead++;
+    for (int i = 0; i < len; i++) kept += e->framed.seq[i] == 0;
+    int dropped = np - kept;
     if (dropped) {
         e->st->truncated++;
         e->st->tokens_dropped += dropped;
     }
     int32_t *dst = buf_grow(ids, (size_t)len);
-    for (int i = 0; i < len; i++) dst[i] = e->framed.data[i];
+    for (int i = 0; i < len; i++) dst[i] = e->framed.ids[i];
     *len_out = len;
     e->st->tokens += len;
-    return np - dropped;
+    return kept;
 }
 
 int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *raw, ShardData *out,
                    PrepareStats *st, char *err, size_t errlen) {
+    Tok *t = tok_from_vocab((Tokenizer *)tok, 0);
+    int rc = prepare_encode_tok(o, t, raw, out, st, err, errlen);
+    tok_free(t);
+    return rc;
+}
+
+int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *raw, ShardData *out,
+                       PrepareStats *st, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     memset(st, 0, sizeof *st);
-    if (o->max_len < 3) {
+    int vocab_txt = tok_kind(tok) == TOK_KIND_VOCAB_TXT, ns = tok_num_special(tok, 0);
+    if (vocab_txt && o->max_len < 3) {
         seterr(err, errlen, "max_len %d is too small (at least 3: [CLS] x [SEP])", o->max_len);
         return -1;
     }
-    if (tokenizer_cls_id(tok) < 0 || tokenizer_sep_id(tok) < 0 || tokenizer_unk_id(tok) < 0) {
+    if (!vocab_txt && o->max_len < ns + 1) {
+        seterr(err, errlen, "max_len %d is too small (at least %d: the tokenizer's %d special tokens and one more)",
+               o->max_len, ns + 1, ns);
+        return -1;
+    }
+    if (vocab_txt && (tok_cls_id(tok) < 0 || tok_sep_id(tok) < 0 || tok_unk_id(tok) < 0)) {
         seterr(err, errlen, "the vocabulary lacks [CLS], [SEP] or [UNK]");
         return -1;
     }
@@ -231,9 +319,10 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         seterr(err, errlen, "at most one token task and one similarity task per data source");
         goto fail;
     }
-    out->info.vocab_hash = tokenizer_vocab_hash(tok);
-    out->info.vocab_size = tokenizer_vocab_size(tok);
-    out->info.do_lower_case = tokenizer_do_lower_case(tok);
+    out->info.vocab_hash = tok_vocab_hash(tok);
+    out->info.vocab_size = tok_vocab_size(tok);
+    /* a tokenizer.json says itself how it normalises: 0 */
+    out->info.do_lower_case = vocab_txt ? tokenizer_do_lower_case(tok_vocab_tokenizer(tok)) : 0;
     out->info.max_len = o->max_len;
 
     Buf ids = {0, 0, 0, sizeof(int32_t)}, ids_b = {0, 0, 0, sizeof(int32_t)};
@@ -242,8 +331,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
     Buf tlab = {0, 0, 0, sizeof(int32_t)};
     Buf lab[SHARD_MAX_TASKS], score = {0, 0, 0, sizeof(float)};
     for (int t = 0; t < SHARD_MAX_TASKS; t++) lab[t] = (Buf){0, 0, 0, sizeof(int32_t)};
-    Enc e = {o, tok, st, {0}, {0}, {0}};
-    int unk = tokenizer_unk_id(tok);
+    Enc e = {o, tok, st, {0}, NULL, 0, {0}, 0};
 
     for (size_t i = 0; i < raw->n; i++) {
         const RawExample *r = &raw->ex[i];
@@ -286,22 +374,25 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         }
         /* first sentence: from words (aligned) or from text */
         e.ids.len = 0;
-        e.wstart.len = 0;
         if (r->words) {
-            for (int w = 0; w < r->n_words; w++) {
-                intvec_push(&e.wstart, (int)e.ids.len);
-                if (enc_text(&e, r->words[w], &bad)) goto bad_utf8;
-                if ((int)e.ids.len == e.wstart.data[w]) {
-                    intvec_push(&e.ids, unk);
-                    st->empty_words++;
-                }
+            if (r->n_words > e.wcap) {
+                e.wcap = r->n_words;
+                e.wstart = xrealloc(e.wstart, (size_t)e.wcap * sizeof *e.wstart);
+            }
+            int bw;
+            char we[512];
+            if (prepare_encode_words(tok, (const char *const *)r->words, r->n_words, &e.ids, e.wstart,
+                                     &st->empty_words, &bw, &bad, we, sizeof we)) {
+                if (bad != (size_t)-1) goto bad_utf8;
+                seterr(err, errlen, "%s:%ld: %s", src, r->line + (r->word_lines ? bw : 0), we);
+                goto fail_bufs;
             }
         } else if (enc_text(&e, r->text, &bad)) goto bad_utf8;
         if (n_sim && r->text_b) {
             /* check the second sentence before emitting anything */
-            IntVec tmp = {0};
-            int bb = tokenizer_encode(tok, r->text_b, strlen(r->text_b), &tmp, &bad);
-            intvec_free(&tmp);
+            TokEnc tmp = {0};
+            int bb = pieces_of(tok, r->text_b, strlen(r->text_b), 0, &tmp, &bad);
+            tok_enc_free(&tmp);
             if (bb) goto bad_utf8_b;
         }
         int64_t start = (int64_t)ids.n;
@@ -318,14 +409,14 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
                 for (int j = 0; j < len; j++) tl[j] = LABEL_IGNORE;
                 int nw = r->words ? r->n_words : 0;
                 for (int w = 0; w < nw; w++) {
-                    int a = e.wstart.data[w], b = w + 1 < nw ? e.wstart.data[w + 1] : (int)e.ids.len;
+                    int a = e.wstart[w], b = w + 1 < nw ? e.wstart[w + 1] : (int)e.ids.len;
                     if (a >= keep) {
                         st->words_dropped += nw - w;
                         break;
                     }
                     if (b > keep) b = keep;
                     int id = find_name(k->label_names, k->num_labels, r->tags[w]);
-                    tl[1 + a] = id;
+                    tl[e.lead + a] = id;
                     if (o->label_all_wordpieces && b > a + 1) {
                         int cont = id;
                         if (r->tags[w][0] == 'B' && r->tags[w][1] == '-') {
@@ -334,7 +425,7 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
                             int ii = find_name(k->label_names, k->num_labels, itag);
                             if (ii >= 0) cont = ii;
                         }
-                        for (int j = a + 1; j < b; j++) tl[1 + j] = cont;
+                        for (int j = a + 1; j < b; j++) tl[e.lead + j] = cont;
                     }
                 }
             }
@@ -385,17 +476,17 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
         else if (k->type == LABELS_TOKEN) k->labels = tlab.p;
         else k->scores = score.p;
     }
-    intvec_free(&e.ids);
-    intvec_free(&e.wstart);
-    intvec_free(&e.framed);
+    tok_enc_free(&e.ids);
+    free(e.wstart);
+    tok_enc_free(&e.framed);
     return 0;
 fail_bufs:
     free(ids.p), free(ids_b.p), free(offs.p), free(lens.p), free(offs_b.p), free(lens_b.p), free(tlab.p),
         free(score.p);
     for (int t = 0; t < SHARD_MAX_TASKS; t++) free(lab[t].p);
-    intvec_free(&e.ids);
-    intvec_free(&e.wstart);
-    intvec_free(&e.framed);
+    tok_enc_free(&e.ids);
+    free(e.wstart);
+    tok_enc_free(&e.framed);
 fail:
     shard_data_free(out);
     return rc;

@@ -17,6 +17,7 @@
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <utf8proc.h>
@@ -87,6 +88,10 @@ static void enc_push(TokEnc *e, int id, int type_id, int word, int seq, unsigned
 
 void tok_enc_clear(TokEnc *e) { e->len = 0; }
 
+void tok_enc_push(TokEnc *e, int id, int type_id, int word, int seq, unsigned flags) {
+    enc_push(e, id, type_id, word, seq, flags);
+}
+
 void tok_enc_free(TokEnc *e) {
     free(e->ids);
     free(e->type_ids);
@@ -95,6 +100,8 @@ void tok_enc_free(TokEnc *e) {
     free(e->flags);
     memset(e, 0, sizeof *e);
 }
+
+size_t tok_utf8_invalid_at(const char *s, size_t n) { return tk_utf8_check(s, n, 0); }
 
 /* --------------------------------------------------------------- queries */
 
@@ -818,30 +825,39 @@ fail:
     return NULL;
 }
 
-Tok *tok_open(const char *path, int do_lower_case, char *err, size_t errlen) {
+int tok_resolve(const char *path, char *file, size_t n, int *json, int *unused_vocab, char *err, size_t errlen) {
     struct stat st;
+    *json = *unused_vocab = 0;
     if (stat(path, &st)) {
-        seterr(err, errlen, "%s: no such file or folder", path);
-        return NULL;
+        seterr(err, errlen, "%s: cannot open the tokenizer: %s", path, strerror(errno));
+        return -1;
     }
-    char buf[4096];
-    const char *file = path;
-    int json = 0;
     if (S_ISDIR(st.st_mode)) {
-        snprintf(buf, sizeof buf, "%s/tokenizer.json", path);
-        if (stat(buf, &st) == 0) json = 1;
-        else {
-            snprintf(buf, sizeof buf, "%s/vocab.txt", path);
-            if (stat(buf, &st)) {
-                seterr(err, errlen, "%s: holds neither tokenizer.json nor vocab.txt", path);
-                return NULL;
-            }
+        char vt[4096];
+        snprintf(vt, sizeof vt, "%s/vocab.txt", path);
+        int have_vocab = stat(vt, &st) == 0;
+        snprintf(file, n, "%s/tokenizer.json", path);
+        if (stat(file, &st) == 0) {
+            *json = 1;
+            *unused_vocab = have_vocab;
+        } else if (have_vocab) {
+            snprintf(file, n, "%s", vt);
+        } else {
+            seterr(err, errlen, "%s: holds neither tokenizer.json nor vocab.txt", path);
+            return -1;
         }
-        file = buf;
-    } else {
-        size_t n = strlen(path);
-        json = n >= 5 && !strcmp(path + n - 5, ".json");
+        return 0;
     }
+    snprintf(file, n, "%s", path);
+    size_t len = strlen(path);
+    *json = len >= 5 && !strcmp(path + len - 5, ".json");
+    return 0;
+}
+
+Tok *tok_open(const char *path, int do_lower_case, char *err, size_t errlen) {
+    char file[4096];
+    int json, unused;
+    if (tok_resolve(path, file, sizeof file, &json, &unused, err, errlen)) return NULL;
     if (!json) {
         Tokenizer *wp = tokenizer_load(file, do_lower_case, err, errlen);
         return wp ? tok_from_vocab(wp, 1) : NULL;

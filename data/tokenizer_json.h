@@ -54,6 +54,8 @@ typedef struct {
 } TokEnc;
 void tok_enc_clear(TokEnc *e);  /* len = 0, keeps the memory */
 void tok_enc_free(TokEnc *e);
+/* Appends one entry (flags: TOK_FIRST, TOK_SPECIAL). */
+void tok_enc_push(TokEnc *e, int id, int type_id, int word, int seq, unsigned flags);
 
 /* Open a tokenizer:
  *  - a folder: its tokenizer.json if present, else its vocab.txt;
@@ -62,6 +64,10 @@ void tok_enc_free(TokEnc *e);
  * do_lower_case applies to vocab.txt only (a tokenizer.json says itself).
  * NULL on failure, with a message naming the file in err. */
 Tok *tok_open(const char *path, int do_lower_case, char *err, size_t errlen);
+/* The file tok_open reads for `path` (rules above) into file[n]; *json = 1
+ * for a tokenizer.json; *unused_vocab = 1 when `path` is a folder holding
+ * both files (its vocab.txt is then not read). 0, or -1 with a message. */
+int tok_resolve(const char *path, char *file, size_t n, int *json, int *unused_vocab, char *err, size_t errlen);
 /* Parse tokenizer.json text (len bytes, NUL not needed); `name` is used in
  * messages. */
 Tok *tok_from_json(const char *json, size_t len, const char *name, char *err, size_t errlen);
@@ -92,6 +98,10 @@ int tok_mask_id(const Tok *tok);
 uint64_t tok_vocab_hash(const Tok *tok);
 /* How many ids the post-processor adds to one sequence (pair = 0) or a pair. */
 int tok_num_special(const Tok *tok, int pair);
+
+/* Byte offset of the first invalid UTF-8 sequence of s[0..n), or
+ * (size_t)-1 when it is valid (the check tok_encode_text makes). */
+size_t tok_utf8_invalid_at(const char *s, size_t n);
 
 /* Model tokens of `len` bytes of UTF-8, without the post-processor's
  * special tokens, APPENDED to out (seq = 0). Returns 0, or -1 with a

@@ -1,11 +1,14 @@
 /* test_model_dir.c — model folders: export (Hugging Face + sentence-
  * transformers layout + heads) and load back bit-identically with identical
  * outputs; loading reports missing, unexpected and wrongly shaped tensors
- * by name; bad config.json and missing files name the file. */
+ * by name; bad config.json and missing files name the file; the tokenizer
+ * files (tokenizer.json wins over vocab.txt, saved as it came) and the
+ * RoBERTa default length (family_max_tokens, not max_position_embeddings). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "data/tokenizer_json.h"
 #include "testutil.h"
 #include "util/fsutil.h"
 #include "trainer/store/hf_config.h"
@@ -46,6 +49,75 @@ static void run(Model *m, float *emb, float *logits) {
     model_forward(m, &b);
     model_get_embeddings(m, emb);
     model_get_logits(m, 1, logits);
+}
+
+static int has_file(const char *dir, const char *name) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, R_OK) == 0;
+}
+
+/* tokenizer.json and vocab.txt in a folder: which one is read, and which
+ * ones a save writes; RoBERTa's default max_seq_length. */
+static void test_tokenizer_files(const char *dir, Model *m) {
+    char err[2048], f[600], p[1200], fix[1024];
+    ModelDir d;
+    CHECK(test_source_path("tests/fixtures/tokenizers/bpe.json", fix, sizeof fix) != NULL);
+    /* saved from a tokenizer.json: tokenizer.json, no vocab.txt, a fast-tokenizer config */
+    snprintf(f, sizeof f, "%s/tj", dir);
+    CHECKF(model_dir_save(m, f, fix, 1, 16, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(has_file(f, "tokenizer.json") && !has_file(f, "vocab.txt"));
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", f);
+    char *tc = fs_read_file(p, NULL, err, sizeof err);
+    CHECKF(tc && strstr(tc, "PreTrainedTokenizerFast") && strstr(tc, "\"cls_token\": \"<s>\"") &&
+           strstr(tc, "\"pad_token\": \"<pad>\""), "%s", tc ? tc : err);
+    free(tc);
+    CHECKF(model_dir_read(&d, f, err, sizeof err) == 0, "%s", err);
+    snprintf(p, sizeof p, "%s/tokenizer.json", f);
+    CHECK(d.tokenizer_json == 1 && d.vocab_txt_unused == 0 && !strcmp(d.vocab, p));
+    model_dir_free(&d);
+    /* a vocab.txt beside it: still tokenizer.json, the vocab.txt marked unused */
+    snprintf(p, sizeof p, "%s/vocab.txt", f);
+    const char *v = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n";
+    CHECK(fs_write_atomic(p, v, strlen(v), err, sizeof err) == 0);
+    CHECKF(model_dir_read(&d, f, err, sizeof err) == 0, "%s", err);
+    CHECK(d.tokenizer_json == 1 && d.vocab_txt_unused == 1 && strstr(d.vocab, "/tokenizer.json"));
+    model_dir_free(&d);
+    /* re-saved from there: both files come along */
+    char g[700];
+    snprintf(g, sizeof g, "%s/tj2", dir);
+    snprintf(p, sizeof p, "%s/tokenizer.json", f);
+    CHECKF(model_dir_save(m, g, p, 1, 16, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(has_file(g, "tokenizer.json") && has_file(g, "vocab.txt"));
+    /* vocab.txt alone */
+    snprintf(p, sizeof p, "%s/tokenizer.json", f);
+    unlink(p);
+    CHECKF(model_dir_read(&d, f, err, sizeof err) == 0, "%s", err);
+    CHECK(d.tokenizer_json == 0 && d.vocab_txt_unused == 0 && strstr(d.vocab, "/vocab.txt"));
+    model_dir_free(&d);
+    /* neither */
+    snprintf(p, sizeof p, "%s/vocab.txt", f);
+    unlink(p);
+    CHECK(model_dir_read(&d, f, err, sizeof err) != 0);
+    CHECKF(strstr(err, "vocab.txt") && strstr(err, "tokenizer.json"), "%s", err);
+
+    /* RoBERTa: 20 position rows, pad 1 -> 18 tokens by default (and a
+     * sentence_bert_config max_seq_length of 20 is not taken) */
+    char r[700], src[1024];
+    snprintf(r, sizeof r, "%s/roberta", dir);
+    CHECK(test_source_path("tests/fixtures/families/roberta_pooler", src, sizeof src) != NULL);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && cp '%s' '%s/tokenizer.json'", src, r, fix, r);
+    CHECK(system(cmd) == 0);
+    CHECKF(model_dir_read(&d, r, err, sizeof err) == 0, "%s", err);
+    CHECKF(d.max_seq_length == 18, "roberta max_seq_length %d, expected 18", d.max_seq_length);
+    model_dir_free(&d);
+    snprintf(p, sizeof p, "%s/sentence_bert_config.json", r);
+    const char *sb = "{\"max_seq_length\": 20}";
+    CHECK(fs_write_atomic(p, sb, strlen(sb), err, sizeof err) == 0);
+    CHECKF(model_dir_read(&d, r, err, sizeof err) == 0, "%s", err);
+    CHECKF(d.max_seq_length == 18, "roberta max_seq_length %d with sentence_bert_config 20", d.max_seq_length);
+    model_dir_free(&d);
 }
 
 int main(void) {
@@ -112,6 +184,7 @@ int main(void) {
     CHECK(model_load_safetensors(&b, p, 1, report, sizeof report, err, sizeof err) == 0);
     CHECKF(strstr(report, "unexpected tensor cls.predictions.bias"), "%s", report);
     model_dir_free(&d); /* its label names; d is read again below */
+    test_tokenizer_files(dir, &a);
 
     /* config.json problems name the file and key */
     snprintf(p, sizeof p, "%s/config.json", out);

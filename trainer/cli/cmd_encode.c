@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/tokenizer.h"
+#include "data/tokenizer_json.h"
 #include "trainer/cli/cli.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/input.h"
@@ -21,7 +21,8 @@ static void usage(FILE *f) {
             "floats (%%.7g) per sentence, in input order.\n"
             "\n"
             "  --model DIR        Hugging Face BERT folder (config.json, model.safetensors,\n"
-            "                     vocab.txt), optionally in the sentence-transformers layout;\n"
+            "                     tokenizer.json or vocab.txt: tokenizer.json when both),\n"
+            "                     optionally in the sentence-transformers layout;\n"
             "                     a checkpoint, RUN/latest, RUN/best, or a run directory\n"
             "  --input FILE       read sentences from FILE instead of stdin\n"
             "  --out FILE         write embeddings to FILE: .npy (float32 NumPy array), .h5\n"
@@ -30,7 +31,7 @@ static void usage(FILE *f) {
             "  --normalize        L2-normalise the embeddings (default: the folder's)\n"
             "  --no-normalize     do not normalise\n"
             "  --batch N          sentences per forward pass (default 32)\n"
-            "  --max-len N        wordpieces per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
+            "  --max-len N        tokens per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --backend B        auto | cpu | cuda (default auto: a GPU when there is one)\n"
             "  --precision P      fp32 | bf16 (bf16: CUDA only)\n"
@@ -158,7 +159,8 @@ static int by_length_desc(const void *a, const void *b, void *lens) {
  * longest first in batches of `batch` (little padding), written out. */
 static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char *output, int pairs, int batch) {
     char err[4096];
-    const Tokenizer *tok = om->tok;
+    const Tok *tok = om->tok;
+    int pad = tok_pad_id(tok) >= 0 ? tok_pad_id(tok) : 0;
     size_t N = L->n;
     int **ids = calloc(N ? N : 1, sizeof(int *));
     int *lens = calloc(N ? N : 1, sizeof(int));
@@ -168,7 +170,7 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         IntVec v = {0};
         size_t bad;
         int dropped;
-        if (tokenizer_encode_sentence(tok, L->lines[i], strlen(L->lines[i]), om->max_len, &v, &dropped, &bad)) {
+        if (input_encode_sentence(tok, L->lines[i], strlen(L->lines[i]), om->max_len, &v, &dropped, &bad)) {
             size_t line = pairs ? i / 2 + 1 : i + 1;
             fprintf(stderr, "mtbert encode: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, line, bad);
             intvec_free(&v);
@@ -196,7 +198,7 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         for (int r = 0; r < nb; r++) {
             int k = order[s + r];
             for (int j = 0; j < T; j++) {
-                bid[r * T + j] = j < lens[k] ? ids[k][j] : 0;
+                bid[r * T + j] = j < lens[k] ? ids[k][j] : pad;
                 bmask[r * T + j] = j < lens[k];
             }
         }
@@ -294,6 +296,7 @@ int cmd_encode(int argc, char **argv) {
         lines_free(&L);
         return status;
     }
+    input_note_tokenizer("encode", om.dir.vocab, om.dir.vocab_txt_unused);
     int rc = encode_lines(&om, &L, in_name, output, pairs, oo.max_batch);
     model_close(&om);
     lines_free(&L);

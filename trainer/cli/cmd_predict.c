@@ -1,7 +1,10 @@
 /* mtbert predict — one JSON object per input sentence: each sentence task's
  * label and probabilities, each token task's tag per word and the entity
- * spans, read from the tags with the task's recorded tag_scheme. Words are the sentence split on whitespace; each word is tokenized
- * on its own and its tag is read from its first wordpiece, as in training. */
+ * spans, read from the tags with the task's recorded tag_scheme. Words are
+ * the sentence split on whitespace; the words are tokenized as prepare
+ * tokenizes a token task's words (prepare_encode_words: each on its own, for
+ * a tokenizer.json after a space) and a word's tag is read from its first
+ * piece, as in training. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -9,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/tokenizer.h"
+#include "data/prepare.h"
+#include "data/tokenizer_json.h"
 #include "trainer/cli/cli.h"
 #include "trainer/train/metrics.h"
 #include "trainer/cli/args.h"
@@ -34,7 +38,7 @@ static void usage(FILE *f) {
             "\n"
             "  --model DIR     checkpoint, export, RUN/latest, RUN/best or a run directory\n"
             "  --input FILE    sentences (default stdin)\n"
-            "  --max-len N     wordpieces incl. [CLS]/[SEP] (default: the folder's)\n"
+            "  --max-len N     tokens incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N     CPU threads (default: all cores)\n"
             "  --backend B     auto | cpu | cuda (default auto)\n"
             "  --precision P   fp32 | bf16 (bf16: CUDA only)\n");
@@ -45,7 +49,7 @@ static void usage(FILE *f) {
  * past max_len - 2 pieces are truncated away: they get tag null and take
  * no part in the entity spans (docs/export.md, "predict"). */
 typedef struct {
-    IntVec ids;      /* [CLS] pieces [SEP] */
+    IntVec ids;      /* the tokenizer's template around the pieces: [CLS] pieces [SEP] */
     int nwords;
     char **words;
     int *first;      /* (nwords) position of each word's first piece in ids, -1 if truncated away */
@@ -58,33 +62,44 @@ static void encoded_free(Encoded *e) {
     memset(e, 0, sizeof *e);
 }
 
-static int encode_line(const Tokenizer *tok, char *line, int max_len, Encoded *e, size_t *bad) {
+static int encode_line(const Tok *tok, char *line, int max_len, Encoded *e, size_t *bad) {
     memset(e, 0, sizeof *e);
-    IntVec pieces = {0};
     int cap = 16;
     e->words = xmalloc(sizeof(char *) * cap);
-    e->first = xmalloc(sizeof(int) * cap);
     char *save = NULL;
     for (char *w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
         if (e->nwords == cap) {
             cap *= 2;
             e->words = xrealloc(e->words, sizeof(char *) * cap);
-            e->first = xrealloc(e->first, sizeof(int) * cap);
         }
-        size_t before = pieces.len;
-        if (tokenizer_encode(tok, w, strlen(w), &pieces, bad)) {
-            *bad += (size_t)(w - line); /* offset within the line */
-            intvec_free(&pieces);
-            encoded_free(e);
-            return -1;
-        }
-        e->words[e->nwords] = w;
-        /* +1: [CLS] comes first */
-        e->first[e->nwords] = pieces.len > before && before < (size_t)max_len - 2 ? (int)before + 1 : -1;
-        e->nwords++;
+        e->words[e->nwords++] = w;
     }
-    tokenizer_frame(tok, pieces.data, (int)pieces.len, max_len, &e->ids, NULL);
-    intvec_free(&pieces);
+    e->first = xmalloc(sizeof(int) * (size_t)(e->nwords + 1));
+    TokEnc pieces = {0}, framed = {0};
+    int bw;
+    char err[512];
+    /* empty NULL: a word without a piece gets none, and tag null */
+    if (prepare_encode_words(tok, (const char *const *)e->words, e->nwords, &pieces, e->first, NULL, &bw, bad, err,
+                             sizeof err)) {
+        *bad += (size_t)(e->words[bw] - line); /* offset within the line */
+        tok_enc_free(&pieces);
+        encoded_free(e);
+        return -1;
+    }
+    tok_post_process(tok, &pieces, NULL, max_len, &framed);
+    int lead = 0, kept = 0;
+    while ((size_t)lead < framed.len && framed.seq[lead] < 0) lead++;
+    for (size_t i = 0; i < framed.len; i++) {
+        kept += framed.seq[i] == 0;
+        intvec_push(&e->ids, framed.ids[i]);
+    }
+    if (!e->ids.len) intvec_push(&e->ids, tok_unk_id(tok) >= 0 ? tok_unk_id(tok) : 0); /* never length 0 */
+    for (int w = 0; w < e->nwords; w++) {
+        int next = w + 1 < e->nwords ? e->first[w + 1] : (int)pieces.len;
+        e->first[w] = next > e->first[w] && e->first[w] < kept ? lead + e->first[w] : -1;
+    }
+    tok_enc_free(&pieces);
+    tok_enc_free(&framed);
     return 0;
 }
 
@@ -210,6 +225,7 @@ int cmd_predict(int argc, char **argv) {
         return status;
     }
     const ModelDir *d = &om.dir;
+    input_note_tokenizer("predict", d->vocab, d->vocab_txt_unused);
     int nt = d->mc.ntasks, maxV = 1, rc = 0;
     NerMetrics ner[MAX_TASKS];
     int have_ner[MAX_TASKS] = {0};

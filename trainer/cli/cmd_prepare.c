@@ -12,15 +12,16 @@
 #include "data/prepare.h"
 #include "data/synthetic.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_json.h"
 #include "trainer/cli/cli.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: mtbert prepare --format FMT --vocab VOCAB.txt [options] INPUT...\n"
+            "usage: mtbert prepare --format FMT --vocab TOKENIZER [options] INPUT...\n"
             "       mtbert prepare --synthetic DIR [--seed S] [--train N] [--dev N]\n"
             "       mtbert prepare --write-manifest SHARD...\n"
             "\n"
-            "Tokenizes raw examples with the WordPiece vocabulary and writes HDF5 shards\n"
+            "Tokenizes raw examples with the model's tokenizer and writes HDF5 shards\n"
             "OUT/NAME-00000-of-0000N.h5 (layout: docs/data-format.md). Exit 0 on success,\n"
             "2 for bad usage or bad input (the message names the file and line), 1 when\n"
             "writing fails.\n"
@@ -62,8 +63,13 @@ static void usage(FILE *f) {
             "  --score-scale X       multiply similarity scores by X (e.g. 0.2 maps 0..5 to 0..1)\n"
             "\n"
             "tokenization and output:\n"
-            "  --vocab FILE          WordPiece vocab.txt (its hash is stored in every shard)\n"
-            "  --no-lower-case       keep case (default: lowercase + strip accents, as uncased BERT)\n"
+            "  --vocab PATH          the tokenizer (its vocabulary hash is stored in every shard):\n"
+            "                        a model folder (its tokenizer.json if there, else its\n"
+            "                        vocab.txt), a tokenizer.json (a name ending in .json) or\n"
+            "                        a WordPiece vocab.txt\n"
+            "  --tokenizer PATH      the same as --vocab\n"
+            "  --no-lower-case       vocab.txt: keep case (default: lowercase + strip accents, as\n"
+            "                        uncased BERT); a tokenizer.json normalises as it says\n"
             "  --max-len N           sequence length limit including [CLS]/[SEP] (default 128);\n"
             "                        longer sequences are truncated, counted and reported\n"
             "  --label-all-wordpieces  token tasks: label every wordpiece (B-X -> I-X after the\n"
@@ -172,6 +178,7 @@ int cmd_prepare(int argc, char **argv) {
         {"text-column", 1, 0, O_TEXT_COL}, {"text-b-column", 1, 0, O_TEXT_B_COL}, {"label-column", 1, 0, O_LABEL_COL},
         {"score-column", 1, 0, O_SCORE_COL}, {"tokens-key", 1, 0, O_TOKENS_KEY}, {"tags-key", 1, 0, O_TAGS_KEY},
         {"pair-columns", 1, 0, O_PAIR_COLS}, {"score-scale", 1, 0, O_SCORE_SCALE}, {"vocab", 1, 0, O_VOCAB},
+        {"tokenizer", 1, 0, O_VOCAB},
         {"no-lower-case", 0, 0, O_NO_LOWER}, {"lower-case", 0, 0, O_LOWER}, {"max-len", 1, 0, O_MAX_LEN},
         {"label-all-wordpieces", 0, 0, O_LABEL_ALL}, {"out", 1, 0, O_OUT}, {"name", 1, 0, O_NAME},
         {"shards", 1, 0, O_SHARDS}, {"quiet", 0, 0, O_QUIET}, {"synthetic", 1, 0, O_SYNTH}, {"seed", 1, 0, O_SEED},
@@ -301,7 +308,7 @@ int cmd_prepare(int argc, char **argv) {
     /* ---- options -> reader settings */
     if (!format || !vocab || !n_inputs) {
         fprintf(stderr, "mtbert prepare: %s is required (see mtbert prepare --help)\n",
-                !format ? "--format" : !vocab ? "--vocab" : "an input file");
+                !format ? "--format" : !vocab ? "--vocab (or --tokenizer)" : "an input file");
         return 2;
     }
     FormatKind kind;
@@ -448,19 +455,28 @@ int cmd_prepare(int argc, char **argv) {
     }
 
     /* ---- tokenize */
-    Tokenizer *tok = tokenizer_load(vocab, lower, err, sizeof err);
+    char tok_file[4096];
+    int is_json, unused_vocab;
+    if (tok_resolve(vocab, tok_file, sizeof tok_file, &is_json, &unused_vocab, err, sizeof err)) {
+        fprintf(stderr, "mtbert prepare: %s\n", err);
+        goto done;
+    }
+    Tok *tok = tok_open(vocab, lower, err, sizeof err);
     if (!tok) {
         fprintf(stderr, "mtbert prepare: %s\n", err);
         goto done;
     }
+    if (!quiet)
+        printf("tokenizer %s: %s, %d ids%s\n", tok_file, tok_kind_name(tok_kind(tok)), tok_vocab_size(tok),
+               unused_vocab ? " (the vocab.txt beside it is not used)" : "");
     ShardData d;
     PrepareStats st;
-    if (prepare_encode(&po, tok, &raw, &d, &st, err, sizeof err)) {
+    if (prepare_encode_tok(&po, tok, &raw, &d, &st, err, sizeof err)) {
         fprintf(stderr, "mtbert prepare: %s\n", err);
-        tokenizer_free(tok);
+        tok_free(tok);
         goto done;
     }
-    tokenizer_free(tok);
+    tok_free(tok);
     snprintf(d.info.source, sizeof d.info.source, "%s%s", inputs[0], n_inputs > 1 ? " (and more)" : "");
     if (!quiet) {
         printf("tokenized %lld examples: %lld wordpieces (%.1f per sequence), longest %d (%.2f s)\n",

@@ -1,5 +1,7 @@
 /* cmd_tokenize.c — `mtbert tokenize`: WordPiece ids (or pieces) for each
- * input line, and a one-thread speed benchmark (--bench). */
+ * input line, and a one-thread speed benchmark (--bench); the same through
+ * a tokenizer.json (data/tokenizer_json.h) when --vocab names one or a
+ * folder holding one. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,11 +10,12 @@
 #include <time.h>
 
 #include "data/tokenizer.h"
+#include "data/tokenizer_json.h"
 #include "trainer/cli/cli.h"
 
 static const char USAGE_LINES[] =
-    "usage: mtbert tokenize --vocab FILE [--cased] [--tokens] [--input FILE] < text > ids\n"
-    "       mtbert tokenize --vocab FILE [--cased] --bench FILE [--repeat N]\n";
+    "usage: mtbert tokenize --vocab PATH [--cased] [--tokens] [--input FILE] < text > ids\n"
+    "       mtbert tokenize --vocab PATH [--cased] --bench FILE [--repeat N]\n";
 
 /* A usage error gets the two usage lines and a pointer to --help. */
 static void usage_error(void) {
@@ -28,11 +31,14 @@ static void usage(FILE *f) {
             "WordPiece ids (BERT BasicTokenizer + WordPiece, no [CLS]/[SEP]). A line\n"
             "without tokens gives an empty line.\n"
             "\n"
-            "  --vocab FILE    WordPiece vocab.txt (one token a line, id = line number - 1)\n"
-            "  --cased         keep case and accents (for cased vocabularies)\n"
+            "  --vocab PATH    WordPiece vocab.txt (one token a line, id = line number - 1),\n"
+            "                  a tokenizer.json (a name ending in .json: its model's pieces,\n"
+            "                  no post-processor tokens), or a model folder (its\n"
+            "                  tokenizer.json if there, else its vocab.txt)\n"
+            "  --cased         vocab.txt: keep case and accents (for cased vocabularies)\n"
             "  --tokens        write the wordpiece strings instead of ids\n"
-            "  --max-word-chars N  longer words become [UNK] (default 100, as Hugging\n"
-            "                  Face; the original google-research BERT code uses 200)\n"
+            "  --max-word-chars N  vocab.txt: longer words become [UNK] (default 100, as\n"
+            "                  Hugging Face; the original google-research BERT code uses 200)\n"
             "  --input FILE    read FILE instead of stdin\n"
             "  --bench FILE    tokenize every line of FILE --repeat times on one thread\n"
             "                  and print tokens/s (nothing else is written)\n"
@@ -63,7 +69,32 @@ static int put_int(char *o, int x) {
     return k;
 }
 
-static int write_line(FILE *out, const Tokenizer *tok, const IntVec *ids, int as_tokens) {
+/* The tokenizer of the command: a vocab.txt one, or a tokenizer.json (tj). */
+typedef struct {
+    const Tokenizer *wp;
+    const Tok *tj;
+} AnyTok;
+
+/* Pieces of s[0..n) appended to ids; 0, or -1 for invalid UTF-8 at *bad. */
+static int any_encode(const AnyTok *t, const char *s, size_t n, IntVec *ids, size_t *bad) {
+    if (!t->tj) return tokenizer_encode(t->wp, s, n, ids, bad);
+    static TokEnc e;
+    char err[256];
+    *bad = tok_utf8_invalid_at(s, n);
+    e.len = 0;
+    if (*bad != (size_t)-1 || tok_encode_text(t->tj, s, n, &e, err, sizeof err)) {
+        if (*bad == (size_t)-1) *bad = 0;
+        return -1;
+    }
+    for (size_t i = 0; i < e.len; i++) intvec_push(ids, e.ids[i]);
+    return 0;
+}
+
+static const char *any_token(const AnyTok *t, int id) {
+    return t->tj ? tok_id_token(t->tj, id) : tokenizer_id_token(t->wp, id);
+}
+
+static int write_line(FILE *out, const AnyTok *tok, const IntVec *ids, int as_tokens) {
     char buf[4096];
     size_t n = 0;
     for (size_t i = 0; i < ids->len; i++) {
@@ -73,7 +104,7 @@ static int write_line(FILE *out, const Tokenizer *tok, const IntVec *ids, int as
         }
         if (i) buf[n++] = ' ';
         if (as_tokens) {
-            const char *s = tokenizer_id_token(tok, ids->data[i]);
+            const char *s = any_token(tok, ids->data[i]);
             size_t L = s ? strlen(s) : 0;
             if (n + L > sizeof buf) {
                 if (fwrite(buf, 1, n, out) != n) return -1;
@@ -93,7 +124,7 @@ static int write_line(FILE *out, const Tokenizer *tok, const IntVec *ids, int as
     return fwrite(buf, 1, n, out) == n ? 0 : -1;
 }
 
-static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
+static int run_bench(const AnyTok *tok, const char *path, int repeat) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "mtbert tokenize: %s: %s\n", path, strerror(errno));
@@ -148,7 +179,7 @@ static int run_bench(const Tokenizer *tok, const char *path, int repeat) {
         for (size_t i = 0; i < nlines; i++) {
             size_t bad;
             ids.len = 0;
-            if (tokenizer_encode(tok, all + off[i], off[i + 1] - off[i], &ids, &bad)) {
+            if (any_encode(tok, all + off[i], off[i + 1] - off[i], &ids, &bad)) {
                 fprintf(stderr, "mtbert tokenize: %s:%zu: invalid UTF-8 at byte %zu\n", path, i + 1, bad);
                 rc = 2;
                 break;
@@ -231,16 +262,33 @@ int cmd_tokenize(int argc, char **argv) {
         usage_error();
         return 2;
     }
-    char err[512];
-    Tokenizer *tok = tokenizer_load(vocab, !cased, err, sizeof err);
-    if (!tok) {
+    char err[4096], file[4096];
+    int is_json, unused;
+    if (tok_resolve(vocab, file, sizeof file, &is_json, &unused, err, sizeof err)) {
+        fprintf(stderr, "mtbert tokenize: %s\n", err);
+        return 2;
+    }
+    Tokenizer *tok = NULL;
+    Tok *tj = NULL;
+    if (is_json) {
+        if (max_word) {
+            fprintf(stderr, "mtbert tokenize: --max-word-chars applies to a vocab.txt, not %s\n", file);
+            return 2;
+        }
+        tj = tok_open(file, 0, err, sizeof err);
+    } else {
+        tok = tokenizer_load(file, !cased, err, sizeof err);
+    }
+    if (!tok && !tj) {
         fprintf(stderr, "mtbert tokenize: %s\n", err);
         return 2;
     }
     if (max_word) tokenizer_set_max_word_chars(tok, max_word);
+    AnyTok any = {tok, tj};
     if (bench) {
-        int rc = run_bench(tok, bench, repeat);
-        tokenizer_free(tok);
+        int rc = run_bench(&any, bench, repeat);
+        if (tok) tokenizer_free(tok);
+        tok_free(tj);
         return rc;
     }
     FILE *in = stdin;
@@ -249,7 +297,8 @@ int cmd_tokenize(int argc, char **argv) {
         in = fopen(input, "rb");
         if (!in) {
             fprintf(stderr, "mtbert tokenize: %s: %s\n", input, strerror(errno));
-            tokenizer_free(tok);
+            if (tok) tokenizer_free(tok);
+            tok_free(tj);
             return 2;
         }
         name = input;
@@ -271,13 +320,13 @@ int cmd_tokenize(int argc, char **argv) {
             rc = 2;
             break;
         }
-        if (tokenizer_encode(tok, line, L, &ids, &bad)) {
+        if (any_encode(&any, line, L, &ids, &bad)) {
             fflush(stdout);
             fprintf(stderr, "mtbert tokenize: %s:%zu: invalid UTF-8 at byte %zu\n", name, lineno, bad);
             rc = 2;
             break;
         }
-        if (write_line(stdout, tok, &ids, as_tokens)) break;
+        if (write_line(stdout, &any, &ids, as_tokens)) break;
     }
     if (!rc && ferror(in)) {
         fprintf(stderr, "mtbert tokenize: %s: read error after line %zu\n", name, lineno);
@@ -290,6 +339,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (in != stdin) fclose(in);
     free(line);
     intvec_free(&ids);
-    tokenizer_free(tok);
+    if (tok) tokenizer_free(tok);
+    tok_free(tj);
     return rc;
 }

@@ -8,6 +8,36 @@
 
 #include "util/xalloc.h"
 
+int input_encode_sentence(const Tok *tok, const char *s, size_t n, int max_len, IntVec *out, int *dropped,
+                          size_t *bad) {
+    out->len = 0;
+    Tokenizer *wp = tok_vocab_tokenizer(tok);
+    if (wp) return tokenizer_encode_sentence(wp, s, n, max_len, out, dropped, bad);
+    *bad = tok_utf8_invalid_at(s, n);
+    if (*bad != (size_t)-1) return -1;
+    static __thread TokEnc pieces, framed;
+    char err[256];
+    pieces.len = 0;
+    if (tok_encode_text(tok, s, n, &pieces, err, sizeof err)) {
+        *bad = 0;
+        return -1;
+    }
+    tok_post_process(tok, &pieces, NULL, max_len, &framed);
+    int kept = 0;
+    for (size_t i = 0; i < framed.len; i++) {
+        kept += framed.seq[i] == 0;
+        intvec_push(out, framed.ids[i]);
+    }
+    *dropped = (int)pieces.len - kept;
+    if (!out->len) intvec_push(out, tok_unk_id(tok) >= 0 ? tok_unk_id(tok) : 0); /* no template, empty line */
+    return 0;
+}
+
+void input_note_tokenizer(const char *cmd, const char *file, int vocab_txt_unused) {
+    if (vocab_txt_unused)
+        fprintf(stderr, "mtbert %s: tokenizer %s (the vocab.txt beside it is not used)\n", cmd, file);
+}
+
 int lines_read(const char *cmd, const char *path, Lines *L) {
     memset(L, 0, sizeof *L);
     int from_stdin = !path || !*path || !strcmp(path, "-");

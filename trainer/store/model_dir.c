@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/tokenizer_json.h"
 #include "util/fsutil.h"
 #include "trainer/model/family.h"
 #include "trainer/store/hf_config.h"
@@ -274,9 +275,17 @@ int model_dir_read(ModelDir *d, const char *where, char *err, size_t errlen) {
                  exists(path) ? " (pytorch_model.bin is there: convert it to safetensors first)" : "");
         return -1;
     }
-    snprintf(d->vocab, sizeof d->vocab, "%s/vocab.txt", dir);
-    if (!exists(d->vocab)) {
-        snprintf(err, errlen, "%s: missing (the WordPiece vocabulary)", d->vocab);
+    /* the tokenizer: tokenizer.json wins over vocab.txt */
+    char vt[1100];
+    snprintf(vt, sizeof vt, "%s/vocab.txt", dir);
+    snprintf(d->vocab, sizeof d->vocab, "%s/tokenizer.json", dir);
+    if (exists(d->vocab)) {
+        d->tokenizer_json = 1;
+        d->vocab_txt_unused = exists(vt);
+    } else if (exists(vt)) {
+        snprintf(d->vocab, sizeof d->vocab, "%s", vt);
+    } else {
+        snprintf(err, errlen, "%s: missing (the WordPiece vocabulary; or a tokenizer.json)", vt);
         return -1;
     }
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
@@ -287,14 +296,15 @@ int model_dir_read(ModelDir *d, const char *where, char *err, size_t errlen) {
         if (json_is_boolean(lc)) d->do_lower_case = json_is_true(lc);
         json_decref(tc);
     }
-    d->max_seq_length = d->mc.bert.max_position_embeddings;
+    int max_tokens = family_max_tokens(d->mc.bert.family, d->mc.bert.pad_token_id,
+                                       d->mc.bert.max_position_embeddings);
+    d->max_seq_length = max_tokens;
     snprintf(path, sizeof path, "%s/sentence_bert_config.json", dir);
     if (exists(path)) {
         json_t *sc = load_json(path, err, errlen);
         if (!sc) return -1;
         json_t *ml = json_object_get(sc, "max_seq_length");
-        if (json_is_integer(ml) && json_integer_value(ml) > 0 &&
-            json_integer_value(ml) <= d->mc.bert.max_position_embeddings)
+        if (json_is_integer(ml) && json_integer_value(ml) > 0 && json_integer_value(ml) <= max_tokens)
             d->max_seq_length = (int)json_integer_value(ml);
         json_t *lc = json_object_get(sc, "do_lower_case");
         /* sentence-transformers' own flag lowercases before the tokenizer */
@@ -446,6 +456,65 @@ static void same_name(int family, const char *in, char *out, size_t n) {
     snprintf(out, n, "%s", in);
 }
 
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* The special tokens of a tokenizer.json as the Hugging Face files name
+ * them (those it has). */
+static json_t *json_special_tokens(const Tok *tok) {
+    json_t *o = json_object();
+    const char *keys[] = {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token"};
+    int ids[] = {tok_unk_id(tok), tok_sep_id(tok), tok_pad_id(tok), tok_cls_id(tok), tok_mask_id(tok)};
+    for (int k = 0; k < 5; k++) {
+        const char *s = ids[k] >= 0 ? tok_id_token(tok, ids[k]) : NULL;
+        if (s) json_object_set_new(o, keys[k], json_string(s));
+    }
+    return o;
+}
+
+/* The tokenizer files: vocab.txt (BertTokenizer) or tokenizer.json
+ * (PreTrainedTokenizerFast; a vocab.txt beside the source comes too). */
+static int save_tokenizer(const char *dir, const char *vocab_path, int do_lower_case, int max_seq_length,
+                          char *err, size_t errlen) {
+    char p[1400];
+    if (vocab_path && ends_with(vocab_path, ".json")) {
+        Tok *tok = tok_open(vocab_path, 0, err, errlen);
+        if (!tok) return -1;
+        json_t *sp = json_special_tokens(tok);
+        tok_free(tok);
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        if (copy_file(vocab_path, p, err, errlen)) { json_decref(sp); return -1; }
+        char beside[1400];
+        snprintf(beside, sizeof beside, "%s", vocab_path);
+        char *slash = strrchr(beside, '/');
+        snprintf(slash ? slash + 1 : beside, sizeof beside - (size_t)(slash ? slash + 1 - beside : 0), "vocab.txt");
+        snprintf(p, sizeof p, "%s/vocab.txt", dir);
+        if (exists(beside) && copy_file(beside, p, err, errlen)) { json_decref(sp); return -1; }
+        json_t *tc = json_pack("{s:s, s:i}", "tokenizer_class", "PreTrainedTokenizerFast", "model_max_length",
+                               max_seq_length);
+        json_object_update(tc, sp);
+        snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+        if (write_json(p, tc, err, errlen)) { json_decref(sp); return -1; }
+        snprintf(p, sizeof p, "%s/special_tokens_map.json", dir);
+        return write_json(p, sp, err, errlen);
+    }
+    if (vocab_path) {
+        snprintf(p, sizeof p, "%s/vocab.txt", dir);
+        if (copy_file(vocab_path, p, err, errlen)) return -1;
+    }
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    if (write_json(p, json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "tokenizer_class", "BertTokenizer",
+                                "do_lower_case", do_lower_case, "model_max_length", max_seq_length,
+                                "unk_token", "[UNK]", "sep_token", "[SEP]", "pad_token", "[PAD]",
+                                "cls_token", "[CLS]", "mask_token", "[MASK]"), err, errlen))
+        return -1;
+    snprintf(p, sizeof p, "%s/special_tokens_map.json", dir);
+    return write_json(p, json_pack("{s:s, s:s, s:s, s:s, s:s}", "unk_token", "[UNK]", "sep_token", "[SEP]",
+                                   "pad_token", "[PAD]", "cls_token", "[CLS]", "mask_token", "[MASK]"), err, errlen);
+}
+
 int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_lower_case,
                    int max_seq_length, const LabelNames *labels, char *err, size_t errlen) {
     char p[1400];
@@ -458,20 +527,7 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (save_tensors(m, p, is_encoder, bare_hf_name, err, errlen)) return -1;
-    if (vocab_path) {
-        snprintf(p, sizeof p, "%s/vocab.txt", dir);
-        if (copy_file(vocab_path, p, err, errlen)) return -1;
-    }
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
-    if (write_json(p, json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "tokenizer_class", "BertTokenizer",
-                                "do_lower_case", do_lower_case, "model_max_length", max_seq_length,
-                                "unk_token", "[UNK]", "sep_token", "[SEP]", "pad_token", "[PAD]",
-                                "cls_token", "[CLS]", "mask_token", "[MASK]"), err, errlen))
-        return -1;
-    snprintf(p, sizeof p, "%s/special_tokens_map.json", dir);
-    if (write_json(p, json_pack("{s:s, s:s, s:s, s:s, s:s}", "unk_token", "[UNK]", "sep_token", "[SEP]",
-                                "pad_token", "[PAD]", "cls_token", "[CLS]", "mask_token", "[MASK]"), err, errlen))
-        return -1;
+    if (save_tokenizer(dir, vocab_path, do_lower_case, max_seq_length, err, errlen)) return -1;
 
     /* sentence-transformers: Transformer at the root, then Pooling, Dense, Normalize */
     json_t *mods = json_array();

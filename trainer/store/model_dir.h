@@ -1,5 +1,6 @@
 /* model_dir.h — a model folder on disk: a Hugging Face BERT folder
- * (config.json, model.safetensors, vocab.txt, tokenizer_config.json), with
+ * (config.json, model.safetensors, the tokenizer: tokenizer.json and/or
+ * vocab.txt, tokenizer_config.json), with
  * or without the sentence-transformers layout (modules.json,
  * sentence_bert_config.json, 1_Pooling/config.json, a Dense folder,
  * Normalize). Reading it gives the model shape, the sentence-embedding
@@ -15,11 +16,15 @@ typedef struct {
     char dir[1024];
     ModelConfig mc;            /* bert shape, pooling, embedding_dim, normalize; no tasks */
     char weights[1100];        /* model.safetensors */
-    char vocab[1100];          /* vocab.txt */
+    char vocab[1100];          /* the tokenizer file: tokenizer.json when the folder has one
+                                  (it wins over a vocab.txt beside it), else vocab.txt */
+    int tokenizer_json;        /* vocab is a tokenizer.json */
+    int vocab_txt_unused;      /* a vocab.txt is there too and is not read */
     char dense_weights[1200];  /* sentence-transformers Dense module weights, or "" */
     char heads[1200];          /* mtbert_heads.safetensors, or "" */
     int do_lower_case;
-    int max_seq_length;        /* from sentence_bert_config.json, else max_position_embeddings */
+    int max_seq_length;        /* from sentence_bert_config.json, else the positions the model
+                                  holds (family_max_tokens: RoBERTa/XLM-R lose pad_id + 1) */
     int is_sentence_transformer;
     char **labels[MAX_TASKS];  /* label names per task from mtbert_tasks.json, or NULL */
     int nlabels[MAX_TASKS];
@@ -63,8 +68,10 @@ typedef struct {
 } LabelNames;
 
 /* Write `m` as a model folder: config.json, model.safetensors (Hugging
- * Face BertModel names), vocab.txt (copied from `vocab_path`),
- * tokenizer_config.json, special_tokens_map.json; the sentence-transformers
+ * Face BertModel names), the tokenizer copied from `vocab_path` (a name
+ * ending in .json: as tokenizer.json, with a vocab.txt beside it copied
+ * too; else as vocab.txt; NULL: none), tokenizer_config.json,
+ * special_tokens_map.json (the tokenizer's own special tokens); the sentence-transformers
  * layout (modules.json, sentence_bert_config.json, 1_Pooling/, 2_Dense/ when
  * projecting, Normalize when normalising); and the heads in
  * mtbert_heads.safetensors with their tasks in mtbert_tasks.json. Every

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "trainer/model/family.h"
+
 int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *status, char *err, size_t errlen) {
     memset(om, 0, sizeof *om);
     *status = 2;
@@ -26,18 +28,36 @@ int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *statu
     if (o->pooling >= 0) d->mc.pooling = o->pooling;
     if (o->normalize >= 0) d->mc.normalize = o->normalize;
     om->max_len = o->max_len > 0 ? o->max_len : d->max_seq_length;
-    if (om->max_len < 2 || om->max_len > d->mc.bert.max_position_embeddings) {
-        snprintf(err, errlen, "--max-len %d: must be in [2, %d] for %s", om->max_len,
-                 d->mc.bert.max_position_embeddings, d->dir);
+    /* RoBERTa/XLM-R position rows start at pad_token_id + 1 */
+    int max_tokens = family_max_tokens(d->mc.bert.family, d->mc.bert.pad_token_id, d->mc.bert.max_position_embeddings);
+    if (om->max_len < 2 || om->max_len > max_tokens) {
+        snprintf(err, errlen, "--max-len %d: must be in [2, %d] for %s (the positions the model holds)", om->max_len,
+                 max_tokens, d->dir);
         goto fail;
     }
+    if (o->no_tokenizer && d->tokenizer_json) { /* export copies it: a broken one is bad input now, not later */
+        Tok *t = tok_open(d->vocab, 0, err, errlen);
+        if (!t) goto fail;
+        tok_free(t);
+    }
     if (!o->no_tokenizer) {
-        om->tok = tokenizer_load(d->vocab, d->do_lower_case, err, errlen);
+        om->tok = tok_open(d->vocab, d->do_lower_case, err, errlen);
         if (!om->tok) goto fail;
-        if (tokenizer_vocab_size(om->tok) > d->mc.bert.vocab_size || tokenizer_cls_id(om->tok) < 0 ||
-            tokenizer_sep_id(om->tok) < 0) {
+        if (!d->tokenizer_json && (tok_vocab_size(om->tok) > d->mc.bert.vocab_size || tok_cls_id(om->tok) < 0 ||
+                                   tok_sep_id(om->tok) < 0)) {
             snprintf(err, errlen, "%s: %d entries (model vocab_size %d) or no [CLS]/[SEP]", d->vocab,
-                     tokenizer_vocab_size(om->tok), d->mc.bert.vocab_size);
+                     tok_vocab_size(om->tok), d->mc.bert.vocab_size);
+            goto fail;
+        }
+        if (d->tokenizer_json && tok_vocab_size(om->tok) > d->mc.bert.vocab_size) {
+            snprintf(err, errlen, "%s: %d ids, more than the model's vocab_size %d", d->vocab,
+                     tok_vocab_size(om->tok), d->mc.bert.vocab_size);
+            goto fail;
+        }
+        int ns = tok_num_special(om->tok, 0);
+        if (d->tokenizer_json && om->max_len <= ns) {
+            snprintf(err, errlen, "--max-len %d: the tokenizer %s adds %d special tokens; at least %d are needed",
+                     om->max_len, d->vocab, ns, ns + 1);
             goto fail;
         }
     }
@@ -65,7 +85,7 @@ int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *statu
 fail_model:
     model_free(&om->model);
 fail:
-    if (om->tok) tokenizer_free(om->tok);
+    tok_free(om->tok);
     model_dir_free(d);
     memset(om, 0, sizeof *om);
     return -1;
@@ -73,7 +93,7 @@ fail:
 
 void model_close(OpenModel *om) {
     if (om->ops) model_free(&om->model);
-    if (om->tok) tokenizer_free(om->tok);
+    tok_free(om->tok);
     model_dir_free(&om->dir);
     memset(om, 0, sizeof *om);
 }

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "data/tokenizer.h"
+#include "data/tokenizer_json.h"
 #include "kernels/ops.h"
 #include "trainer/model/model.h"
 #include "trainer/store/model_dir.h"
@@ -16,7 +16,8 @@ typedef struct {
     const char *precision; /* "fp32" (default, NULL), "bf16" */
     int threads;           /* CPU threads; 0 = all cores */
     int max_batch;         /* rows per forward pass (>= 1) */
-    int max_len;           /* wordpieces incl. [CLS]/[SEP]; 0 = the folder's */
+    int max_len;           /* tokens incl. the special ones; 0 = the folder's; at most
+                              family_max_tokens (RoBERTa/XLM-R: max_position_embeddings - pad - 1) */
     int pooling;           /* POOL_*, or -1 for the folder's */
     int normalize;         /* 0/1, or -1 for the folder's */
     int need_heads;        /* the folder must carry its task heads (predict) */
@@ -25,7 +26,7 @@ typedef struct {
 
 typedef struct {
     ModelDir dir;
-    Tokenizer *tok;        /* NULL with no_tokenizer */
+    Tok *tok;              /* the folder's tokenizer (ModelDir.vocab); NULL with no_tokenizer */
     const Ops *ops;
     Model model;           /* eval mode */
     int max_len;           /* resolved */

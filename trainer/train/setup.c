@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/tokenizer_json.h"
 #include "data/tokenizer.h"
 #include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
@@ -314,7 +315,10 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
             return 2;
         }
     }
-    if (cfg->vocab) snprintf(t->vocab, sizeof t->vocab, "%s", cfg->vocab);
+    char dflt[1100]; /* config.c's default model.vocab, PATH/vocab.txt, gives way to PATH/tokenizer.json */
+    snprintf(dflt, sizeof dflt, "%s/vocab.txt", cfg->model_path ? cfg->model_path : "");
+    if (cfg->vocab && !(have_dir && md.tokenizer_json && !strcmp(cfg->vocab, dflt)))
+        snprintf(t->vocab, sizeof t->vocab, "%s", cfg->vocab);
     else if (have_dir) snprintf(t->vocab, sizeof t->vocab, "%s", md.vocab);
     else {
         fprintf(stderr, "mtbert: %s: model.vocab is required when model.path is not given\n", cfg->source);
@@ -322,13 +326,13 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     }
     t->do_lower_case = have_dir && !cfg->vocab ? md.do_lower_case : cfg->do_lower_case;
     {
-        Tokenizer *tok = tokenizer_load(t->vocab, t->do_lower_case, err, sizeof err);
+        Tok *tok = tok_open(t->vocab, t->do_lower_case, err, sizeof err); /* vocab.txt or tokenizer.json */
         if (!tok) { fprintf(stderr, "mtbert: %s\n", err); return 2; }
-        int vs = tokenizer_vocab_size(tok);
-        t->vocab_hash = tokenizer_vocab_hash(tok);
-        t->vocab_pad_id = tokenizer_pad_id(tok) >= 0 ? tokenizer_pad_id(tok) : 0;
-        t->vocab_sep_id = tokenizer_sep_id(tok);
-        tokenizer_free(tok);
+        int vs = tok_vocab_size(tok);
+        t->vocab_hash = tok_vocab_hash(tok);
+        t->vocab_pad_id = tok_pad_id(tok) >= 0 ? tok_pad_id(tok) : 0;
+        t->vocab_sep_id = tok_sep_id(tok);
+        tok_free(tok);
         if (vs > cfg->model.bert.vocab_size) {
             fprintf(stderr, "mtbert: %s has %d entries but model vocab_size is %d\n", t->vocab, vs,
                     cfg->model.bert.vocab_size);
