@@ -61,7 +61,9 @@ run() {
         -e 's/in [0-9]*h*[0-9]*m[0-9]*s/in TIME/' "$o/stderr" >"$o/log"
     : >"$o/metrics"
     [ -f "$rd/metrics.jsonl" ] && sed -e 's/"tokens_per_s": [0-9.e+-]*//' "$rd/metrics.jsonl" >"$o/metrics"
-    (cd "$rd" 2>/dev/null && find . -path ./.lock -prune -o -print | sort) >"$o/files"
+    # (an event file's name holds the time and host: only that there is one counts)
+    (cd "$rd" 2>/dev/null && find . -path ./.lock -prune -o -print |
+        sed 's#^\./events\.out\.tfevents\..*#./events.out.tfevents.TIME.HOST#' | sort) >"$o/files"
     : >"$o/weights"
     : >"$o/ckpt"
     if [ -f "$rd/latest" ]; then
@@ -177,6 +179,7 @@ eval.every|metrics|eval.every=1||
 eval.best_metric|ckpt|eval.best_metric=loss||
 logging.every|metrics|logging.every=2||
 logging.jsonl|files|logging.jsonl=false||
+logging.tensorboard|files|logging.tensorboard=false||
 checkpoint.every|files|checkpoint.every=1||
 checkpoint.keep_last|files|checkpoint.keep_last=1|checkpoint.every=1
 checkpoint.keep_best|files|checkpoint.keep_best=false|eval.every=1 checkpoint.every=2 train.steps=3

@@ -7,10 +7,12 @@ reader and prints every scalar tag with its count and step range.
 RUN_DIR holds events.out.tfevents.* (written by trainer/train/tb_events.c);
 a path to one event file works too. With --compare, every number of the run's
 metrics.jsonl ({"event": "train"|"eval", "step": N, key: value, ...}) must be
-in the event file as tag "<event>/<key>" (or plain "<key>") at that step,
+in the event file as tag "<event>/<key>" (or plain "<key>") at that step
+(a text field, the unfreeze record's group G: "unfreeze/G" = 1),
 equal up to the 6 significant digits jsonl keeps; exit 1 when one is missing
 or differs, or when the event file has scalars that jsonl lacks (--ignore KEY:
-a jsonl key that is not logged to TensorBoard, e.g. a counter).
+a jsonl key not to compare, e.g. one not logged to TensorBoard, or
+tokens_per_s, whose "%.1f" is coarser than the 6 digits assumed here).
 
 A sample run folder: MTBERT_TB_KEEP=DIR build/test_tb_events writes one
 (an event file and the matching metrics.jsonl) into DIR.
@@ -78,9 +80,13 @@ def compare(scalars, jsonl_path, ignore=()):
             if key in ("event", "step") or key in ignore:
                 continue
             want = as_float(raw)
+            names = (f"{kind}/{key}", key)
             if want is None:
-                continue
-            tag = next((t for t in (f"{kind}/{key}", key) if t in index), None)
+                if not isinstance(raw, str):
+                    continue
+                # a text field (the unfreeze record's group G) is the scalar "unfreeze/G" = 1
+                want, names = 1.0, (f"{kind}/{raw}",)
+            tag = next((t for t in names if t in index), None)
             if tag is None:
                 problems.append(f"line {lineno}: {kind}/{key} (step {step}): no such tag")
                 continue
@@ -93,6 +99,8 @@ def compare(scalars, jsonl_path, ignore=()):
             if not same(got, want):
                 problems.append(f"line {lineno}: {tag} @ {step}: event file {got!r}, jsonl {want!r}")
     for tag, steps in index.items():
+        if tag in ignore or tag.split("/", 1)[-1] in ignore:  # an ignored key is not compared either way
+            continue
         extra = sorted(set(steps) - used[tag])
         if extra:
             problems.append(f"{tag}: steps {extra[:5]}{' ...' if len(extra) > 5 else ''} are not in metrics.jsonl")
@@ -104,7 +112,8 @@ def main():
     ap.add_argument("run_dir", help="run folder (or one events.out.tfevents.* file)")
     ap.add_argument("--compare", action="store_true", help="check every number of RUN_DIR/metrics.jsonl")
     ap.add_argument("--ignore", action="append", default=[], metavar="KEY",
-                    help="a metrics.jsonl key not expected in the event file (repeatable)")
+                    help="a metrics.jsonl key not compared, whether or not the event file has it "
+                         "(repeatable; e.g. tokens_per_s, which jsonl prints with one decimal only)")
     args = ap.parse_args()
     try:
         import tensorboard  # noqa: F401

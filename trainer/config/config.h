@@ -115,6 +115,7 @@ typedef struct {
     struct {
         long every;
         int jsonl;
+        int tensorboard;         /* rank 0 writes RUN_DIR/events.out.tfevents.* */
     } logging;
 
     struct {

@@ -122,6 +122,7 @@ const KeyDef config_keys[] = {
     SECTION("", "logging"),
     {"logging", "every", K_LONG, C(logging.every), 1, 1e15, 0, NULL, "10"},
     {"logging", "jsonl", K_BOOL, C(logging.jsonl), 0, 0, 0, NULL, "true"},
+    {"logging", "tensorboard", K_BOOL, C(logging.tensorboard), 0, 0, 0, NULL, "true"},
 
     SECTION("", "checkpoint"),
     {"checkpoint", "every", K_LONG, C(checkpoint.every), 0, 1e15, 0, NULL, "0"},

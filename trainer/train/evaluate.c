@@ -200,11 +200,8 @@ double trainer_selection_metric(const Trainer *t, const MetricSet *ms, int *ok) 
     return v;
 }
 
-/* ", \"key\": value" with a non-finite value quoted ("nan"): JSON has no NaN. */
-void jsonl_number(FILE *f, const char *key, double v) {
-    if (isfinite(v)) fprintf(f, ", \"%s\": %.6g", key, v);
-    else fprintf(f, ", \"%s\": \"%.6g\"", key, v);
-}
+_Static_assert(MAX_METRICS <= LOG_MAX_FIELDS, "an eval record holds every metric");
+_Static_assert(sizeof(((MetricSet *)0)->name[0]) <= LOG_KEY_LEN, "a metric name fits a log key");
 
 void trainer_log_eval(Trainer *t, const MetricSet *ms, long step) {
     if (t->comm->rank != 0 || !ms->n) return;
@@ -212,12 +209,11 @@ void trainer_log_eval(Trainer *t, const MetricSet *ms, long step) {
     for (int i = 0; i < ms->n; i++)
         if (!strstr(ms->name[i], ".f1.")) fprintf(stderr, " %s %.4f", ms->name[i], ms->value[i]);
     fprintf(stderr, "\n");
-    if (t->jsonl) {
-        fprintf(t->jsonl, "{\"event\": \"eval\", \"step\": %ld", step);
-        for (int i = 0; i < ms->n; i++)
-            fprintf(t->jsonl, ", \"%s\": %s%.6g%s", ms->name[i], isfinite(ms->value[i]) ? "" : "\"",
-                    ms->value[i], isfinite(ms->value[i]) ? "" : "\"");
-        fprintf(t->jsonl, "}\n");
-        fflush(t->jsonl);
+    if (t->jsonl || t->tb.w) {
+        /* metrics.jsonl (non-finite values quoted) and TensorBoard "eval/NAME" */
+        LogRecord r;
+        logrec_begin(&r, "eval", step);
+        for (int i = 0; i < ms->n; i++) logrec_add(&r, ms->name[i], ms->value[i], LOG_G);
+        logbook_write(t->jsonl, &t->tb, &r);
     }
 }

@@ -257,24 +257,25 @@ int trainer_run(Trainer *t) {
                         if (red[nt + k] > 0) fprintf(stderr, "  %s %.4f", cfg->model.tasks[k].name, red[k] / red[nt + k]);
                     fprintf(stderr, "  lr %.3g  |g| %.3g  %.0f tok/s  ETA %s\n", lr, norm, tps, eta);
                 }
-                if (t->jsonl) {
-                    /* a skipped step's loss is nan/inf: written as a string, as
-                     * trainer_log_eval does, so that every line stays valid JSON */
-                    fprintf(t->jsonl, "{\"event\": \"train\", \"step\": %ld", t->st.step);
-                    jsonl_number(t->jsonl, "loss", total);
+                if (t->jsonl || t->tb.w) {
+                    /* metrics.jsonl and TensorBoard; a skipped step's loss is
+                     * nan/inf: a string in jsonl (LOG_G), so every line stays JSON */
+                    LogRecord r;
+                    logrec_begin(&r, "train", t->st.step);
+                    logrec_add(&r, "loss", total, LOG_G);
                     if (log_objective && red[2 * nt + 2] > 0)
-                        jsonl_number(t->jsonl, "objective", red[2 * nt + 1] / red[2 * nt + 2]);
+                        logrec_add(&r, "objective", red[2 * nt + 1] / red[2 * nt + 2], LOG_G);
                     for (int k = 0; k < nt; k++)
                         if (red[nt + k] > 0) {
                             char key[MAX_NAME + 8];
                             snprintf(key, sizeof key, "loss.%s", cfg->model.tasks[k].name);
-                            jsonl_number(t->jsonl, key, red[k] / red[nt + k]);
+                            logrec_add(&r, key, red[k] / red[nt + k], LOG_G);
                         }
-                    jsonl_number(t->jsonl, "lr", lr);
-                    jsonl_number(t->jsonl, "grad_norm", norm);
-                    fprintf(t->jsonl, ", \"tokens_per_s\": %.1f, \"nonfinite_skipped\": %ld}\n", tps,
-                            t->st.nonfinite_skipped);
-                    fflush(t->jsonl);
+                    logrec_add(&r, "lr", lr, LOG_G);
+                    logrec_add(&r, "grad_norm", norm, LOG_G);
+                    logrec_add(&r, "tokens_per_s", tps, LOG_F1);
+                    logrec_add(&r, "nonfinite_skipped", (double)t->st.nonfinite_skipped, LOG_INT);
+                    logbook_write(t->jsonl, &t->tb, &r);
                 }
             }
             memset(loss_acc, 0, sizeof loss_acc);

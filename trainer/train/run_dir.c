@@ -122,14 +122,22 @@ int run_dir_check_fresh(const char *dir, int overwrite, char *err, size_t errlen
     char list[640] = "";
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, LOCK_NAME)) continue;
-        if (n < 6) {
-            size_t u = strlen(list);
-            snprintf(list + u, sizeof list - u, "%s%.80s%s", n ? ", " : "", e->d_name,
-                     e->d_type == DT_DIR ? "/" : "");
+    /* pass 0: everything but TensorBoard event files (one per run and
+     * resume), pass 1: those, so that they are named only when fewer than 6
+     * other entries are there */
+    for (int pass = 0; pass < 2; pass++) {
+        rewinddir(d);
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, LOCK_NAME)) continue;
+            int is_event_file = !strncmp(e->d_name, "events.out.tfevents.", 20);
+            if (is_event_file != pass) continue;
+            if (n < 6) {
+                size_t u = strlen(list);
+                snprintf(list + u, sizeof list - u, "%s%.80s%s", n ? ", " : "", e->d_name,
+                         e->d_type == DT_DIR ? "/" : "");
+            }
+            n++;
         }
-        n++;
     }
     closedir(d);
     if (!n) return 0;
@@ -302,6 +310,8 @@ int run_dir_start(Trainer *t) {
             }
         }
         if (bad) fprintf(stderr, "mtbert: %s\n", err);
+        /* a new event file, also on resume (never appended to) */
+        if (!bad && cfg->logging.tensorboard) tblog_open(&t->tb, dir, t->st.step);
     }
     comm_allreduce_max_int(t->comm, &bad, 1);
     return bad ? 1 : 0;

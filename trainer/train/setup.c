@@ -219,7 +219,10 @@ void trainer_apply_freezing(Trainer *t, long step) {
         if (step == ua->step && step > 0 && t->comm->rank == 0) {
             /* the loop calls this once per step: the step the group first trains */
             fprintf(stderr, "mtbert: step %ld: unfreezing %s (freeze.unfreeze_at_step)\n", step + 1, g);
-            if (t->jsonl) fprintf(t->jsonl, "{\"event\": \"unfreeze\", \"step\": %ld, \"group\": \"%s\"}\n", step + 1, g);
+            LogRecord r;
+            logrec_begin(&r, "unfreeze", step + 1);
+            logrec_text(&r, "group", g);
+            logbook_write(t->jsonl, &t->tb, &r);
         }
         if (!strcmp(g, "all")) {
             m->train.embeddings = m->train.pooler = m->train.projection = 1;
@@ -467,6 +470,8 @@ void trainer_free(Trainer *t) {
         free(t->label_names[k]);
     }
     if (t->jsonl) fclose(t->jsonl);
+    t->jsonl = NULL;
+    tblog_close(&t->tb);
     run_dir_unlock(); /* a training run's lock (none for eval) */
     batchbuf_free(&t->buf);
     batchbuf_free(&t->mix);

@@ -24,6 +24,9 @@ struct TbWriter {
     uint8_t *buf; /* one record: 12-byte header, data, 4-byte footer */
     size_t cap;
     int failed;   /* sticky: a write failed, nothing more is written */
+    long nrec;    /* records written */
+    long fault_after; /* MTBERT_TB_FAULT_AFTER=N (tests): after the file_version
+                       * record and N more, every write fails; -1: off */
     char err[512];
 };
 
@@ -99,11 +102,17 @@ static int write_event(TbWriter *w, const Tbevent__Event *ev) {
         return -1;
     }
     put_le32(b + 12 + len, tb_mask_crc(tb_crc32c(b + 12, len)));
+    if (w->fault_after >= 0 && w->nrec > w->fault_after) {
+        fail(w, "%s: write failed: %s (MTBERT_TB_FAULT_AFTER=%ld)", w->path, strerror(ENOSPC), w->fault_after);
+        w->failed = 1;
+        return -1;
+    }
     if (fwrite(b, 1, need, w->f) != need) {
         fail(w, "%s: write failed: %s", w->path, strerror(errno));
         w->failed = 1;
         return -1;
     }
+    w->nrec++;
     return 0;
 }
 
@@ -161,6 +170,8 @@ TbWriter *tb_open(const char *run_dir, char *err, size_t n) {
         free(w);
         return NULL;
     }
+    const char *fa = getenv("MTBERT_TB_FAULT_AFTER");
+    w->fault_after = fa && *fa ? strtol(fa, NULL, 10) : -1;
     double t0 = now_wall();
     snprintf(base, blen, "%s/events.out.tfevents.%010lld.%s", run_dir, (long long)t0, host);
     w->f = create_unique(base, &w->path, err, n);

@@ -24,7 +24,10 @@
  *     tb_close(tb);                                       // flushes; NULL is fine
  * A write error is sticky: that call and every later one return -1 and
  * write nothing, and tb_error() gives the message (naming the file), so a
- * caller can warn once and carry on training. */
+ * caller can warn once and carry on training. Tests provoke one with
+ * MTBERT_TB_FAULT_AFTER=N in the environment of tb_open: the file_version
+ * record and N more are written, then every write fails (ENOSPC's message,
+ * naming the variable). */
 #ifndef MTBERT_TB_EVENTS_H
 #define MTBERT_TB_EVENTS_H
 

@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "trainer/config/config.h"
 #include "trainer/model/model.h"
+#include "trainer/train/logbook.h"
 #include "trainer/train/optimizer.h"
 
 /* A set of shards that one loader reads; it may carry labels for several
@@ -71,7 +72,8 @@ typedef struct {
     int nlabel_names[MAX_TASKS];
     TrainState st;
     long total_steps, warmup_steps;
-    FILE *jsonl;
+    FILE *jsonl;               /* metrics.jsonl (rank 0, logging.jsonl) or NULL */
+    TbLog tb;                  /* TensorBoard event file (rank 0, logging.tensorboard) */
     int quiet;
 } Trainer;
 

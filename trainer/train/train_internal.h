@@ -20,7 +20,5 @@ void metricset_put(MetricSet *m, const char *task, const char *what, double v);
  * when the metric is absent. */
 double trainer_selection_metric(const Trainer *t, const MetricSet *ms, int *ok);
 void trainer_log_eval(Trainer *t, const MetricSet *ms, long step);
-/* ", \"key\": value" with a non-finite value quoted: JSON has no NaN. */
-void jsonl_number(FILE *f, const char *key, double v);
 
 #endif
