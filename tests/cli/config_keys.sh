@@ -173,6 +173,7 @@ train.threads|log|train.threads=2||
 train.backend|log|train.backend=cuda||
 train.precision|log|train.precision=bf16|train.backend=auto
 train.nonfinite|exit|train.nonfinite=stop|checkpoint.resume=$POISON train.steps=4
+train.gradient_checkpointing|bench|train.gradient_checkpointing=true||bench
 train.run_name|log|train.run_name=other|train.run_dir=
 train.run_dir|files|train.run_dir=$T/runs/elsewhere||
 eval.every|metrics|eval.every=1||

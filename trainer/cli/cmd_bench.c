@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/model/model.h"
 #include "trainer/train/bench.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
@@ -16,7 +17,9 @@ static void usage(FILE *f) {
             "Times warm-up plus N training steps (forward, backward, AdamW) of the configured\n"
             "model on random data of shape bench.batch_size x bench.seq_len, and prints as its\n"
             "last line one JSON object: tokens_per_s, step_ms, gflops_per_s, the FLOP formula\n"
-            "and the shape. Keys used: model.*, tasks, bench.*, train.threads (resolved as training\n"
+            "and the shape, and model_mib: the parameters, gradients and activations the model\n"
+            "allocates (model_alloc_bytes; the optimizer state is not counted). Keys used:\n"
+            "model.*, tasks, bench.*, train.gradient_checkpointing, train.threads (resolved as training\n"
             "resolves it: 0 means OMP_NUM_THREADS, else the usable cores), train.backend.\n"
             "\n"
             "  --set KEY=VALUE     override a config key (repeatable)\n"
@@ -68,13 +71,16 @@ int cmd_bench(int argc, char **argv) {
            "\"intermediate\": %d, \"vocab\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"steps\": %d, "
            "\"warmup\": %d, \"dropout\": %g, \"frozen_backbone\": %s, \"step_ms\": %.3f, \"forward_ms\": %.3f, "
            "\"backward_ms\": %.3f, \"optimizer_ms\": %.3f, \"tokens_per_s\": %.1f, \"gflops_per_s\": %.2f, "
-           "\"flops_per_token\": %.0f, \"linear_params\": %lld, "
+           "\"flops_per_token\": %.0f, \"linear_params\": %lld, \"gradient_checkpointing\": %s, "
+           "\"model_mib\": %.2f, "
            "\"flop_formula\": \"6*P_linear + 12*layers*seq*hidden per token (forward+backward); "
            "P_linear = parameters of every matrix product that runs, embedding lookups excluded\"}\n",
            ops->name, b->num_hidden_layers, b->hidden_size, b->num_attention_heads, b->intermediate_size,
            b->vocab_size, o.seq, o.batch, o.threads, o.steps, o.warmup, b->hidden_dropout_prob,
            o.frozen_backbone ? "true" : "false", r.step_ms, r.forward_ms, r.backward_ms, r.optimizer_ms,
-           r.tokens_per_s, r.gflops_per_s, r.flops_per_token, r.linear_params);
+           r.tokens_per_s, r.gflops_per_s, r.flops_per_token, r.linear_params,
+           cfg.model.grad_checkpoint ? "true" : "false",
+           model_alloc_bytes(&cfg.model, ops, o.batch, o.seq, 1) / 1048576.0);
     config_free(&cfg);
     return 0;
 }

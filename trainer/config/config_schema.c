@@ -112,6 +112,7 @@ const KeyDef config_keys[] = {
     {"train", "backend", K_ENUM, C(train.backend), 0, 0, 0, e_backend, "auto"},
     {"train", "precision", K_ENUM, C(train.precision), 0, 0, 0, e_prec, "fp32"},
     {"train", "nonfinite", K_ENUM, C(train.nonfinite), 0, 0, 0, e_nonfinite, "skip"},
+    {"train", "gradient_checkpointing", K_BOOL, C(model.grad_checkpoint), 0, 0, 0, NULL, "false"},
     {"train", "run_name", K_STR, C(train.run_name), 0, 0, 0, NULL, NULL},
     {"train", "run_dir", K_STR, C(train.run_dir), 0, 0, 0, NULL, NULL},
 
