@@ -6,10 +6,11 @@
 #include "trainer/cli/cli.h"
 #include "trainer/cli/args.h"
 #include "trainer/store/model_open.h"
+#include "trainer/store/task_export.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: mtbert export --checkpoint DIR --out DIR\n"
+            "usage: mtbert export --checkpoint DIR --out DIR [--task-models]\n"
             "\n"
             "DIR (--checkpoint) is a checkpoint, RUN/latest, RUN/best, a run directory or\n"
             "any model folder.\n"
@@ -20,12 +21,22 @@ static void usage(FILE *f) {
             "1_Pooling/, 2_Dense/ when a projection is used, 3_Normalize when enabled); and\n"
             "the task heads in mtbert_heads.safetensors described by mtbert_tasks.json\n"
             "(docs/export.md). Loads in transformers (BertModel.from_pretrained), in\n"
-            "sentence-transformers (SentenceTransformer(DIR)) and back in mtbert.\n");
+            "sentence-transformers (SentenceTransformer(DIR)) and back in mtbert.\n"
+            "\n"
+            "  --task-models   also write DIR/tasks/TASK/ for each task with a head: the\n"
+            "                  encoder and that head as a transformers task model for\n"
+            "                  pipeline(\"text-classification\" / \"token-classification\"):\n"
+            "                  <Family>ForTokenClassification, BertForSequenceClassification\n"
+            "                  (pooling pooler, no projection), else a small remote-code\n"
+            "                  class (modeling_mtbert.py, trust_remote_code=True) that keeps\n"
+            "                  the head's pooling, projection and normalisation\n");
 }
 
 int cmd_export(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
+    int task_models = 0;
     const OptSpec opts[] = {
+        {"task-models", OPT_FLAG, &task_models, 0, 0, 1},
         {"checkpoint", OPT_STRING, &in, 0, 0, 0},
         {"out", OPT_STRING, &out, 0, 0, 0},
     };
@@ -54,6 +65,14 @@ int cmd_export(int argc, char **argv) {
         rc = 1;
     } else {
         fprintf(stderr, "mtbert export: wrote %s (%d task head%s)\n", out, d->mc.ntasks, d->mc.ntasks == 1 ? "" : "s");
+    }
+    if (!rc && task_models) {
+        char root[1200];
+        snprintf(root, sizeof root, "%s/tasks", out);
+        if (task_export_all(&om.model, d, labels, root, stderr, err, sizeof err) < 0) {
+            fprintf(stderr, "mtbert export: %s\n", err);
+            rc = 1;
+        }
     }
     model_close(&om);
     return rc;
