@@ -28,8 +28,8 @@ static void usage(FILE *f) {
             "\n"
             "Reads one sentence a line (stdin or --input) and writes one JSON object a line:\n"
             "  {\"text\": ..., \"TASK\": {\"label\": ..., \"probs\": {LABEL: p, ...}},\n"
-            "   \"NERTASK\": {\"words\": [...], \"tags\": [...], \"entities\": [{\"type\", \"start\",\n"
-            "   \"end\", \"text\"}]}}\n"
+            "   \"NERTASK\": {\"words\": [...], \"tags\": [...], \"probs\": [p of each tag, ...],\n"
+            "   \"entities\": [{\"type\", \"start\", \"end\", \"text\"}]}}\n"
             "DIR is an mtbert checkpoint or export (it must hold mtbert_tasks.json and\n"
             "mtbert_heads.safetensors). Words are whitespace-separated; entity start/end are\n"
             "word indices, end inclusive, read from the tags with the task's tag_scheme as\n"
@@ -136,22 +136,28 @@ static json_t *predict_sentence_task(const ModelDir *d, int t, const float *logi
 static json_t *predict_token_task(const ModelDir *d, int t, const float *logits, const Encoded *e,
                                   const NerMetrics *ner, int *pred, NerChunk *chunks) {
     int V = d->mc.tasks[t].num_labels;
-    json_t *r = json_object(), *words = json_array(), *tags = json_array();
+    json_t *r = json_object(), *words = json_array(), *tags = json_array(), *probs = json_array();
     int tagged = 0; /* words 0..tagged-1 have a tag: truncation cuts a suffix */
+    double *p = xmalloc(sizeof(double) * (size_t)V);
     for (int w = 0; w < e->nwords; w++) {
         int pos = e->first[w];
         json_array_append_new(words, json_string(e->words[w]));
         if (pos < 0) {
             json_array_append_new(tags, json_null());
+            json_array_append_new(probs, json_null());
             continue;
         }
         int k = 0;
         for (int c = 1; c < V; c++) if (logits[(size_t)pos * V + c] > logits[(size_t)pos * V + k]) k = c;
+        softmax(logits + (size_t)pos * V, V, p);
         pred[tagged++] = k;
         json_array_append_new(tags, label_json(d, t, k));
+        json_array_append_new(probs, json_real(p[k]));
     }
+    free(p);
     json_object_set_new(r, "words", words);
     json_object_set_new(r, "tags", tags);
+    json_object_set_new(r, "probs", probs);
     if (ner) {
         json_t *ents = json_array();
         int nc = ner_chunks(ner, pred, tagged, chunks);
