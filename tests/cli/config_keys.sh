@@ -178,6 +178,8 @@ train.run_name|log|train.run_name=other|train.run_dir=
 train.run_dir|files|train.run_dir=$T/runs/elsewhere||
 eval.every|metrics|eval.every=1||
 eval.best_metric|ckpt|eval.best_metric=loss||
+eval.patience|metrics|eval.patience=1|eval.every=1 eval.min_delta=1e9 train.steps=4
+eval.min_delta|metrics|eval.min_delta=1e9|eval.every=1 eval.patience=1 eval.best_metric=loss optimizer.lr=1e-3 train.steps=4
 logging.every|metrics|logging.every=2||
 logging.jsonl|files|logging.jsonl=false||
 logging.tensorboard|files|logging.tensorboard=false||

@@ -1064,6 +1064,14 @@ static void check_all(Ctx *c) {
         }
     }
 
+    /* early stopping needs periodic evaluations and the best checkpoint */
+    if (cfg->eval.patience > 0 && cfg->eval.every <= 0)
+        diag(c, mark2(c, "eval.patience", "eval.every"),
+             "eval.patience: early stopping needs periodic evaluations (set eval.every > 0)");
+    if (cfg->eval.patience > 0 && !cfg->checkpoint.keep_best)
+        diag(c, mark2(c, "eval.patience", "checkpoint.keep_best"),
+             "eval.patience: early stopping keeps the best checkpoint as RUN/best; checkpoint.keep_best must be true");
+
     /* values that default to another key's */
     if (!mark(c, "optimizer.head_lr")) cfg->optimizer.head_lr = cfg->optimizer.lr;
     if (!mark(c, "optimizer.head_weight_decay")) cfg->optimizer.head_weight_decay = cfg->optimizer.weight_decay;

@@ -110,6 +110,8 @@ typedef struct {
     struct {
         long every;              /* steps; 0: only at the end */
         char *best_metric;       /* "mean", "loss" or "TASK.METRIC" */
+        long patience;           /* early stopping: evaluations without improvement; 0 off */
+        double min_delta;        /* an improvement must exceed the best by more than this */
     } eval;
 
     struct {

@@ -119,6 +119,8 @@ const KeyDef config_keys[] = {
     SECTION("", "eval"),
     {"eval", "every", K_LONG, C(eval.every), 0, 1e15, 0, NULL, "0"},
     {"eval", "best_metric", K_STR, C(eval.best_metric), 0, 0, 0, NULL, "mean"},
+    {"eval", "patience", K_LONG, C(eval.patience), 0, 1e15, 0, NULL, "0"},
+    {"eval", "min_delta", K_DOUBLE, C(eval.min_delta), 0, 1e300, 0, NULL, "0"},
 
     SECTION("", "logging"),
     {"logging", "every", K_LONG, C(logging.every), 1, 1e15, 0, NULL, "10"},

@@ -52,6 +52,7 @@ static int save_state(Trainer *t, const char *path, char *err, size_t errlen) {
     json_object_set_new(o, "best_metric", isnan(t->st.best_metric) ? json_null() : json_real(t->st.best_metric));
     json_object_set_new(o, "best_step", json_integer(t->st.best_step));
     json_object_set_new(o, "nonfinite_skipped", json_integer(t->st.nonfinite_skipped));
+    json_object_set_new(o, "evals_since_best", json_integer(t->st.evals_since_best));
     json_t *tasks = json_array();
     for (int k = 0; k < t->cfg->model.ntasks; k++) json_array_append_new(tasks, json_string(t->cfg->model.tasks[k].name));
     json_object_set_new(o, "tasks", tasks);
@@ -298,16 +299,19 @@ int checkpoint_parse_state(const char *text, const char *path, const char *const
         st->loader[s] = (LoaderState){json_integer_value(e), json_integer_value(b)};
     }
     json_t *bm = json_object_get(o, "best_metric"), *bs = json_object_get(o, "best_step");
-    json_t *nf = json_object_get(o, "nonfinite_skipped");
+    json_t *nf = json_object_get(o, "nonfinite_skipped"), *es = json_object_get(o, "evals_since_best");
     if ((bm && !json_is_null(bm) && !json_is_number(bm)) || (bs && !json_is_integer(bs)) ||
-        (nf && (!json_is_integer(nf) || json_integer_value(nf) < 0))) {
-        snprintf(err, errlen, "%s: fields \"best_metric\", \"best_step\", \"nonfinite_skipped\" must be numbers", path);
+        (nf && (!json_is_integer(nf) || json_integer_value(nf) < 0)) ||
+        (es && (!json_is_integer(es) || json_integer_value(es) < 0))) {
+        snprintf(err, errlen, "%s: fields \"best_metric\", \"best_step\", \"nonfinite_skipped\", "
+                 "\"evals_since_best\" must be numbers", path);
         goto out;
     }
     st->step = (long)json_integer_value(step);
     st->best_metric = json_is_number(bm) ? json_number_value(bm) : NAN;
     st->best_step = bs ? (long)json_integer_value(bs) : -1;
     st->nonfinite_skipped = nf ? (long)json_integer_value(nf) : 0;
+    st->evals_since_best = es ? (long)json_integer_value(es) : 0; /* absent: written before early stopping */
     rc = 0;
 out:
     json_decref(o);

@@ -78,6 +78,22 @@ static int dump_params(Trainer *t) {
  * the batch shape and each row's global example index in the source's
  * shard set (shards in glob order). Rank R > 0 writes FILE.R. Single-task
  * (non-mixed) batches only. */
+/* Early stopping (eval.patience): said on stderr and in metrics.jsonl. */
+static void log_early_stop(const Trainer *t) {
+    const Config *cfg = t->cfg;
+    if (t->comm->rank != 0) return;
+    fprintf(stderr, "mtbert: early stopping at step %ld: eval.best_metric (%s) has not improved by more than %g "
+            "in %ld evaluations; best %.6g at step %ld (%s/best)\n", t->st.step,
+            cfg->eval.best_metric ? cfg->eval.best_metric : "mean", cfg->eval.min_delta, t->st.evals_since_best,
+            t->st.best_metric, t->st.best_step, cfg->train.run_dir);
+    if (!t->jsonl) return;
+    fprintf(t->jsonl, "{\"event\": \"early_stop\", \"step\": %ld, \"best_step\": %ld, ", t->st.step, t->st.best_step);
+    if (isfinite(t->st.best_metric)) fprintf(t->jsonl, "\"best_metric\": %.6g", t->st.best_metric);
+    else fprintf(t->jsonl, "\"best_metric\": \"%g\"", t->st.best_metric);
+    fprintf(t->jsonl, ", \"evals_since_best\": %ld}\n", t->st.evals_since_best);
+    fflush(t->jsonl);
+}
+
 static void batch_log(long step, int acc, int source, const LoaderBatch *lb, int rank) {
     static FILE *f;
     static int state; /* 0: not looked at, 1: logging, -1: off */
@@ -131,7 +147,7 @@ int trainer_run(Trainer *t) {
     /* uncertainty weighting: what is minimised, sum_t w_t exp(-s_t) L_t + s_t */
     int log_objective = cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY;
     double obj_acc = 0, obj_n = 0;
-    int rc = 0, stop_sig = 0; /* handlers: stop_signal_install() in cmd_train */
+    int rc = 0, stop_sig = 0, early = 0; /* handlers: stop_signal_install() in cmd_train */
     while (t->st.step < t->total_steps) {
         long step = t->st.step;
         signal_hook(step + 1, comm->rank);
@@ -299,13 +315,22 @@ int trainer_run(Trainer *t) {
             int ok;
             double v = do_eval ? trainer_selection_metric(t, &ms, &ok) : NAN;
             int is_best = do_eval && ok && (isnan(t->st.best_metric) || v > t->st.best_metric);
+            if (do_eval) /* early stopping counts evaluations that beat the best by more than min_delta */
+                t->st.evals_since_best = ok && (isnan(t->st.best_metric) || v > t->st.best_metric + cfg->eval.min_delta)
+                                             ? 0 : t->st.evals_since_best + 1;
             if (is_best) { t->st.best_metric = v; t->st.best_step = t->st.step; }
-            if (do_ckpt || (is_best && cfg->checkpoint.keep_best && cfg->checkpoint.every > 0)) {
+            early = do_eval && cfg->eval.patience > 0 && t->st.evals_since_best >= cfg->eval.patience;
+            int keep_best = is_best && cfg->checkpoint.keep_best && (cfg->checkpoint.every > 0 || cfg->eval.patience > 0);
+            if (do_ckpt || early || keep_best) {
                 if (checkpoint_save(t, err, sizeof err)) {
                     fprintf(stderr, "mtbert: %s\n", err);
                     rc = 1;
                     break;
                 }
+            }
+            if (early) {
+                log_early_stop(t);
+                break;
             }
         }
     }
@@ -321,6 +346,14 @@ int trainer_run(Trainer *t) {
                     stop_sig == SIGUSR1 ? "SIGUSR1" : stop_sig == SIGTERM ? "SIGTERM" : "SIGINT",
                     t->st.step, t->total_steps, cfg->train.run_dir);
         return TRAIN_STOPPED;
+    }
+    if (rc == 0 && early) { /* evaluated and saved at this step: no final pass */
+        if (rank0) {
+            char took[32];
+            fmt_duration(now_s() - t_start, took, sizeof took);
+            fprintf(stderr, "mtbert: done: %ld steps in %s (stopped early)\n", t->st.step - start_step, took);
+        }
+        return dump_params(t) ? 1 : 0;
     }
     if (rc == 0) {
         MetricSet ms = {0};

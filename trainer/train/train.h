@@ -39,6 +39,7 @@ typedef struct {
     double best_metric;
     long best_step;
     long nonfinite_skipped;
+    long evals_since_best;         /* early stopping: evaluations without an improvement */
 } TrainState;
 
 /* Evaluation results of one pass: name/value pairs like "topic.accuracy". */
