@@ -133,6 +133,9 @@ tasks.*.num_labels|exit|tasks.0.num_labels=4||
 tasks.*.loss_weight|weights|tasks.0.loss_weight=2||
 tasks.*.dropout|weights|tasks.0.dropout=0.4||
 tasks.*.oversample|weights|tasks.1.oversample=5|sampling.strategy=proportional
+tasks.*.batch_size|weights|tasks.0.batch_size=3||
+tasks.*.max_len|weights|tasks.1.max_len=8|tasks.1.data.eval=$D/train-*.h5
+tasks.*.lr_multiplier|weights|tasks.0.lr_multiplier=5||
 tasks.*.tag_scheme|metrics|tasks.1.tag_scheme=iob1||
 tasks.*.metric|ckpt|tasks.0.metric=macro_f1||
 tasks.*.data.train|weights|tasks.0.data.train=$D/dev-*.h5||

@@ -863,6 +863,49 @@ static void check_tasks(Ctx *c) {
     }
 }
 
+/* tasks[].batch_size / max_len: default data.*; a task's batches come from
+ * its data.train source, so tasks sharing one agree, and mixed batches
+ * (rows from every source in one batch of data.batch_size) take none. */
+static void check_task_batches(Ctx *c) {
+    Config *cfg = c->cfg;
+    for (int t = 0; t < cfg->model.ntasks; t++) {
+        TaskSetup *ts = &cfg->task[t];
+        char qb[96], ql[96];
+        snprintf(qb, sizeof qb, "tasks.%d.batch_size", t);
+        snprintf(ql, sizeof ql, "tasks.%d.max_len", t);
+        const YNode *mb = mark(c, qb), *ml = mark(c, ql);
+        if (!mb) ts->batch_size = cfg->data.batch_size;
+        if (!ml) ts->max_len = cfg->data.max_len;
+        if (cfg->data.mixed_batches && mb && ts->batch_size != cfg->data.batch_size)
+            diag(c, mb, "%s: per-task batch sizes need data.mixed_batches: false (a mixed batch is "
+                        "data.batch_size rows drawn from every task)", qb);
+        if (ml && ts->max_len > cfg->data.max_len)
+            diag(c, ml, "%s: %d is longer than data.max_len %d (the longest sequence the model is built for)",
+                 ql, ts->max_len, cfg->data.max_len);
+        for (int u = 0; u < t; u++) {
+            const TaskSetup *us = &cfg->task[u];
+            int same_train = ts->train && us->train && !strcmp(ts->train, us->train);
+            int same_eval = ts->eval && us->eval && !strcmp(ts->eval, us->eval);
+            /* an eval source is read in its first task's batches: only the length changes results */
+            int bad_train = same_train && (us->batch_size != ts->batch_size || us->max_len != ts->max_len);
+            if (!bad_train && !(same_eval && us->max_len != ts->max_len)) continue;
+            {
+                char ub[96], ul[96];
+                snprintf(ub, sizeof ub, "tasks.%d.batch_size", u);
+                snprintf(ul, sizeof ul, "tasks.%d.max_len", u);
+                const YNode *at = mb ? mb : ml ? ml : mark(c, ub) ? mark(c, ub) : mark(c, ul);
+                diag(c, at,
+                     "tasks.%d (%s) and tasks.%d (%s) read the same data.%s, so they share batches: "
+                     "give them the same %s (now %d x %d and %d x %d)", u,
+                     cfg->model.tasks[u].name, t, cfg->model.tasks[t].name, bad_train ? "train" : "eval",
+                     bad_train ? "batch_size and max_len" : "max_len", us->batch_size, us->max_len,
+                     ts->batch_size, ts->max_len);
+                break;
+            }
+        }
+    }
+}
+
 static void check_freeze(Ctx *c) {
     Config *cfg = c->cfg;
     int L = cfg->model.bert.num_hidden_layers;
@@ -1071,6 +1114,8 @@ static void check_all(Ctx *c) {
     if (cfg->eval.patience > 0 && !cfg->checkpoint.keep_best)
         diag(c, mark2(c, "eval.patience", "checkpoint.keep_best"),
              "eval.patience: early stopping keeps the best checkpoint as RUN/best; checkpoint.keep_best must be true");
+
+    check_task_batches(c);
 
     /* values that default to another key's */
     if (!mark(c, "optimizer.head_lr")) cfg->optimizer.head_lr = cfg->optimizer.lr;

@@ -38,6 +38,9 @@ typedef struct {
     int tag_scheme;              /* TagScheme; token tasks only */
     char *train, *eval;          /* HDF5 shard path or glob; NULL: none */
     char metric[MAX_NAME];       /* the task's main metric (resolved per type) */
+    int batch_size, max_len;     /* this task's batches: examples and tokens (resolved:
+                                    data.batch_size / data.max_len when not given) */
+    float lr_multiplier;         /* this task's head learns at head_lr x this; 1 */
 } TaskSetup;
 
 typedef struct {

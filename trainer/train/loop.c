@@ -133,11 +133,22 @@ int trainer_run(Trainer *t) {
             if (t->task_source[k] == s) { over += cfg->task[k].oversample; n++; }
         smp.oversample[s] = n ? over / n : 1.0;
     }
-    if (rank0) {
+    int uniform = 1; /* every task at data.batch_size */
+    for (int k = 0; k < nt; k++) uniform &= cfg->task[k].batch_size == cfg->data.batch_size;
+    if (rank0 && uniform) {
         fprintf(stderr, "mtbert: %s backend, %d rank%s, global batch %d = %d per rank x %d ranks x %d accumulation; "
                 "%ld steps (warm-up %ld)\n", t->ops->name, comm->world, comm->world > 1 ? "s" : "",
                 cfg->data.batch_size * comm->world * cfg->train.grad_accum, cfg->data.batch_size, comm->world,
                 cfg->train.grad_accum, t->total_steps, t->warmup_steps);
+    } else if (rank0) {
+        fprintf(stderr, "mtbert: %s backend, %d rank%s, per-task batches per rank:", t->ops->name, comm->world,
+                comm->world > 1 ? "s" : "");
+        for (int k = 0; k < nt; k++) fprintf(stderr, " %s %d", cfg->model.tasks[k].name, cfg->task[k].batch_size);
+        fprintf(stderr, " (a step: %d micro-batch%s per rank, each from the task the sampler draws) x %d ranks; "
+                "%ld steps (warm-up %ld)\n", cfg->train.grad_accum, cfg->train.grad_accum > 1 ? "es" : "",
+                comm->world, t->total_steps, t->warmup_steps);
+    }
+    if (rank0) {
         fprintf(stderr, "mtbert: run directory %s\n", cfg->train.run_dir);
     }
     double t_start = now_s(), t_last = t_start;

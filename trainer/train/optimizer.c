@@ -51,7 +51,10 @@ float optimizer_lr_scale(const Optimizer *opt, const Model *model, int i) {
     switch (t->group) {
     case GROUP_EMBEDDINGS: return powf(c->layer_decay, (float)(L + 1));
     case GROUP_LAYER: return powf(c->layer_decay, (float)(L - t->index));
-    case GROUP_HEAD: return c->head_lr > 0 && c->lr > 0 ? c->head_lr / c->lr : 1.0f;
+    case GROUP_HEAD: {
+        float mult = t->index >= 0 && t->index < MAX_TASKS && c->head_lr_mult[t->index] > 0 ? c->head_lr_mult[t->index] : 1.0f;
+        return (c->head_lr > 0 && c->lr > 0 ? c->head_lr / c->lr : 1.0f) * mult;
+    }
     default: return 1.0f;
     }
 }

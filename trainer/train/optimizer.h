@@ -14,6 +14,7 @@ typedef struct {
     float layer_decay;        /* 1 = off; lr x decay^(depth from the top) */
     float head_lr;            /* <= 0: same as lr */
     float head_weight_decay;  /* < 0: same as weight_decay */
+    float head_lr_mult[MAX_TASKS]; /* tasks[].lr_multiplier: task t's head lr x this; <= 0: 1 */
 } OptimConfig;
 
 typedef struct {
@@ -32,7 +33,7 @@ void optimizer_free(Optimizer *opt, const Model *model);
 
 /* Learning rate multiplier of tensor i relative to the base lr: layer-wise
  * decay for BERT parts (top layer decay^1 ... embeddings decay^(L+1)), 1 for
- * pooler, projection and heads (then head_lr/lr). */
+ * pooler, projection and heads (then head_lr/lr x the task's multiplier). */
 float optimizer_lr_scale(const Optimizer *opt, const Model *model, int i);
 
 /* One step with learning rate `lr` (the schedule's value for this step):

@@ -31,7 +31,9 @@ static int source_drop(Source *s) {
     return -1;
 }
 
-static int open_source(Trainer *t, Source *s, const char *path, int for_eval, char *err, size_t errlen) {
+/* The shards at `path`, read in batches of `task`'s batch_size and max_len
+ * (tasks sharing a path have the same: config.c checks). */
+static int open_source(Trainer *t, Source *s, const char *path, int task, int for_eval, char *err, size_t errlen) {
     Config *cfg = t->cfg;
     memset(s, 0, sizeof *s);
     s->path = strdup(path);
@@ -44,7 +46,7 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.world = for_eval ? 1 : t->comm->world;
     lc.seed = cfg->train.seed;
     /* mixed batches assemble each batch row by row from several sources */
-    lc.batch_size = !for_eval && cfg->data.mixed_batches ? 1 : cfg->data.batch_size;
+    lc.batch_size = !for_eval && cfg->data.mixed_batches ? 1 : cfg->task[task].batch_size;
     lc.shuffle = for_eval ? 0 : cfg->data.shuffle;
     lc.drop_last = 0;
     lc.bucket_batches = !for_eval && cfg->data.length_bucketing ? 16 : 0;
@@ -52,7 +54,7 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
     lc.vocab_hash = t->vocab_hash;
     lc.pad_id = t->vocab_pad_id;
     /* data.max_len applies: longer sequences are cut, the last kept position [SEP] */
-    lc.max_len = cfg->data.max_len;
+    lc.max_len = cfg->task[task].max_len;
     lc.sep_id = t->vocab_sep_id;
     lc.vocab_size = cfg->model.bert.vocab_size;
     s->loader = loader_open(&lc, err, errlen);
@@ -68,11 +70,13 @@ static int open_source(Trainer *t, Source *s, const char *path, int for_eval, ch
         goto fail;
     }
     if (loader_truncated(s->loader) && t->comm->rank == 0)
-        fprintf(stderr, "mtbert: %s: data.max_len %d cuts %lld of %s%lld examples (the shards hold up to %d tokens); "
-                "the last kept position becomes [SEP]\n", path, cfg->data.max_len,
+        fprintf(stderr, "mtbert: %s: %s %d cuts %lld of %s%lld examples (the shards hold up to %d tokens); "
+                "the last kept position becomes [SEP]\n", path,
+                cfg->task[task].max_len == cfg->data.max_len ? "data.max_len" : "the task's max_len", lc.max_len,
                 (long long)loader_truncated(s->loader), lc.world > 1 ? "rank 0's " : "",
                 (long long)loader_rank_count(s->loader), info->info.max_len);
     s->examples = loader_total_examples(s->loader);
+    s->batch_size = lc.batch_size;
     for (int k = 0; k < MAX_TASKS; k++) s->shard_task[k] = -1;
     return 0;
 fail:
@@ -152,7 +156,7 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
         for (int j = i; j < nt; j++)
             if (cfg->task[j].train && !strcmp(cfg->task[j].train, cfg->task[i].train)) members[nm++] = j;
         Source *s = &t->src[t->nsources];
-        if (open_source(t, s, cfg->task[i].train, 0, err, errlen)) return -1;
+        if (open_source(t, s, cfg->task[i].train, i, 0, err, errlen)) return -1;
         if (bind_tasks(t, s, members, nm, err, errlen)) return source_drop(s);
         for (int k = 0; k < nm; k++) t->task_source[members[k]] = t->nsources;
         t->nsources++;
@@ -169,7 +173,7 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
             for (int j = i; j < nt; j++)
                 if (cfg->task[j].eval && !strcmp(cfg->task[j].eval, cfg->task[i].eval)) members[nm++] = j;
             Source *s = &t->eval_src[t->neval];
-            if (open_source(t, s, cfg->task[i].eval, 1, err, errlen)) return -1;
+            if (open_source(t, s, cfg->task[i].eval, i, 1, err, errlen)) return -1;
             if (bind_tasks(t, s, members, nm, err, errlen)) return source_drop(s);
             t->neval++;
         }
@@ -383,9 +387,17 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         }
     }
     /* model */
+    /* the largest batch: a source's batch_size (x2 for similarity pairs);
+     * mixed batches are data.batch_size rows */
     int maxB = cfg->data.batch_size, maxT = cfg->data.max_len;
-    for (int s = 0; s < t->nsources; s++) if (t->src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
-    for (int s = 0; s < t->neval; s++) if (t->eval_src[s].has_similarity) maxB = 2 * cfg->data.batch_size;
+    for (int pass = 0; pass < 2; pass++) {
+        const Source *src = pass ? t->eval_src : t->src;
+        for (int s = 0; s < (pass ? t->neval : t->nsources); s++) {
+            int b = src[s].has_similarity ? 2 : 1;
+            int rows = b * (cfg->data.mixed_batches && !pass ? cfg->data.batch_size : src[s].batch_size);
+            if (rows > maxB) maxB = rows;
+        }
+    }
     for (int s = 0; s < t->nsources; s++) {
         int ml = loader_max_len(t->src[s].loader);
         if (ml > maxT) maxT = ml;
@@ -427,7 +439,8 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     }
     OptimConfig oc = {cfg->optimizer.lr, cfg->optimizer.weight_decay, cfg->optimizer.beta1, cfg->optimizer.beta2,
                       cfg->optimizer.eps, cfg->optimizer.max_grad_norm, cfg->optimizer.layer_decay,
-                      cfg->optimizer.head_lr, cfg->optimizer.head_weight_decay};
+                      cfg->optimizer.head_lr, cfg->optimizer.head_weight_decay, {0}};
+    for (int k = 0; k < cfg->model.ntasks; k++) oc.head_lr_mult[k] = cfg->task[k].lr_multiplier;
     if (optimizer_create(&t->opt, &t->model, &oc)) {
         fprintf(stderr, "mtbert: out of memory for the optimizer state\n");
         return 1;

@@ -22,6 +22,7 @@ typedef struct {
     int shard_task[MAX_TASKS];   /* model task t -> task index in the shards, or -1 */
     int has_similarity;
     int64_t examples;
+    int batch_size;              /* examples per loader batch (its tasks' batch_size; 1 for mixed batches) */
 } Source;
 
 /* Host buffers that turn a loader batch into a model batch (a similarity
