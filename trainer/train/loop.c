@@ -78,20 +78,20 @@ static int dump_params(Trainer *t) {
  * the batch shape and each row's global example index in the source's
  * shard set (shards in glob order). Rank R > 0 writes FILE.R. Single-task
  * (non-mixed) batches only. */
-/* Early stopping (eval.patience): said on stderr and in metrics.jsonl. */
-static void log_early_stop(const Trainer *t) {
+/* Early stopping (eval.patience): said on stderr and in the logs. */
+static void log_early_stop(Trainer *t) {
     const Config *cfg = t->cfg;
     if (t->comm->rank != 0) return;
     fprintf(stderr, "mtbert: early stopping at step %ld: eval.best_metric (%s) has not improved by more than %g "
             "in %ld evaluations; best %.6g at step %ld (%s/best)\n", t->st.step,
             cfg->eval.best_metric ? cfg->eval.best_metric : "mean", cfg->eval.min_delta, t->st.evals_since_best,
             t->st.best_metric, t->st.best_step, cfg->train.run_dir);
-    if (!t->jsonl) return;
-    fprintf(t->jsonl, "{\"event\": \"early_stop\", \"step\": %ld, \"best_step\": %ld, ", t->st.step, t->st.best_step);
-    if (isfinite(t->st.best_metric)) fprintf(t->jsonl, "\"best_metric\": %.6g", t->st.best_metric);
-    else fprintf(t->jsonl, "\"best_metric\": \"%g\"", t->st.best_metric);
-    fprintf(t->jsonl, ", \"evals_since_best\": %ld}\n", t->st.evals_since_best);
-    fflush(t->jsonl);
+    LogRecord r;
+    logrec_begin(&r, "early_stop", t->st.step);
+    logrec_add(&r, "best_step", (double)t->st.best_step, LOG_INT);
+    logrec_add(&r, "best_metric", t->st.best_metric, LOG_G);
+    logrec_add(&r, "evals_since_best", (double)t->st.evals_since_best, LOG_INT);
+    logbook_write(t->jsonl, &t->tb, &r);
 }
 
 static void batch_log(long step, int acc, int source, const LoaderBatch *lb, int rank) {
