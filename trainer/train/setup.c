@@ -384,6 +384,9 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
                 fprintf(stderr, "mtbert: data.max_len %d: the training shards hold at most %d tokens a sequence; "
                         "max_len %d is recorded\n", cfg->data.max_len, used, used);
             cfg->data.max_len = used;
+            /* and the tasks' lengths with it, so the recorded config loads (task max_len <= data.max_len) */
+            for (int k = 0; k < cfg->model.ntasks; k++)
+                if (cfg->task[k].max_len > used) cfg->task[k].max_len = used;
         }
     }
     /* model */
