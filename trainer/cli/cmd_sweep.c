@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
 #include "trainer/config/config.h"
 #include "util/fsutil.h"
@@ -143,15 +144,9 @@ static int number_of(const YNode *n, double *out) {
 
 static int cmd_expand(int argc, char **argv) {
     const char *sweep = NULL, *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        else if (argv[i][0] == '-' || sweep) {
-            fprintf(stderr, "mtbert sweep expand: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else sweep = argv[i];
-    }
+    const OptSpec opts[] = {{"out", OPT_STRING, &out, 0, 0, 0}};
+    int npos, pr = cli_parse("sweep expand", argc, argv, opts, 1, &sweep, 1, &npos, usage);
+    if (pr) return cli_exit(pr);
     if (!sweep || !out) { usage(stderr); return 2; }
     size_t len;
     char ferr[1200];
@@ -419,12 +414,10 @@ static void read_run(const char *dir, const char *run, Row *r) {
 }
 
 static int cmd_report(int argc, char **argv) {
-    if (argc != 1 || argv[0][0] == '-') {
-        if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) { usage(stdout); return 0; }
-        usage(stderr);
-        return 2;
-    }
-    const char *dir = argv[0];
+    const char *dir = NULL;
+    int npos, pr = cli_parse("sweep report", argc, argv, NULL, 0, &dir, 1, &npos, usage);
+    if (pr) return cli_exit(pr);
+    if (!dir) { usage(stderr); return 2; }
     char path[4096];
     snprintf(path, sizeof path, "%s/index.tsv", dir);
     FILE *f = fopen(path, "r");
@@ -470,8 +463,9 @@ int cmd_sweep(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "expand")) return cmd_expand(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
+    /* argv[1] is the action: cli_parse reads argv[1..] of what it is given */
+    if (!strcmp(argv[1], "expand")) return cmd_expand(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report")) return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "mtbert sweep: unknown action '%s' (expand or report)\n", argv[1]);
     usage(stderr);
     return 2;

@@ -3,7 +3,6 @@
  * a tokenizer.json (data/tokenizer_json.h) when --vocab names one or a
  * folder holding one. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "data/tokenizer.h"
 #include "data/tokenizer_json.h"
+#include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
 
 static const char USAGE_LINES[] =
@@ -201,59 +201,29 @@ static int run_bench(const AnyTok *tok, const char *path, int repeat) {
     return rc;
 }
 
+/* usage_error as cli_parse's usage callback (it prints to stderr only on a bad option) */
+static void usage_for(FILE *f) {
+    if (f == stdout) usage(f);
+    else usage_error();
+}
+
 int cmd_tokenize(int argc, char **argv) {
-    enum { O_VOCAB = 1, O_CASED, O_TOKENS, O_INPUT, O_BENCH, O_REPEAT, O_HELP, O_MAXW };
-    static const struct option opts[] = {
-        {"vocab", 1, 0, O_VOCAB}, {"cased", 0, 0, O_CASED}, {"tokens", 0, 0, O_TOKENS},
-        {"input", 1, 0, O_INPUT}, {"bench", 1, 0, O_BENCH}, {"repeat", 1, 0, O_REPEAT},
-        {"help", 0, 0, O_HELP},   {"max-word-chars", 1, 0, O_MAXW}, {0, 0, 0, 0}};
     const char *vocab = NULL, *input = NULL, *bench = NULL;
-    int cased = 0, as_tokens = 0, repeat = 5, max_word = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_VOCAB: vocab = optarg; break;
-        case O_CASED: cased = 1; break;
-        case O_TOKENS: as_tokens = 1; break;
-        case O_INPUT: input = optarg; break;
-        case O_BENCH: bench = optarg; break;
-        case O_REPEAT: {
-            char *e;
-            long v = strtol(optarg, &e, 10);
-            if (*e || v < 1 || v > 1000000) {
-                fprintf(stderr, "mtbert tokenize: --repeat wants a positive integer, got '%s'\n", optarg);
-                return 2;
-            }
-            repeat = (int)v;
-            break;
-        }
-        case O_MAXW: {
-            char *e;
-            long v = strtol(optarg, &e, 10);
-            if (*e || v < 1 || v > TOKENIZER_MAX_WORD_CHARS_LIMIT) {
-                fprintf(stderr, "mtbert tokenize: --max-word-chars wants 1..%d, got '%s'\n",
-                        TOKENIZER_MAX_WORD_CHARS_LIMIT, optarg);
-                return 2;
-            }
-            max_word = (int)v;
-            break;
-        }
-        case 'h':
-        case O_HELP: usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "mtbert tokenize: option '%s' needs a value\n", argv[optind - 1]);
-            usage_error();
-            return 2;
-        default:
-            fprintf(stderr, "mtbert tokenize: unknown option '%s'\n", argv[optind - 1]);
-            usage_error();
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "mtbert tokenize: unexpected argument '%s' (text is read from stdin or --input)\n",
-                argv[optind]);
+    int cased = 0, as_tokens = 0, repeat = 5, max_word = 0;
+    const OptSpec opts[] = {
+        {"vocab", OPT_STRING, &vocab, 0, 0, 0},
+        {"cased", OPT_FLAG, &cased, 0, 0, 1},
+        {"tokens", OPT_FLAG, &as_tokens, 0, 0, 1},
+        {"input", OPT_STRING, &input, 0, 0, 0},
+        {"bench", OPT_STRING, &bench, 0, 0, 0},
+        {"repeat", OPT_INT, &repeat, 1, 1000000, 0},
+        {"max-word-chars", OPT_INT, &max_word, 1, TOKENIZER_MAX_WORD_CHARS_LIMIT, 0},
+    };
+    const char *extra[1];
+    int npos, pr = cli_parse("tokenize", argc, argv, opts, sizeof opts / sizeof opts[0], extra, 1, &npos, usage_for);
+    if (pr) return cli_exit(pr);
+    if (npos) {
+        fprintf(stderr, "mtbert tokenize: unexpected argument '%s' (text is read from stdin or --input)\n", extra[0]);
         usage_error();
         return 2;
     }
