@@ -400,20 +400,17 @@ static const char *pooling_name(int p) {
     return p == POOL_CLS ? "cls" : p == POOL_MAX ? "max" : p == POOL_POOLER ? "pooler" : "mean";
 }
 
-/* Tensors of one group set as safetensors, host copies, names mapped. */
-static int save_tensors(Model *m, const char *path, int (*want)(const ParamTensor *),
-                        void (*rename)(int family, const char *in, char *out, size_t n), char *err, size_t errlen) {
+int model_dir_write_tensors(Model *m, const char *path, ModelTensorName name, void *ctx, char *err, size_t errlen) {
     int n = 0;
     StWriteTensor *w = calloc(m->table.n ? m->table.n : 1, sizeof *w);
-    char (*names)[160] = calloc(m->table.n ? m->table.n : 1, sizeof *names);
+    char (*names)[256] = calloc(m->table.n ? m->table.n : 1, sizeof *names);
     float *host = malloc(sizeof(float) * m->table.total);
     int rc = -1;
     if (!w || !names || !host) { snprintf(err, errlen, "%s: out of memory", path); goto out; }
     m->ops->to_host(host, m->params, sizeof(float) * m->table.total);
     for (int i = 0; i < m->table.n; i++) {
         const ParamTensor *t = &m->table.t[i];
-        if (!want(t)) continue;
-        rename(m->cfg.bert.family, t->name, names[n], sizeof names[n]);
+        if (!name(m, t, ctx, names[n], sizeof names[n])) continue;
         w[n].name = names[n];
         w[n].dtype = ST_F32;
         w[n].ndim = t->ndim;
@@ -431,29 +428,32 @@ out:
     return rc;
 }
 
-static int is_encoder(const ParamTensor *t) {
-    return t->group == GROUP_EMBEDDINGS || t->group == GROUP_LAYER || t->group == GROUP_POOLER;
-}
-static int is_projection(const ParamTensor *t) { return t->group == GROUP_PROJECTION; }
-static int is_head(const ParamTensor *t) { return t->group == GROUP_HEAD || t->group == GROUP_LOSS_WEIGHTS; }
 /* the family's bare base-model names (trainer/model/family.c), as its
  * AutoModel class saves them: "embeddings.*", "encoder.layer.N.*", ... */
-static void bare_hf_name(int family, const char *in, char *out, size_t n) {
+static int encoder_name(const Model *m, const ParamTensor *t, void *ctx, char *out, size_t n) {
+    (void)ctx;
+    if (t->group != GROUP_EMBEDDINGS && t->group != GROUP_LAYER && t->group != GROUP_POOLER) return 0;
+    int family = m->cfg.bert.family;
     char hf[256];
-    family_hf_name(family, in, hf, sizeof hf);
+    family_hf_name(family, t->name, hf, sizeof hf);
     const char *prefix = family_get(family)->prefix;
     const char *src = strncmp(hf, prefix, strlen(prefix)) ? hf : hf + strlen(prefix);
-    size_t len = strlen(src) < n ? strlen(src) : n - 1;
-    memcpy(out, src, len);
-    out[len] = 0;
+    snprintf(out, n, "%s", src);
+    return 1;
 }
-static void dense_name(int family, const char *in, char *out, size_t n) {
-    (void)family;
-    snprintf(out, n, "linear.%s", strrchr(in, '.') + 1);
+/* sentence-transformers' Dense module: linear.weight / linear.bias */
+static int dense_name(const Model *m, const ParamTensor *t, void *ctx, char *out, size_t n) {
+    (void)m, (void)ctx;
+    if (t->group != GROUP_PROJECTION) return 0;
+    snprintf(out, n, "linear.%s", strrchr(t->name, '.') + 1);
+    return 1;
 }
-static void same_name(int family, const char *in, char *out, size_t n) {
-    (void)family;
-    snprintf(out, n, "%s", in);
+/* heads and learned loss weights under their own names */
+static int head_name(const Model *m, const ParamTensor *t, void *ctx, char *out, size_t n) {
+    (void)m, (void)ctx;
+    if (t->group != GROUP_HEAD && t->group != GROUP_LOSS_WEIGHTS) return 0;
+    snprintf(out, n, "%s", t->name);
+    return 1;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -526,7 +526,7 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
     if (write_json(p, json_loads(cfg, 0, NULL), err, errlen)) { free(cfg); return -1; }
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    if (save_tensors(m, p, is_encoder, bare_hf_name, err, errlen)) return -1;
+    if (model_dir_write_tensors(m, p, encoder_name, NULL, err, errlen)) return -1;
     if (save_tokenizer(dir, vocab_path, do_lower_case, max_seq_length, err, errlen)) return -1;
 
     /* sentence-transformers: Transformer at the root, then Pooling, Dense, Normalize */
@@ -568,7 +568,7 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
             return -1;
         }
         snprintf(p, sizeof p, "%s/2_Dense/model.safetensors", dir);
-        if (save_tensors(m, p, is_projection, dense_name, err, errlen)) { json_decref(mods); return -1; }
+        if (model_dir_write_tensors(m, p, dense_name, NULL, err, errlen)) { json_decref(mods); return -1; }
     }
     if (mc->normalize) {
         json_array_append_new(mods, json_pack("{s:i, s:s, s:s, s:s}", "idx", idx++, "name", "3", "path", "3_Normalize",
@@ -612,5 +612,5 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
                                 mc->embedding_dim, "tasks", tasks), err, errlen))
         return -1;
     snprintf(p, sizeof p, "%s/mtbert_heads.safetensors", dir);
-    return save_tensors(m, p, is_head, same_name, err, errlen);
+    return model_dir_write_tensors(m, p, head_name, NULL, err, errlen);
 }

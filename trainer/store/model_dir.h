@@ -67,6 +67,12 @@ typedef struct {
     const char *tag_scheme;
 } LabelNames;
 
+/* Write the model's parameters as a safetensors file (F32, host copies,
+ * atomically): `name` picks each tensor, writing the name to store it under
+ * into out (1) or skipping it (0). 0, or -1 with a message in err. */
+typedef int (*ModelTensorName)(const Model *m, const ParamTensor *t, void *ctx, char *out, size_t n);
+int model_dir_write_tensors(Model *m, const char *path, ModelTensorName name, void *ctx, char *err, size_t errlen);
+
 /* Write `m` as a model folder: config.json, model.safetensors (Hugging
  * Face BertModel names), the tokenizer copied from `vocab_path` (a name
  * ending in .json: as tokenizer.json, with a vocab.txt beside it copied

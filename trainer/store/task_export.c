@@ -9,7 +9,6 @@
 #include "trainer/model/params.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/hf_config.h"
-#include "trainer/store/safetensors.h"
 #include "util/fsutil.h"
 
 /* The head in front of which transformers' own sequence class puts nothing
@@ -176,49 +175,32 @@ static int write_task_config(const Model *m, int task, const LabelNames *labels,
  * family prefix ("bert.encoder.layer.0..."), the pooler where the class has
  * one, the projection as "dense.*" (remote class), the head as
  * "classifier.*". */
-static int write_task_weights(Model *m, int task, const char *path, char *err, size_t errlen) {
+static int task_tensor_name(const Model *m, const ParamTensor *t, void *ctx, char *out, size_t n) {
+    int task = *(const int *)ctx, native;
     const ModelConfig *mc = &m->cfg;
-    int token = task_kind(mc->tasks[task].type)->head == HEAD_TOKEN, native;
+    int token = task_kind(mc->tasks[task].type)->head == HEAD_TOKEN;
     task_export_class(mc, task, &native);
-    int n = 0, rc = -1;
-    StWriteTensor *w = calloc((size_t)m->table.n + 1, sizeof *w);
-    char (*names)[192] = calloc((size_t)m->table.n + 1, sizeof *names);
-    float *host = malloc(sizeof(float) * m->table.total);
-    if (!w || !names || !host) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto out;
+    const char *leaf = strrchr(t->name, '.') + 1; /* weight / bias */
+    switch (t->group) {
+    case GROUP_POOLER:
+        if (token) return 0; /* <Family>ForTokenClassification has no pooler */
+        /* fall through */
+    case GROUP_EMBEDDINGS:
+    case GROUP_LAYER: family_hf_name(mc->bert.family, t->name, out, n); return 1;
+    case GROUP_PROJECTION:
+        if (native || token) return 0;
+        snprintf(out, n, "dense.%s", leaf);
+        return 1;
+    case GROUP_HEAD:
+        if (t->index != task) return 0;
+        snprintf(out, n, "classifier.%s", leaf);
+        return 1;
+    default: return 0;
     }
-    m->ops->to_host(host, m->params, sizeof(float) * m->table.total);
-    for (int i = 0; i < m->table.n; i++) {
-        const ParamTensor *t = &m->table.t[i];
-        const char *leaf = strrchr(t->name, '.') + 1; /* weight / bias */
-        if (t->group == GROUP_EMBEDDINGS || t->group == GROUP_LAYER) {
-            family_hf_name(mc->bert.family, t->name, names[n], sizeof names[n]);
-        } else if (t->group == GROUP_POOLER) {
-            if (token) continue; /* <Family>ForTokenClassification has no pooler */
-            family_hf_name(mc->bert.family, t->name, names[n], sizeof names[n]);
-        } else if (t->group == GROUP_PROJECTION && !native && !token) {
-            snprintf(names[n], sizeof names[n], "dense.%s", leaf);
-        } else if (t->group == GROUP_HEAD && t->index == task) {
-            snprintf(names[n], sizeof names[n], "classifier.%s", leaf);
-        } else {
-            continue;
-        }
-        w[n].name = names[n];
-        w[n].dtype = ST_F32;
-        w[n].ndim = t->ndim;
-        w[n].shape[0] = t->shape[0];
-        w[n].shape[1] = t->shape[1];
-        w[n].data = host + t->offset;
-        n++;
-    }
-    const char *meta[] = {"format", "pt", NULL};
-    rc = st_write(path, w, n, meta, err, errlen);
-out:
-    free(w);
-    free(names);
-    free(host);
-    return rc;
+}
+
+static int write_task_weights(Model *m, int task, const char *path, char *err, size_t errlen) {
+    return model_dir_write_tensors(m, path, task_tensor_name, &task, err, errlen);
 }
 
 /* dir/name into p, or -1 with a message when it does not fit */
