@@ -3,13 +3,8 @@
 # JSON object per line with labels from the task's label set and one tag per
 # word; encode gives one row of floats per line and the same embeddings
 # after export; bad input gets a named error and exit 2.
-set -u
-bin=${MTBERT_BIN:?}
-src=${MTBERT_SOURCE:?}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+bin=$BIN src=$SRC work=$T
 "$bin" prepare --synthetic "$work/d" --train 300 --dev 30 >/dev/null 2>&1 || fail "prepare"
 args=(--set model.hidden_size=32 --set model.num_layers=1 --set model.num_heads=2 --set model.intermediate_size=64
       --set "model.vocab=$work/d/vocab.txt" --set train.epochs=0 --set train.steps=15 --set eval.every=0

@@ -8,13 +8,8 @@
 # expected entities are seqeval's for that tag sequence (docs/metrics.md):
 #   I-PER I-PER I-PER   conlleval PER:0-2   iob1 PER:0-2   iob2 none
 #   B-PER B-PER B-PER   conlleval and iob2 PER:0-0 PER:1-1 PER:2-2   iob1 PER:1-1 PER:2-2
-set -u
-bin=${MTBERT_BIN:?}
-src=${MTBERT_SOURCE:?}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+bin=$BIN src=$SRC work=$T
 "$bin" prepare --synthetic "$work/d" --train 100 --dev 20 >/dev/null 2>&1 || fail "prepare"
 args=(--set model.hidden_size=16 --set model.num_layers=1 --set model.num_heads=2 --set model.intermediate_size=32
       --set "model.vocab=$work/d/vocab.txt" --set train.epochs=0 --set train.steps=2 --set eval.every=0

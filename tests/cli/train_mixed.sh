@@ -3,13 +3,8 @@
 # TSV, NER from CoNLL), data.mixed_batches=true puts rows of both in every
 # batch (every logged step has both task losses); with false each step
 # trains one source (one task loss per step).
-set -u
-bin=${MTBERT_BIN:?}
-src=${MTBERT_SOURCE:?}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+bin=$BIN src=$SRC work=$T
 "$bin" prepare --synthetic "$work/syn" --train 400 --dev 40 >/dev/null 2>&1 || fail "prepare --synthetic"
 python3 - "$work/syn/train.jsonl" > "$work/topic.tsv" <<'PY' || fail "tsv"
 import json, sys
