@@ -44,7 +44,7 @@ expect_err "j.jsonl:2: invalid JSON" --format jsonl "$T/j.jsonl"
 printf 'g\tf\ty\t1\t4.0\tAnna won\tAnna played\ng\tf\ty\t2\tfour\ta\tb\n' >"$T/p.tsv"
 expect_err "p.tsv:2: column 4: expected a score" --format pairs "$T/p.tsv"
 expect_err "unknown --format" --format yaml "$T/p.tsv"
-expect_err "--max-len expects" --format pairs --max-len 2 "$T/p.tsv"
+expect_err "--max-len: '2' is not an integer in [3, 1048576]" --format pairs --max-len 2 "$T/p.tsv"
 
 # truncation is reported with counts
 printf 'positive\tAnna played brilliantly in Paris on Monday with Marco Rossi\n' >"$T/long.tsv"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,15 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
     long v = strtol(s, &end, 10);
     if (!*s || *end || errno || v < lo || v > hi) return -1;
     *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v)) return -1;
+    *out = v;
     return 0;
 }
 
@@ -65,6 +75,13 @@ int cli_parse(const char *cmd, int argc, char **argv, const OptSpec *opts, int n
             l->v[l->n++] = optarg;
             break;
         }
+        case OPT_DOUBLE:
+            if (parse_double(optarg, o->dst)) {
+                fprintf(stderr, "mtbert %s: --%s: '%s' is not a number\n", cmd, o->name, optarg);
+                if (usage) usage(stderr);
+                return CLI_BAD;
+            }
+            break;
         case OPT_INT:
             if (parse_int(optarg, o->lo, o->hi, o->dst)) {
                 char range[96];

@@ -11,6 +11,7 @@ typedef enum {
     OPT_STRING, /* *(const char **)dst = the value */
     OPT_INT,    /* *(int *)dst = the value, an integer in [lo, hi] */
     OPT_LIST,   /* repeatable: appended to the StrList at dst */
+    OPT_DOUBLE, /* *(double *)dst = the value, a finite number */
 } OptKind;
 
 typedef struct {

@@ -1,6 +1,5 @@
 /* cmd_prepare.c — `mtbert prepare`: raw corpus -> tokenized HDF5 shards,
  * and `mtbert prepare --synthetic DIR`: the demo data set. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "data/synthetic.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_json.h"
+#include "trainer/cli/args.h"
 #include "trainer/cli/cli.h"
 
 static void usage(FILE *f) {
@@ -100,17 +100,6 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *v) {
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || x < lo || x > hi) {
-        fprintf(stderr, "mtbert prepare: %s expects an integer in %ld..%ld, got '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 /* --write-manifest: the manifest of existing shards, one per set; every
  * shard of a set must be given (their headers say how many there are). */
 static int write_manifests(int n, const char *const *files, int quiet) {
@@ -162,130 +151,79 @@ out:
     return rc;
 }
 
-enum {
-    O_FORMAT = 1000, O_INPUT, O_ENCODING, O_SKIP_BAD, O_TASK, O_LABELS, O_LABEL_PART, O_TAG_COL, O_IOB, O_SEP,
-    O_LABEL_FIRST, O_LABEL_LAST, O_TEXT_COL, O_TEXT_B_COL, O_LABEL_COL, O_SCORE_COL, O_TOKENS_KEY, O_TAGS_KEY,
-    O_PAIR_COLS, O_SCORE_SCALE, O_VOCAB, O_NO_LOWER, O_LOWER, O_MAX_LEN, O_LABEL_ALL, O_OUT, O_NAME, O_SHARDS,
-    O_QUIET, O_SYNTH, O_SEED, O_TRAIN, O_DEV, O_WRITE_MANIFEST
-};
+/* Appends a repeatable option's values to out[0..*n) (at most cap); -1 when they do not fit. */
+static int take_list(const StrList *l, const char **out, int cap, int *n) {
+    for (int i = 0; i < l->n; i++) {
+        if (*n == cap) return -1;
+        out[(*n)++] = l->v[i];
+    }
+    return 0;
+}
 
 int cmd_prepare(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"format", 1, 0, O_FORMAT}, {"input", 1, 0, O_INPUT}, {"encoding", 1, 0, O_ENCODING},
-        {"skip-bad", 0, 0, O_SKIP_BAD}, {"task", 1, 0, O_TASK}, {"labels", 1, 0, O_LABELS},
-        {"label-part", 1, 0, O_LABEL_PART}, {"tag-column", 1, 0, O_TAG_COL}, {"iob1-to-iob2", 0, 0, O_IOB},
-        {"sep", 1, 0, O_SEP}, {"label-first", 0, 0, O_LABEL_FIRST}, {"label-last", 0, 0, O_LABEL_LAST},
-        {"text-column", 1, 0, O_TEXT_COL}, {"text-b-column", 1, 0, O_TEXT_B_COL}, {"label-column", 1, 0, O_LABEL_COL},
-        {"score-column", 1, 0, O_SCORE_COL}, {"tokens-key", 1, 0, O_TOKENS_KEY}, {"tags-key", 1, 0, O_TAGS_KEY},
-        {"pair-columns", 1, 0, O_PAIR_COLS}, {"score-scale", 1, 0, O_SCORE_SCALE}, {"vocab", 1, 0, O_VOCAB},
-        {"tokenizer", 1, 0, O_VOCAB},
-        {"no-lower-case", 0, 0, O_NO_LOWER}, {"lower-case", 0, 0, O_LOWER}, {"max-len", 1, 0, O_MAX_LEN},
-        {"label-all-wordpieces", 0, 0, O_LABEL_ALL}, {"out", 1, 0, O_OUT}, {"name", 1, 0, O_NAME},
-        {"shards", 1, 0, O_SHARDS}, {"quiet", 0, 0, O_QUIET}, {"synthetic", 1, 0, O_SYNTH}, {"seed", 1, 0, O_SEED},
-        {"train", 1, 0, O_TRAIN}, {"dev", 1, 0, O_DEV}, {"help", 0, 0, 'h'},
-        {"write-manifest", 0, 0, O_WRITE_MANIFEST}, {0, 0, 0, 0},
-    };
-    const char *inputs[64];
-    int n_inputs = 0;
+    StrList input_opts = {0}, task_opts = {0}, label_opts = {0};
     const char *format = NULL, *vocab = NULL, *out_dir = ".", *name = NULL, *synth_dir = NULL;
-    const char *task_specs[SHARD_MAX_TASKS], *label_specs[SHARD_MAX_TASKS];
-    int n_tasks = 0, n_labels = 0;
     const char *sep = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL, *score_col = NULL;
     const char *tokens_key = NULL, *tags_key = NULL, *pair_cols = NULL, *label_part = NULL, *encoding = NULL;
-    long tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
+    int tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
     int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0, write_manifest = 0;
     double score_scale = 1.0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return 0;
-        case O_FORMAT: format = optarg; break;
-        case O_INPUT:
-            if (n_inputs == 64) {
-                fprintf(stderr, "mtbert prepare: at most 64 inputs\n");
-                return 2;
-            }
-            inputs[n_inputs++] = optarg;
-            break;
-        case O_ENCODING: encoding = optarg; break;
-        case O_SKIP_BAD: skip_bad = 1; break;
-        case O_TASK:
-            if (n_tasks == SHARD_MAX_TASKS) {
-                fprintf(stderr, "mtbert prepare: at most %d tasks\n", SHARD_MAX_TASKS);
-                return 2;
-            }
-            task_specs[n_tasks++] = optarg;
-            break;
-        case O_LABELS:
-            if (n_labels == SHARD_MAX_TASKS) {
-                fprintf(stderr, "mtbert prepare: too many --labels\n");
-                return 2;
-            }
-            label_specs[n_labels++] = optarg;
-            break;
-        case O_LABEL_PART: label_part = optarg; break;
-        case O_TAG_COL:
-            if (parse_int("--tag-column", optarg, 1, 63, &tag_column)) return 2;
-            break;
-        case O_IOB: iob = 1; break;
-        case O_SEP: sep = optarg; break;
-        case O_LABEL_FIRST: label_first = 1; break;
-        case O_LABEL_LAST: label_first = 0; break;
-        case O_TEXT_COL: text_col = optarg; break;
-        case O_TEXT_B_COL: text_b_col = optarg; break;
-        case O_LABEL_COL: label_col = optarg; break;
-        case O_SCORE_COL: score_col = optarg; break;
-        case O_TOKENS_KEY: tokens_key = optarg; break;
-        case O_TAGS_KEY: tags_key = optarg; break;
-        case O_PAIR_COLS: pair_cols = optarg; break;
-        case O_SCORE_SCALE: {
-            char *end;
-            score_scale = strtod(optarg, &end);
-            if (!*optarg || *end) {
-                fprintf(stderr, "mtbert prepare: --score-scale expects a number, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case O_VOCAB: vocab = optarg; break;
-        case O_NO_LOWER: lower = 0; break;
-        case O_LOWER: lower = 1; break;
-        case O_MAX_LEN:
-            if (parse_int("--max-len", optarg, 3, 1 << 20, &max_len)) return 2;
-            break;
-        case O_LABEL_ALL: label_all = 1; break;
-        case O_OUT: out_dir = optarg; break;
-        case O_NAME: name = optarg; break;
-        case O_SHARDS:
-            if (parse_int("--shards", optarg, 1, 99999, &shards)) return 2;
-            break;
-        case O_QUIET: quiet = 1; break;
-        case O_WRITE_MANIFEST: write_manifest = 1; break;
-        case O_SYNTH: synth_dir = optarg; break;
-        case O_SEED:
-            if (parse_int("--seed", optarg, 0, 0x7fffffffL, &seed)) return 2;
-            break;
-        case O_TRAIN:
-            if (parse_int("--train", optarg, 0, 100000000L, &n_train)) return 2;
-            break;
-        case O_DEV:
-            if (parse_int("--dev", optarg, 0, 100000000L, &n_dev)) return 2;
-            break;
-        default:
-            fprintf(stderr, "mtbert prepare: unknown or incomplete option '%s' (see mtbert prepare --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
+    const OptSpec opts[] = {
+        {"format", OPT_STRING, &format, 0, 0, 0},
+        {"input", OPT_LIST, &input_opts, 0, 0, 0},
+        {"encoding", OPT_STRING, &encoding, 0, 0, 0},
+        {"skip-bad", OPT_FLAG, &skip_bad, 0, 0, 1},
+        {"task", OPT_LIST, &task_opts, 0, 0, 0},
+        {"labels", OPT_LIST, &label_opts, 0, 0, 0},
+        {"label-part", OPT_STRING, &label_part, 0, 0, 0},
+        {"tag-column", OPT_INT, &tag_column, 1, 63, 0},
+        {"iob1-to-iob2", OPT_FLAG, &iob, 0, 0, 1},
+        {"sep", OPT_STRING, &sep, 0, 0, 0},
+        {"label-first", OPT_FLAG, &label_first, 0, 0, 1},
+        {"label-last", OPT_FLAG, &label_first, 0, 0, 0},
+        {"text-column", OPT_STRING, &text_col, 0, 0, 0},
+        {"text-b-column", OPT_STRING, &text_b_col, 0, 0, 0},
+        {"label-column", OPT_STRING, &label_col, 0, 0, 0},
+        {"score-column", OPT_STRING, &score_col, 0, 0, 0},
+        {"tokens-key", OPT_STRING, &tokens_key, 0, 0, 0},
+        {"tags-key", OPT_STRING, &tags_key, 0, 0, 0},
+        {"pair-columns", OPT_STRING, &pair_cols, 0, 0, 0},
+        {"score-scale", OPT_DOUBLE, &score_scale, 0, 0, 0},
+        {"vocab", OPT_STRING, &vocab, 0, 0, 0},
+        {"tokenizer", OPT_STRING, &vocab, 0, 0, 0},
+        {"no-lower-case", OPT_FLAG, &lower, 0, 0, 0},
+        {"lower-case", OPT_FLAG, &lower, 0, 0, 1},
+        {"max-len", OPT_INT, &max_len, 3, 1 << 20, 0},
+        {"label-all-wordpieces", OPT_FLAG, &label_all, 0, 0, 1},
+        {"out", OPT_STRING, &out_dir, 0, 0, 0},
+        {"name", OPT_STRING, &name, 0, 0, 0},
+        {"shards", OPT_INT, &shards, 1, 99999, 0},
+        {"quiet", OPT_FLAG, &quiet, 0, 0, 1},
+        {"synthetic", OPT_STRING, &synth_dir, 0, 0, 0},
+        {"seed", OPT_INT, &seed, 0, 0x7fffffff, 0},
+        {"train", OPT_INT, &n_train, 0, 100000000, 0},
+        {"dev", OPT_INT, &n_dev, 0, 100000000, 0},
+        {"write-manifest", OPT_FLAG, &write_manifest, 0, 0, 1},
+    };
+    enum { MAX_INPUTS = 64 };
+    const char *pos[argc > 0 ? argc : 1]; /* input files (or --write-manifest's shards) */
+    const char *inputs[MAX_INPUTS], *task_specs[SHARD_MAX_TASKS], *label_specs[SHARD_MAX_TASKS];
+    int npos = 0, n_inputs = 0, n_tasks = 0, n_labels = 0;
+    int pr = cli_parse("prepare", argc, argv, opts, sizeof opts / sizeof opts[0], pos, argc, &npos, usage);
+    int many_inputs = take_list(&input_opts, inputs, MAX_INPUTS, &n_inputs);
+    int many_tasks = take_list(&task_opts, task_specs, SHARD_MAX_TASKS, &n_tasks);
+    int many_labels = take_list(&label_opts, label_specs, SHARD_MAX_TASKS, &n_labels);
+    free(input_opts.v), free(task_opts.v), free(label_opts.v);
+    if (pr) return cli_exit(pr);
+    if (write_manifest) return write_manifests(npos, pos, quiet);
+    for (int i = 0; i < npos && !many_inputs; i++) {
+        if (n_inputs == MAX_INPUTS) many_inputs = 1;
+        else inputs[n_inputs++] = pos[i];
     }
-    if (write_manifest) return write_manifests(argc - optind, (const char *const *)argv + optind, quiet);
-    for (int i = optind; i < argc; i++) {
-        if (n_inputs == 64) {
-            fprintf(stderr, "mtbert prepare: at most 64 inputs\n");
-            return 2;
-        }
-        inputs[n_inputs++] = argv[i];
+    if (many_inputs || many_tasks || many_labels) {
+        fprintf(stderr, "mtbert prepare: at most %d %s\n", many_inputs ? MAX_INPUTS : SHARD_MAX_TASKS,
+                many_inputs ? "inputs" : many_tasks ? "tasks" : "--labels");
+        return 2;
     }
     char err[2048];
     double t0 = now();
@@ -295,7 +233,7 @@ int cmd_prepare(int argc, char **argv) {
             fprintf(stderr, "mtbert prepare: --synthetic takes no input files\n");
             return 2;
         }
-        if (!quiet) printf("synthetic data: seed %ld, %ld train + %ld dev examples -> %s\n", seed, n_train, n_dev, synth_dir);
+        if (!quiet) printf("synthetic data: seed %d, %d train + %d dev examples -> %s\n", seed, n_train, n_dev, synth_dir);
         if (synth_make_dataset(synth_dir, (uint64_t)seed, n_train, n_dev, max_len > 0 ? (int)max_len : 64, (int)shards,
                                !quiet, err, sizeof err)) {
             fprintf(stderr, "mtbert prepare: %s\n", err);
@@ -392,7 +330,7 @@ int cmd_prepare(int argc, char **argv) {
     /* ---- tasks */
     PrepareOptions po;
     prepare_options_default(&po);
-    if (max_len > 0) po.max_len = (int)max_len;
+    if (max_len > 0) po.max_len = max_len;
     po.label_all_wordpieces = label_all;
     po.score_scale = (float)score_scale;
     po.skip_bad = skip_bad;
@@ -515,7 +453,7 @@ int cmd_prepare(int argc, char **argv) {
         shard_data_free(&d);
         goto done;
     }
-    if (!quiet) printf("wrote %ld shard%s to %s in %.2f s\n", shards, shards == 1 ? "" : "s", out_dir, now() - t0);
+    if (!quiet) printf("wrote %d shard%s to %s in %.2f s\n", shards, shards == 1 ? "" : "s", out_dir, now() - t0);
     shard_data_free(&d);
     rc = 0;
 done:
