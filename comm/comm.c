@@ -1,6 +1,7 @@
 #include "comm/comm.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,47 @@ int comm_allreduce_max_int(Comm *c, int *x, size_t n) {
     return 0;
 #else
     (void)x;
+    return -1;
+#endif
+}
+
+int comm_allgather(Comm *c, const void *send, size_t bytes, void *recv, size_t cap, size_t *counts) {
+    if (c->world <= 1) {
+        if (bytes > cap) return -1;
+        if (bytes) memmove(recv, send, bytes);
+        if (counts) counts[0] = bytes;
+        return 0;
+    }
+#ifdef MTBERT_HAVE_MPI
+    if (bytes > (size_t)INT32_MAX) return -1;
+    int mine = (int)bytes, W = c->world;
+    int *cnt = malloc(sizeof(int) * 2 * (size_t)W);
+    if (!cnt) return -1;
+    int *displ = cnt + W;
+    if (MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        free(cnt);
+        fprintf(stderr, "comm: MPI_Allgather of the sizes failed\n");
+        return -1;
+    }
+    size_t total = 0;
+    for (int r = 0; r < W; r++) {
+        displ[r] = (int)total;
+        total += (size_t)cnt[r];
+        if (counts) counts[r] = (size_t)cnt[r];
+    }
+    if (total > cap || total > (size_t)INT32_MAX) { /* every rank sees the same total */
+        free(cnt);
+        return -1;
+    }
+    int rc = MPI_Allgatherv(send, mine, MPI_BYTE, recv, cnt, displ, MPI_BYTE, MPI_COMM_WORLD);
+    free(cnt);
+    if (rc != MPI_SUCCESS) {
+        fprintf(stderr, "comm: MPI_Allgatherv failed\n");
+        return -1;
+    }
+    return 0;
+#else
+    (void)send; (void)bytes; (void)recv; (void)cap; (void)counts;
     return -1;
 #endif
 }

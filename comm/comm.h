@@ -57,6 +57,14 @@ int comm_allreduce_mean(Comm *c, float *x, size_t n, size_t bucket);
 int comm_allreduce_sum_double(Comm *c, double *x, size_t n);
 /* Max of ints over ranks (host): agreeing on an error or a stop. */
 int comm_allreduce_max_int(Comm *c, int *x, size_t n);
+/* All-gather of host buffers in rank order: rank r's `bytes` bytes of
+ * `send` land at recv + (sum of the lower ranks' byte counts); ranks may
+ * send different sizes. counts (world entries, may be NULL) receives every
+ * rank's byte count; recv must hold cap bytes, and -1 (on every rank) when
+ * the total does not fit. Host memory also in GPU training (the callers
+ * gather small host arrays, e.g. contrastive embeddings, over MPI). A
+ * world of one copies. 0 or -1. */
+int comm_allgather(Comm *c, const void *send, size_t bytes, void *recv, size_t cap, size_t *counts);
 int comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
 int comm_barrier(Comm *c);
 /* End the whole job now with this exit code (no rank is left waiting). */

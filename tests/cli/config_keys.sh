@@ -16,6 +16,12 @@ export OMP_NUM_THREADS=1
 
 synthetic "$T/data" --train 24 --dev 8 --seed 3
 D=$T/data
+# contrastive task keys: pair shards whose task is named topic (tasks.0 turns contrastive)
+. "$(dirname "$0")/lib/pairs.sh"
+mkpairs "$D/train.jsonl" pos >"$T/pairs.tsv"
+"$BIN" prepare --format pairs --pair-columns 0,1,2 --task topic:similarity --vocab "$D/vocab.txt" --max-len 32 \
+    --out "$T/pairs" --name train --quiet "$T/pairs.tsv" >/dev/null 2>&1 || fail "prepare --format pairs"
+CTR="tasks.0.type=contrastive tasks.0.num_labels=1 tasks.0.data.train=$T/pairs/train-*.h5 tasks.0.data.eval=$T/pairs/train-*.h5"
 cat >"$T/base.yaml" <<EOF
 model:
   vocab: $D/vocab.txt
@@ -138,6 +144,9 @@ tasks.*.max_len|weights|tasks.1.max_len=8|tasks.1.data.eval=$D/train-*.h5
 tasks.*.lr_multiplier|weights|tasks.0.lr_multiplier=5||
 tasks.*.tag_scheme|metrics|tasks.1.tag_scheme=iob1||
 tasks.*.metric|ckpt|tasks.0.metric=macro_f1||
+tasks.*.loss|weights|tasks.0.loss=cosent|$CTR
+tasks.*.scale|weights|tasks.0.scale=5|$CTR
+tasks.*.symmetric|weights|tasks.0.symmetric=true|$CTR
 tasks.*.data.train|weights|tasks.0.data.train=$D/dev-*.h5||
 tasks.*.data.eval|metrics|tasks.0.data.eval=$D/train-*.h5||
 data.max_len|weights|data.max_len=8||

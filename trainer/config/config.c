@@ -6,6 +6,7 @@
  * checked against the table of config_schema.c and stored -> cross-key
  * checks. Problems are collected, sorted by place and printed together. */
 #include "trainer/config/config.h"
+#include "trainer/model/contrastive.h"
 #include "trainer/model/task_kind.h"
 #include "kernels/ops.h"
 
@@ -802,6 +803,26 @@ static int task_or_report(Ctx *c, const YNode *at, const char *path, const char 
     return -1;
 }
 
+/* tasks[].loss / scale / symmetric: a contrastive task's loss (contrastive.h);
+ * refused on other kinds, symmetric on a loss other than mnrl. */
+static void check_contrastive_keys(Ctx *c, int t, const char *p) {
+    const TaskConfig *tc = &c->cfg->model.tasks[t];
+    const TaskSetup *ts = &c->cfg->task[t];
+    static const char *const keys[] = {"loss", "scale", "symmetric"};
+    /* the resolved dump writes the defaults for every task: only other values are refused */
+    int set[3] = {ts->ctr_loss != CTR_MNRL, ts->ctr_scale != CTR_DEFAULT_SCALE, ts->ctr_symmetric != 0};
+    char q[96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(q, sizeof q, "%s.%s", p, keys[i]);
+        const YNode *at = mark(c, q);
+        if (at && set[i] && !task_external_loss(tc->type))
+            diag(c, at, "%s: only a contrastive task has a contrastive loss; this is a %s task", q, type_name(tc->type));
+    }
+    snprintf(q, sizeof q, "%s.symmetric", p);
+    if (task_external_loss(tc->type) && ts->ctr_symmetric && ts->ctr_loss != CTR_MNRL && mark(c, q))
+        diag(c, mark(c, q), "%s: the symmetric term belongs to loss mnrl (multiple negatives ranking)", q);
+}
+
 static void check_tasks(Ctx *c) {
     Config *cfg = c->cfg;
     for (int t = 0; t < cfg->model.ntasks; t++) {
@@ -834,8 +855,9 @@ static void check_tasks(Ctx *c) {
         const YNode *mn = mark(c, qn), *ml = mark(c, ql);
         if (!task_has_head(tc->type)) {
             if ((mn && tc->num_labels != 1) || (ml && ts->nlabels))
-                diag(c, mn ? mn : ml, "%s: a sentence_similarity task predicts one score: num_labels is 1 "
-                                      "and it has no labels", p);
+                diag(c, mn ? mn : ml, "%s: a %s task %s: num_labels is 1 and it has no labels", p,
+                     type_name(tc->type), task_external_loss(tc->type) ? "trains embeddings, it has no classes"
+                                                                        : "predicts one score");
             tc->num_labels = 1;
         } else {
             if (ts->nlabels && mn && tc->num_labels != ts->nlabels)
@@ -851,6 +873,7 @@ static void check_tasks(Ctx *c) {
         if (task_kind(tc->type)->head != HEAD_TOKEN && ts->tag_scheme != TAG_CONLLEVAL && mark(c, q))
             diag(c, mark(c, q), "%s: only a token_classification task reads entities from tags; "
                                 "this is a %s task", q, type_name(tc->type));
+        check_contrastive_keys(c, t, p);
         snprintf(q, sizeof q, "%s.metric", p);
         if (!ts->metric[0]) {
             snprintf(ts->metric, sizeof ts->metric, "%s", config_task_metrics(tc->type)[0]);

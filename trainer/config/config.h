@@ -41,6 +41,9 @@ typedef struct {
     int batch_size, max_len;     /* this task's batches: examples and tokens (resolved:
                                     data.batch_size / data.max_len when not given) */
     float lr_multiplier;         /* this task's head learns at head_lr x this; 1 */
+    int ctr_loss;                /* contrastive tasks: CtrLoss (mnrl, cosent, angle) */
+    float ctr_scale;             /* contrastive: logits = scale x similarity; 20 */
+    int ctr_symmetric;           /* contrastive mnrl: add the positive -> anchors term */
 } TaskSetup;
 
 typedef struct {

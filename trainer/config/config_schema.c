@@ -19,6 +19,7 @@ static const char *const e_decay[] = {"linear", "cosine", "constant", NULL};
 static const char *const e_backend[] = {"auto", "cpu", "cuda", NULL};
 static const char *const e_prec[] = {"fp32", "bf16", NULL};
 static const char *const e_nonfinite[] = {"skip", "stop", NULL};
+static const char *const e_ctr_loss[] = {"mnrl", "cosent", "angle", NULL}; /* CtrLoss order */
 
 #define INF HUGE_VAL
 #define C(field) BASE_CONFIG, offsetof(Config, field)
@@ -62,6 +63,9 @@ const KeyDef config_keys[] = {
     {"task", "max_len", K_INT, S(max_len), 2, 65536, 0, NULL, NULL},
     {"task", "lr_multiplier", K_FLOAT, S(lr_multiplier), 0, 1e6, OPEN_MIN, NULL, "1.0"},
     {"task", "tag_scheme", K_ENUM, S(tag_scheme), 0, 0, 0, e_tag, "conlleval"},
+    {"task", "loss", K_ENUM, S(ctr_loss), 0, 0, 0, e_ctr_loss, "mnrl"},
+    {"task", "scale", K_FLOAT, S(ctr_scale), 0, 1e6, OPEN_MIN, NULL, "20"},
+    {"task", "symmetric", K_BOOL, S(ctr_symmetric), 0, 0, 0, NULL, "false"},
     {"task", "metric", K_NAME, S(metric), 0, 0, 0, NULL, NULL},
     {"task", "data", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
     {"task.data", "train", K_STR, S(train), 0, 0, 0, NULL, NULL},

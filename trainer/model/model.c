@@ -172,6 +172,7 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
         if (task_uses_embedding(tc->type)) m->sentence_needed = 1;
         if (!task_has_head(tc->type)) {
             m->sim_cos[t] = AF(&a, maxB);
+            if (with_grads && task_external_loss(tc->type)) m->ext_grad[t] = AF(&a, (size_t)maxB * D);
             continue;
         }
         size_t in = is_token_task(tc) ? C : D;
@@ -237,7 +238,7 @@ size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int m
     for (int t = 0; t < cfg->ntasks; t++) {
         const TaskConfig *tc = &cfg->tasks[t];
         size_t rows = is_token_task(tc) ? N : B;
-        if (!task_has_head(tc->type)) { f += B; continue; }
+        if (!task_has_head(tc->type)) { f += B + (with_grads && task_external_loss(tc->type) ? B * D : 0); continue; }
         size_t in = is_token_task(tc) ? C : D;
         if (tc->dropout > 0) f += rows * in;
         f += 2 * rows * tc->num_labels + 2 * rows;
@@ -278,6 +279,7 @@ void model_free(Model *m) {
         ops->free(m->losses[t]);
         ops->free(m->d_labels[t]);
         ops->free(m->sim_cos[t]);
+        ops->free(m->ext_grad[t]);
     }
     free(m->host_scratch);
     params_free(&m->table);
@@ -457,6 +459,8 @@ float model_forward(Model *m, const Batch *b) {
         m->task_loss[t] = 0.0f;
         m->task_count[t] = 0;
         m->task_weight[t] = tc->loss_weight * (lv ? expf(-logvar[t]) : 1.0f);
+        m->ext_rows[t] = 0;
+        if (task_external_loss(tc->type)) continue; /* model_set_embedding_loss brings it */
         if (task_kind(tc->type)->head == HEAD_COSINE) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             if (P <= 0 || !b->sim_scores[t]) continue;
@@ -624,6 +628,14 @@ void model_backward(Model *m, const Batch *b, float scale) {
         const TaskConfig *tc = &m->cfg.tasks[t];
         if (!m->task_count[t]) continue;
         float s = scale * m->task_weight[t] / (m->task_norm[t] > 0 ? m->task_norm[t] : (float)m->task_count[t]);
+        if (task_external_loss(tc->type)) {
+            int r0 = m->ext_row0[t], n = m->ext_rows[t];
+            if (n <= 0 || !m->ext_grad[t]) continue;
+            o->scale(m->ext_grad[t], s, (size_t)n * D);
+            o->accumulate(m->dembed + (size_t)r0 * D, m->ext_grad[t], (size_t)n * D);
+            sentence_used = 1;
+            continue;
+        }
         if (task_kind(tc->type)->head == HEAD_COSINE) {
             int P = b->sim_npairs[t], r0 = b->sim_row0[t];
             o->to_host(m->host_scratch, m->sim_cos[t], sizeof(float) * P);
@@ -714,6 +726,20 @@ void model_backward(Model *m, const Batch *b, float scale) {
     /* the padding token's row never learns (padding_idx in Hugging Face) */
     int pad = bc->pad_token_id;
     if (pad >= 0 && pad < bc->vocab_size) o->zero(dwte + (size_t)pad * E, sizeof(float) * E);
+}
+
+int model_set_embedding_loss(Model *m, int task, float loss, int count, const float *grad, int row0, int rows) {
+    if (task < 0 || task >= m->cfg.ntasks || !task_external_loss(m->cfg.tasks[task].type)) return -1;
+    if (row0 < 0 || rows < 0 || row0 + rows > m->B) return -1;
+    m->task_loss[task] = loss;
+    m->task_count[task] = count;
+    m->ext_row0[task] = row0;
+    m->ext_rows[task] = 0;
+    if (grad && m->ext_grad[task] && rows > 0) {
+        m->ops->to_device(m->ext_grad[task], grad, sizeof(float) * (size_t)rows * model_embedding_dim(m));
+        m->ext_rows[task] = rows;
+    }
+    return 0;
 }
 
 void model_zero_grad(Model *m) {

@@ -6,6 +6,8 @@
  *   sentence task t: e -> dropout -> Linear(D, V_t) -> cross-entropy
  *   token task t:    h -> dropout -> Linear(C, V_t) -> cross-entropy per token
  *   similarity task: cos(e[a_i], e[b_i]) vs score_i, mean squared error
+ *   external-loss task (contrastive): its loss and d(loss)/d(e rows) come
+ *                    from the caller (model_set_embedding_loss)
  *   total loss = sum_t weight_t * loss_t
  */
 #ifndef MTBERT_MODEL_H
@@ -87,6 +89,9 @@ typedef struct {
     float *logits[MAX_TASKS], *probs[MAX_TASKS], *losses[MAX_TASKS];
     int *d_labels[MAX_TASKS];
     float *sim_cos[MAX_TASKS];               /* (pairs) */
+    float *ext_grad[MAX_TASKS];              /* external-loss tasks: (maxB,D) d(loss)/d(final
+                                                embedding rows), backend memory (with grads) */
+    int ext_row0[MAX_TASKS], ext_rows[MAX_TASKS]; /* rows it covers; 0 rows: none this batch */
     /* gradients of activations (one layer's worth, reused top to bottom) */
     LayerActs dl;
     float *dx[2];                            /* (B,T,C) ping-pong: d(layer io) */
@@ -128,6 +133,18 @@ float *model_param(Model *m, const char *name);
 /* Forward pass; when `labels` are present computes each task's loss.
  * Returns the weighted total loss (host value). */
 float model_forward(Model *m, const Batch *b);
+/* External loss on the sentence embeddings, for task kinds with
+ * external_loss (contrastive): after model_forward, the caller reads the
+ * final embeddings (model_get_embeddings), computes task `task`'s loss and
+ * its gradient with respect to rows [row0, row0 + rows) of them, and hands
+ * both over here: task_loss = loss, task_count = count (the items the loss
+ * is a mean over; 1 for a loss of the whole batch). The next model_backward
+ * backpropagates scale x task_weight / norm x grad through the sentence
+ * path (norm: task_norm when set, else count), as it does for the
+ * similarity task's cosine gradient. grad (host, (rows, D)) is copied; NULL
+ * records the loss without a gradient (evaluation). Returns 0, or -1 when
+ * the task has no external loss or the rows are outside the batch. */
+int model_set_embedding_loss(Model *m, int task, float loss, int count, const float *grad, int row0, int rows);
 /* Backward of `scale` x total loss (scale = 1/grad_accum). Adds into grads.
  * Uses the activations of the last forward. */
 void model_backward(Model *m, const Batch *b, float scale);

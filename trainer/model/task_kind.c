@@ -8,17 +8,21 @@ static const char *const metrics_cls[] = {"accuracy", "macro_f1", "loss", NULL};
 static const char *const metrics_tok[] = {"entity_f1", "entity_precision", "entity_recall",
                                           "token_accuracy", "loss", NULL};
 static const char *const metrics_sim[] = {"spearman", "pearson", "loss", NULL};
+/* spearman / pearson: cosine vs the pairs' scores; top1: the positive ranked
+ * first among the eval batch's candidates; loss: the contrastive loss */
+static const char *const metrics_ctr[] = {"spearman", "pearson", "top1", "loss", NULL};
 
 /* Indexed by TaskType. */
 static const TaskKind kinds[] = {
-    {TASK_SENTENCE_CLS, "sentence_classification", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls},
-    {TASK_TOKEN_CLS, "token_classification", LABELS_TOKEN, HEAD_TOKEN, 1, metrics_tok},
-    {TASK_SIMILARITY, "sentence_similarity", LABELS_SCORE, HEAD_COSINE, 2, metrics_sim},
+    {TASK_SENTENCE_CLS, "sentence_classification", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls, 0},
+    {TASK_TOKEN_CLS, "token_classification", LABELS_TOKEN, HEAD_TOKEN, 1, metrics_tok, 0},
+    {TASK_SIMILARITY, "sentence_similarity", LABELS_SCORE, HEAD_COSINE, 2, metrics_sim, 0},
+    {TASK_CONTRASTIVE, "contrastive", LABELS_SCORE, HEAD_COSINE, 2, metrics_ctr, 1},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
 const char *const task_kind_names[] = {"sentence_classification", "token_classification",
-                                       "sentence_similarity", NULL};
+                                       "sentence_similarity", "contrastive", NULL};
 
 const TaskKind *task_kind(TaskType t) {
     return (int)t >= 0 && (int)t < NKINDS ? &kinds[t] : &kinds[0];

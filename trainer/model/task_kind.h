@@ -7,6 +7,13 @@
  *   sentence_classification  embedding e (B,D)   class (B)     accuracy
  *   token_classification     hidden h (B*T,C)    token (B,T)   entity_f1
  *   sentence_similarity      cos(e_a, e_b)       score (P)     spearman
+ *   contrastive              e_a, e_b (2P,D)     score (P)     spearman
+ *
+ * A kind with external_loss has its loss computed outside the model from
+ * the final embeddings of its rows (trainer/train/embed_loss.c: the
+ * contrastive losses of contrastive.h, on the batch all-gathered over
+ * ranks); the model takes the gradient back through
+ * model_set_embedding_loss (model.h).
  */
 #ifndef MTBERT_TASK_KIND_H
 #define MTBERT_TASK_KIND_H
@@ -19,7 +26,8 @@
 typedef enum {
     HEAD_SENTENCE = 0, /* Linear(D, V) on the sentence embedding, one row per example */
     HEAD_TOKEN = 1,    /* Linear(C, V) on the last hidden states, one row per token */
-    HEAD_COSINE = 2,   /* no parameters: cosine of the two sentences' embeddings */
+    HEAD_COSINE = 2,   /* no parameters: works on the embeddings of a pair's two rows
+                          (their cosine; for an external loss, the embeddings themselves) */
 } HeadKind;
 
 typedef struct {
@@ -29,6 +37,7 @@ typedef struct {
     HeadKind head;
     int sentences_per_example;     /* model batch rows per example: 2 for a pair */
     const char *const *metrics;    /* NULL-terminated; the first is the default main metric */
+    int external_loss;             /* 1: the loss is computed outside the model on the embeddings */
 } TaskKind;
 
 /* The kinds' names in TaskType order, NULL-terminated (the schema's enum). */
@@ -37,11 +46,13 @@ extern const char *const task_kind_names[];
 const TaskKind *task_kind(TaskType t);
 /* 0 and *t on a known name, -1 otherwise. */
 int task_kind_parse(const char *name, TaskType *t);
-/* "sentence_classification, token_classification or sentence_similarity" */
+/* "sentence_classification, token_classification, sentence_similarity or contrastive" */
 void task_kind_list(char *out, size_t len);
 /* Does the task have a Linear head (weights heads.NAME.*)? */
 static inline int task_has_head(TaskType t) { return task_kind(t)->head != HEAD_COSINE; }
 /* Does it need the pooled sentence embedding? */
 static inline int task_uses_embedding(TaskType t) { return task_kind(t)->head != HEAD_TOKEN; }
+/* Is its loss computed outside the model (model_set_embedding_loss)? */
+static inline int task_external_loss(TaskType t) { return task_kind(t)->external_loss; }
 
 #endif

@@ -48,6 +48,7 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
     double *sim_x[MAX_TASKS] = {0}, *sim_y[MAX_TASKS] = {0};
     size_t sim_n[MAX_TASKS] = {0}, sim_cap[MAX_TASKS] = {0};
     double loss_sum[MAX_TASKS] = {0}, loss_cnt[MAX_TASKS] = {0};
+    double top1_sum[MAX_TASKS] = {0}, top1_n[MAX_TASKS] = {0}; /* contrastive: in-batch top-1 per batch */
     for (int k = 0; k < nt; k++) {
         if (s->shard_task[k] < 0) continue;
         if (task_kind(mc->tasks[k].type)->head == HEAD_SENTENCE) cls_init(&cls[k], mc->tasks[k].num_labels);
@@ -69,8 +70,12 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
         Batch b;
         batch_convert(s, lb, mc, &t->buf, &b);
         model_forward(m, &b);
+        double top1[MAX_TASKS];
+        char err[512];
+        if (embed_losses(t, &b, 0, top1, err, sizeof err)) fprintf(stderr, "mtbert: evaluation: %s\n", err);
         for (int k = 0; k < nt; k++) {
             if (s->shard_task[k] < 0 || !m->task_count[k]) continue;
+            if (task_external_loss(mc->tasks[k].type)) { top1_sum[k] += top1[k]; top1_n[k] += 1; }
             loss_sum[k] += (double)m->task_loss[k] * m->task_count[k];
             loss_cnt[k] += m->task_count[k];
             const TaskConfig *tc = &mc->tasks[k];
@@ -139,6 +144,8 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
         } else {
             metricset_put(out, tc->name, "pearson", metric_pearson(sim_x[k], sim_y[k], sim_n[k]));
             metricset_put(out, tc->name, "spearman", metric_spearman(sim_x[k], sim_y[k], sim_n[k]));
+            if (task_external_loss(tc->type))
+                metricset_put(out, tc->name, "top1", top1_n[k] > 0 ? top1_sum[k] / top1_n[k] : NAN);
             free(sim_x[k]);
             free(sim_y[k]);
         }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trainer/model/task_kind.h"
 #include "trainer/train/checkpoint.h"
 #include "trainer/train/sampler.h"
 #include "trainer/train/schedule.h"
@@ -183,6 +184,14 @@ int trainer_run(Trainer *t) {
             }
             m->dropout_key = philox_key(cfg->train.seed, (uint64_t)draw, (uint64_t)comm->rank + 1);
             float loss = model_forward(m, &b);
+            /* contrastive tasks: their loss on the (all-gathered) batch's embeddings */
+            if (embed_losses(t, &b, 1, NULL, err, sizeof err)) {
+                fprintf(stderr, "mtbert: rank %d: %s at step %ld\n", comm->rank, err, step + 1);
+                comm_abort(comm, 1);
+            }
+            for (int k = 0; k < nt; k++)
+                if (task_external_loss(cfg->model.tasks[k].type) && m->task_count[k] && !isfinite(m->task_loss[k]))
+                    loss = NAN;
             /* data parallel: each task's loss and gradient are the mean over
              * its labelled items in the global batch (ranks' counts differ for
              * token tasks): rank r weighs its mean by W * count_r / global */

@@ -14,6 +14,14 @@ void batchbuf_free(BatchBuf *b);
 /* A mixed batch: row r from the source the sampler draws for (draw, r). */
 void batch_mixed(Trainer *t, const Sampler *smp, long draw, Batch *b, int64_t *real_tokens);
 
+/* embed_loss.c: after model_forward, the losses of the tasks with an
+ * external loss (contrastive) that have pairs in b, handed to the model
+ * for its backward. gather: all-gather the batch over the ranks (training;
+ * evaluation runs on rank 0 alone). top1 (MAX_TASKS, may be NULL) receives
+ * each such task's in-batch top-1 accuracy. 0, or -1 with err (a collective
+ * failed, no memory): the caller ends the job. */
+int embed_losses(Trainer *t, const Batch *b, int gather, double *top1, char *err, size_t errlen);
+
 /* evaluate.c */
 void metricset_put(MetricSet *m, const char *task, const char *what, double v);
 /* The number that decides the best checkpoint (higher is better); *ok = 0

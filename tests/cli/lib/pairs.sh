@@ -1,0 +1,40 @@
+# pairs.sh — sentence pairs for the contrastive tests (sourced; needs
+# common.sh's BIN and fail).
+#
+#   mkpairs JSONL MODE >TSV    score<TAB>a<TAB>b, one line per sentence of a
+#                              synthetic JSONL file (its "tokens"): b is a
+#                              without every third word, score the word
+#                              Jaccard of a and b. MODE pos: every line so;
+#                              mode mixed: odd lines pair a with the NEXT
+#                              sentence's b (low scores), for STS metrics.
+#   pair_shards TSV OUT NAME VOCAB   mtbert prepare --format pairs of the
+#                              TSV into OUT/NAME-*.h5, task 'pairs'
+#                              (similarity labels: the score), or fail.
+mkpairs() {
+    sed 's/.*"tokens":\[\([^]]*\)\].*/\1/; s/","/ /g; s/"//g' "$1" | awk -v mode="$2" '
+    function variant(s,   w, n, i, o) {
+        n = split(s, w, " "); o = ""
+        for (i = 1; i <= n; i++) if (i % 3) o = o (o == "" ? "" : " ") w[i]
+        return o
+    }
+    function jac(x, y,   a, b, na, nb, i, inter, uni, seen) {
+        na = split(x, a, " "); nb = split(y, b, " "); split("", seen); inter = 0; uni = 0
+        for (i = 1; i <= na; i++) if (!(a[i] in seen)) { seen[a[i]] = 1; uni++ }
+        for (i = 1; i <= nb; i++) {
+            if (seen[b[i]] == 1) { inter++; seen[b[i]] = 2 }
+            else if (!(b[i] in seen)) { seen[b[i]] = 3; uni++ }
+        }
+        return uni ? inter / uni : 0
+    }
+    { s[NR] = $0 }
+    END {
+        for (i = 1; i <= NR; i++) {
+            b = (mode == "mixed" && i % 2) ? variant(s[i % NR + 1]) : variant(s[i])
+            printf "%.4f\t%s\t%s\n", jac(s[i], b), s[i], b
+        }
+    }'
+}
+pair_shards() {
+    "$BIN" prepare --format pairs --pair-columns 0,1,2 --task pairs:similarity --vocab "$4" --max-len 32 \
+        --out "$2" --name "$3" --quiet "$1" >/dev/null 2>&1 || fail "prepare --format pairs $1"
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Contrastive tasks under data parallelism (CPU, MPI): in-batch negatives
+# come from every rank. `mpirun -np 2` with 8 pairs per rank and one process
+# with 16 pairs -- same seed and data, dropout and shuffling off, tiny model,
+# 4 steps -- must log the same loss and gradient norm at every step and end
+# with the same parameters (3e-5 relative, floor 1e-2: with lr = eps the
+# first update is about the gradient itself, and fp32 sums over 16 rows vs
+# 2 x 8 rows plus the MPI mean differ by up to ~1e-7 absolute in CoSENT's
+# gradient; a wrong scale or row order moves weights by ~1e-4), both
+# ranks bit-identical; for
+# loss mnrl, mnrl with the symmetric term, and cosent. The gradient norm
+# and the weights see the gradient's scale (clipping off, AdamW eps 1e-3, so
+# updates are not g/|g|): a rank that backpropagates its rows of the global
+# loss without grad_scale = world, or a gathered batch read in the wrong row
+# order, fails here. Control: one process with 8 pairs (no other rank's
+# negatives) logs a different loss. Skipped (77) without mpirun or MPI.
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/pairs.sh"
+command -v mpirun >/dev/null || { echo "SKIP: mpirun not found (install openmpi-bin)"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=1
+
+synthetic "$T/data" --train 64 --dev 8 --seed 3
+mkpairs "$T/data/train.jsonl" pos >"$T/train.tsv"
+pair_shards "$T/train.tsv" "$T/p" train "$T/data/vocab.txt"
+{
+    tiny_model_yaml "$T/data"
+    cat <<EOF
+tasks:
+  - name: pairs
+    type: contrastive
+    data: {train: "$T/p/train-*.h5"}
+data: {max_len: 32, shuffle: false}
+optimizer: {lr: 1e-3, eps: 1e-3, max_grad_norm: 0}
+train: {steps: 4, threads: 1, backend: cpu, seed: 7}
+logging: {every: 1}
+EOF
+} >"$T/c.yaml"
+SETS=(--set model.hidden_dropout=0 --set model.attention_dropout=0)
+
+records() { grep '"event": "train"' "$1/metrics.jsonl" | sed 's/"tokens_per_s": [^,]*, //'; }
+compare() { # name, extra --set options...
+    local name=$1
+    shift
+    local o=$T/$name
+    mkdir -p "$o/d1" "$o/d2"
+    FAIL_LOG=$o/e1
+    MTBERT_DUMP_PARAMS=$o/d1 timeout 120 "$BIN" train "$T/c.yaml" "${SETS[@]}" "$@" --set data.batch_size=16 \
+        --set "train.run_dir=$o/r1" >/dev/null 2>"$o/e1" || fail "$name: 1-process run"
+    FAIL_LOG=$o/e2
+    if ! MTBERT_DUMP_PARAMS=$o/d2 timeout 120 mpirun --oversubscribe -np 2 -x MTBERT_DUMP_PARAMS -x OMP_WAIT_POLICY \
+            -x OMP_NUM_THREADS "$BIN" train "$T/c.yaml" "${SETS[@]}" "$@" --set data.batch_size=8 \
+            --set "train.run_dir=$o/r2" >/dev/null 2>"$o/e2"; then
+        grep -q "this build has no MPI" "$o/e2" && { echo "SKIP: mtbert built without MPI"; exit 77; }
+        fail "$name: 2-rank run"
+    fi
+    grep -q "2 ranks, global batch 16 = 8 per rank x 2 ranks" "$o/e2" || fail "$name: the 2-rank run does not report 2 x 8"
+    local l1 l2
+    l1=$(records "$o/r1") l2=$(records "$o/r2")
+    [ "$(printf '%s\n' "$l1" | wc -l)" -eq 4 ] || fail "$name: expected 4 train records, got: $l1"
+    [ "$l1" = "$l2" ] || fail "$name: losses or gradient norms differ:$(diff <(printf '%s\n' "$l1") <(printf '%s\n' "$l2"))"
+    cmp -s "$o/d2/rank-0.bin" "$o/d2/rank-1.bin" || fail "$name: rank 1's parameters differ from rank 0's"
+    local res
+    res=$(paste <(od -An -v -tf4 -w4 "$o/d1/rank-0.bin") <(od -An -v -tf4 -w4 "$o/d2/rank-0.bin") | awk '
+        { a = $1 + 0; b = $2 + 0; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; if ((b < 0 ? -b : b) > m) m = b < 0 ? -b : b
+          if (m < 1e-2) m = 1e-2; r = d / m; if (r > mx) { mx = r; at = NR - 1 } n++ }
+        END { printf "%d %.3g %d\n", n, mx, at; exit !(n > 1000 && mx <= 3e-5) }') ||
+        fail "$name: parameters differ (n, max relative difference, index): $res"
+    echo "$name: losses and gradient norms equal, parameters within $(echo "$res" | cut -d' ' -f2)"
+}
+compare mnrl --set tasks.pairs.loss=mnrl
+compare symmetric --set tasks.pairs.loss=mnrl --set tasks.pairs.symmetric=true --set tasks.pairs.scale=10
+compare cosent --set tasks.pairs.loss=cosent
+
+# control: 8 pairs without the other rank's are another loss
+FAIL_LOG=$T/e8
+"$BIN" train "$T/c.yaml" "${SETS[@]}" --set data.batch_size=8 --set train.steps=1 --set "train.run_dir=$T/r8" \
+    >/dev/null 2>"$T/e8" || fail "8-pair run"
+a=$(records "$T/mnrl/r1" | head -1 | grep -o '"loss": [^,]*') b=$(records "$T/r8" | head -1 | grep -o '"loss": [^,]*')
+[ -n "$a" ] && [ "$a" != "$b" ] || fail "the 8-pair loss ($b) equals the 16-pair loss ($a): the comparison cannot tell"
+echo "mpi_contrastive: ok"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Contrastive tasks (type: contrastive, issue 18) end to end on synthetic
+# sentence pairs (b = a without every third word; the eval set mixes such
+# pairs with pairs of unrelated sentences, scored by word Jaccard):
+#   1. MNRL alone, 30 steps: the training loss goes down (mean of the last
+#      3 logged losses < half the mean of the first 3); the evaluation
+#      record has spearman, pearson, top1 in [-1, 1] / [0, 1] and a finite
+#      loss; the checkpoint encodes sentences (mtbert encode);
+#   2. CoSENT beside a sentence classifier and a token tagger in one run
+#      (each task its own source): every task's loss is logged and goes
+#      down from its first value, the run ends 0;
+#   3. refusals (exit 2, the key named): a contrastive key on another task
+#      kind, symmetric with cosent, an unknown loss, contrastive pairs in
+#      mixed batches.
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/pairs.sh"
+export OMP_NUM_THREADS=1
+
+synthetic "$T/data" --train 64 --dev 32 --seed 3
+D=$T/data
+mkpairs "$D/train.jsonl" pos >"$T/train.tsv"
+mkpairs "$D/dev.jsonl" mixed >"$T/dev.tsv"
+pair_shards "$T/train.tsv" "$T/p" train "$D/vocab.txt"
+pair_shards "$T/dev.tsv" "$T/p" dev "$D/vocab.txt"
+{
+    tiny_model_yaml "$D"
+    cat <<EOF
+tasks:
+  - name: pairs
+    type: contrastive
+    loss: mnrl
+    data: {train: "$T/p/train-*.h5", eval: "$T/p/dev-*.h5"}
+data: {batch_size: 16, max_len: 32}
+optimizer: {lr: 1e-3}
+train: {steps: 30, threads: 1, backend: cpu}
+logging: {every: 1}
+EOF
+} >"$T/c.yaml"
+
+# mean of the first / last 3 logged values of KEY in a metrics.jsonl
+loss_drop() { # file key -> "first last"
+    grep '"event": "train"' "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{ v[NR] = $2 }
+        END { if (NR < 6) { print "none"; exit } printf "%g %g\n", (v[1] + v[2] + v[3]) / 3, (v[NR] + v[NR-1] + v[NR-2]) / 3 }'
+}
+
+# ---- 1. MNRL alone ------------------------------------------------------
+"$BIN" train "$T/c.yaml" --set "train.run_dir=$T/r1" >/dev/null 2>"$T/stderr" || fail "MNRL run"
+read -r first last <<<"$(loss_drop "$T/r1/metrics.jsonl" loss.pairs)"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(a > 0 && b < a / 2) }' || fail "MNRL loss did not halve: $first -> $last"
+ev=$(grep '"event": "eval"' "$T/r1/metrics.jsonl" | tail -1)
+for k in spearman pearson top1 loss; do
+    v=$(grep -o "\"pairs.$k\": [0-9.e+-]*" <<<"$ev" | awk '{ print $2 }')
+    [ -n "$v" ] || fail "no pairs.$k in the eval record: $ev"
+    case $k in
+        top1) lo=0 ;;
+        loss) lo=0 ;;
+        *) lo=-1 ;;
+    esac
+    awk -v v="$v" -v lo="$lo" -v k="$k" 'BEGIN { exit !(v >= lo && (k == "loss" ? v < 1e6 : v <= 1)) }' ||
+        fail "pairs.$k = $v out of range"
+done
+printf 'the data was good\nhello world\n' | "$BIN" encode --model "$T/r1/latest" >"$T/emb" 2>"$T/stderr" ||
+    fail "encode of the contrastive checkpoint"
+[ "$(wc -l <"$T/emb")" = 2 ] && [ "$(head -1 "$T/emb" | wc -w)" = 32 ] || fail "encode wrote $(wc -l <"$T/emb") lines"
+echo "mnrl: loss $first -> $last; $(grep -o '"pairs.spearman": [0-9.e+-]*' <<<"$ev")"
+
+# ---- 2. CoSENT beside two other tasks -----------------------------------
+cat >"$T/m.yaml" <<EOF
+$(tiny_model_yaml "$D")
+tasks:
+  - name: pairs
+    type: contrastive
+    loss: cosent
+    data: {train: "$T/p/train-*.h5", eval: "$T/p/dev-*.h5"}
+  - name: topic
+    type: sentence_classification
+    num_labels: 5
+    data: {train: "$D/train-*.h5", eval: "$D/dev-*.h5"}
+  - name: ner
+    type: token_classification
+    num_labels: 9
+    data: {train: "$D/dev-*.h5"}
+data: {batch_size: 16, max_len: 32}
+sampling: {strategy: round_robin}
+optimizer: {lr: 1e-3}
+train: {steps: 30, threads: 1, backend: cpu}
+logging: {every: 3}
+EOF
+"$BIN" train "$T/m.yaml" --set "train.run_dir=$T/r2" >/dev/null 2>"$T/stderr" || fail "multi-task run"
+for k in pairs topic ner; do
+    read -r first last <<<"$(loss_drop "$T/r2/metrics.jsonl" "loss.$k")"
+    [ "$first" != none ] || fail "task $k: fewer than 6 logged losses"
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "task $k: loss did not go down: $first -> $last"
+done
+grep '"event": "eval"' "$T/r2/metrics.jsonl" | tail -1 | grep -q '"pairs.spearman"' || fail "multi-task eval has no pairs.spearman"
+grep '"event": "eval"' "$T/r2/metrics.jsonl" | tail -1 | grep -q '"topic.accuracy"' || fail "multi-task eval has no topic.accuracy"
+echo "multi-task: pairs, topic and ner losses go down"
+
+# ---- 3. refusals ---------------------------------------------------------
+refuse() { # message-fragment, --set options...
+    local want=$1
+    shift
+    "$BIN" train "$T/m.yaml" --set "train.run_dir=$T/bad" --set train.steps=1 "$@" >/dev/null 2>"$T/stderr"
+    local rc=$?
+    [ $rc = 2 ] || fail "$* : exit $rc, expected 2"
+    grep -q -- "$want" "$T/stderr" || fail "$* : no '$want' in the message"
+}
+refuse "tasks.1.scale: only a contrastive task" --set tasks.topic.scale=5
+refuse "tasks.1.loss: only a contrastive task" --set tasks.topic.loss=cosent
+refuse "tasks.0.symmetric: the symmetric term belongs to loss mnrl" --set tasks.pairs.symmetric=true
+refuse "tasks.0.loss" --set tasks.pairs.loss=infonce
+refuse "mixed_batches cannot include" --set data.mixed_batches=true
+echo "train_contrastive: ok"
