@@ -147,6 +147,7 @@ tasks.*.metric|ckpt|tasks.0.metric=macro_f1||
 tasks.*.loss|weights|tasks.0.loss=cosent|$CTR
 tasks.*.scale|weights|tasks.0.scale=5|$CTR
 tasks.*.symmetric|weights|tasks.0.symmetric=true|$CTR
+tasks.*.mini_batch|weights|tasks.0.mini_batch=2|$CTR
 tasks.*.data.train|weights|tasks.0.data.train=$D/dev-*.h5||
 tasks.*.data.eval|metrics|tasks.0.data.eval=$D/train-*.h5||
 data.max_len|weights|data.max_len=8||

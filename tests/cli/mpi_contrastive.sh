@@ -8,7 +8,8 @@
 # 2 x 8 rows plus the MPI mean differ by up to ~1e-7 absolute in CoSENT's
 # gradient; a wrong scale or row order moves weights by ~1e-4), both
 # ranks bit-identical; for
-# loss mnrl, mnrl with the symmetric term, and cosent. The gradient norm
+# loss mnrl, mnrl with the symmetric term, and cosent; and the same with
+# the 2 ranks' steps cached (tasks[].mini_batch 3). The gradient norm
 # and the weights see the gradient's scale (clipping off, AdamW eps 1e-3, so
 # updates are not g/|g|): a rank that backpropagates its rows of the global
 # loss without grad_scale = world, or a gathered batch read in the wrong row
@@ -49,7 +50,7 @@ compare() { # name, extra --set options...
         --set "train.run_dir=$o/r1" >/dev/null 2>"$o/e1" || fail "$name: 1-process run"
     FAIL_LOG=$o/e2
     if ! MTBERT_DUMP_PARAMS=$o/d2 timeout 120 mpirun --oversubscribe -np 2 -x MTBERT_DUMP_PARAMS -x OMP_WAIT_POLICY \
-            -x OMP_NUM_THREADS "$BIN" train "$T/c.yaml" "${SETS[@]}" "$@" --set data.batch_size=8 \
+            -x OMP_NUM_THREADS "$BIN" train "$T/c.yaml" "${SETS[@]}" "$@" ${R2:-} --set data.batch_size=8 \
             --set "train.run_dir=$o/r2" >/dev/null 2>"$o/e2"; then
         grep -q "this build has no MPI" "$o/e2" && { echo "SKIP: mtbert built without MPI"; exit 77; }
         fail "$name: 2-rank run"
@@ -71,6 +72,10 @@ compare() { # name, extra --set options...
 compare mnrl --set tasks.pairs.loss=mnrl
 compare symmetric --set tasks.pairs.loss=mnrl --set tasks.pairs.symmetric=true --set tasks.pairs.scale=10
 compare cosent --set tasks.pairs.loss=cosent
+# cached (GradCache) steps: 2 ranks x 8 pairs embedded in chunks of 3 (3 + 3 + 2), the
+# caches all-gathered, against 1 process x 16 uncached
+R2="--set tasks.pairs.mini_batch=3" compare cached-mnrl --set tasks.pairs.loss=mnrl
+R2="--set tasks.pairs.mini_batch=3" compare cached-cosent --set tasks.pairs.loss=cosent
 
 # control: 8 pairs without the other rank's are another loss
 FAIL_LOG=$T/e8

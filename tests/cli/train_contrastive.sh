@@ -11,7 +11,10 @@
 #      down from its first value, the run ends 0;
 #   3. refusals (exit 2, the key named): a contrastive key on another task
 #      kind, symmetric with cosent, an unknown loss, contrastive pairs in
-#      mixed batches.
+#      mixed batches, mini_batch on shared data or with uncertainty weighting;
+#   4. cached steps (mini_batch): equal to the uncached run with dropout
+#      off (logs, evaluation, weights); the model is built for the chunks
+#      (a batch refused for memory uncached fits cached).
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/pairs.sh"
 export OMP_NUM_THREADS=1
@@ -110,4 +113,43 @@ refuse "tasks.1.loss: only a contrastive task" --set tasks.topic.loss=cosent
 refuse "tasks.0.symmetric: the symmetric term belongs to loss mnrl" --set tasks.pairs.symmetric=true
 refuse "tasks.0.loss" --set tasks.pairs.loss=infonce
 refuse "mixed_batches cannot include" --set data.mixed_batches=true
+refuse "tasks.1.mini_batch: only a contrastive task" --set tasks.topic.mini_batch=4
+refuse "tasks.0.mini_batch: a cached (mini_batch) task needs data of its own" --set tasks.pairs.mini_batch=4 \
+    --set "tasks.ner.data.eval=$T/p/dev-*.h5"
+refuse "tasks.0.mini_batch: a cached (mini_batch) task cannot use loss_weighting" --set tasks.pairs.mini_batch=4 \
+    --set loss_weighting=uncertainty
+
+# ---- 4. cached steps (tasks[].mini_batch, GradCache) ---------------------
+# dropout off: 16 pairs in chunks of 5 (5 + 5 + 5 + 1) = the uncached step:
+# the same logged losses and gradient norms (clipping off, AdamW eps 1e-3
+# so that the update follows the gradient's size) and the same evaluation
+# (chunked too), to 1e-5 relative; weights within 1e-5 relative
+CS=(--set model.hidden_dropout=0 --set model.attention_dropout=0 --set train.steps=4 --set eval.every=2
+    --set optimizer.eps=1e-3 --set optimizer.max_grad_norm=0)
+mkdir -p "$T/du" "$T/dc"
+MTBERT_DUMP_PARAMS=$T/du "$BIN" train "$T/c.yaml" "${CS[@]}" --set "train.run_dir=$T/ru" >/dev/null 2>"$T/stderr" ||
+    fail "uncached run"
+MTBERT_DUMP_PARAMS=$T/dc "$BIN" train "$T/c.yaml" "${CS[@]}" --set tasks.pairs.mini_batch=5 --set "train.run_dir=$T/rc" \
+    >/dev/null 2>"$T/stderr" || fail "cached run"
+recs() { grep -E '"event": "(train|eval)"' "$1/metrics.jsonl" | sed 's/"tokens_per_s": [^,]*, //'; }
+[ "$(recs "$T/ru" | grep -c eval)" = 2 ] || fail "expected 2 eval records: $(recs "$T/ru")"
+# the same records and keys; every number within 1e-5 relative (the eval cosines are fp32 sums)
+[ "$(recs "$T/ru" | sed 's/: [0-9.e+-]*/: N/g')" = "$(recs "$T/rc" | sed 's/: [0-9.e+-]*/: N/g')" ] ||
+    fail "cached and uncached logs differ in their records:$(diff <(recs "$T/ru") <(recs "$T/rc"))"
+paste -d' ' <(recs "$T/ru" | grep -oE ': [0-9.e+-]+' | cut -c3-) <(recs "$T/rc" | grep -oE ': [0-9.e+-]+' | cut -c3-) |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; m = $1 < 0 ? -$1 : $1; if (m < 1e-3) m = 1e-3; if (d / m > 1e-5) bad = 1 }
+         END { exit bad }' || fail "cached and uncached logged numbers differ:$(diff <(recs "$T/ru") <(recs "$T/rc"))"
+res=$(paste <(od -An -v -tf4 -w4 "$T/du/rank-0.bin") <(od -An -v -tf4 -w4 "$T/dc/rank-0.bin") | awk '
+    { a = $1 + 0; b = $2 + 0; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; if ((b < 0 ? -b : b) > m) m = b < 0 ? -b : b
+      if (m < 1e-2) m = 1e-2; r = d / m; if (r > mx) mx = r; n++ }
+    END { printf "%d %.3g\n", n, mx; exit !(n > 1000 && mx <= 1e-5) }') || fail "cached weights differ (n, max rel): $res"
+# memory: the model is built for 2 x mini_batch rows (set-up's estimate, MTBERT_MEM_AVAILABLE_MIB):
+# 64 pairs need ~26 MiB uncached, ~2 MiB in chunks of 4
+MEM=(--set data.batch_size=64 --set train.steps=1 --set eval.every=0 --set tasks.pairs.data.eval=)
+MTBERT_MEM_AVAILABLE_MIB=10 "$BIN" train "$T/c.yaml" "${MEM[@]}" --set "train.run_dir=$T/rm1" >/dev/null 2>"$T/stderr"
+rc=$?
+[ $rc = 2 ] && grep -q "the model needs" "$T/stderr" || fail "64 uncached pairs in 10 MiB: exit $rc, expected 2"
+MTBERT_MEM_AVAILABLE_MIB=10 "$BIN" train "$T/c.yaml" "${MEM[@]}" --set tasks.pairs.mini_batch=4 \
+    --set "train.run_dir=$T/rm2" >/dev/null 2>"$T/stderr" || fail "64 pairs in chunks of 4 do not fit 10 MiB"
+echo "cached: logs equal to the uncached run, weights within $(echo "$res" | cut -d' ' -f2); 64 pairs fit in 10 MiB"
 echo "train_contrastive: ok"

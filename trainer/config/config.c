@@ -808,11 +808,12 @@ static int task_or_report(Ctx *c, const YNode *at, const char *path, const char 
 static void check_contrastive_keys(Ctx *c, int t, const char *p) {
     const TaskConfig *tc = &c->cfg->model.tasks[t];
     const TaskSetup *ts = &c->cfg->task[t];
-    static const char *const keys[] = {"loss", "scale", "symmetric"};
+    static const char *const keys[] = {"loss", "scale", "symmetric", "mini_batch"};
     /* the resolved dump writes the defaults for every task: only other values are refused */
-    int set[3] = {ts->ctr_loss != CTR_MNRL, ts->ctr_scale != CTR_DEFAULT_SCALE, ts->ctr_symmetric != 0};
+    int set[4] = {ts->ctr_loss != CTR_MNRL, ts->ctr_scale != CTR_DEFAULT_SCALE, ts->ctr_symmetric != 0,
+                  ts->ctr_mini_batch != 0};
     char q[96];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         snprintf(q, sizeof q, "%s.%s", p, keys[i]);
         const YNode *at = mark(c, q);
         if (at && set[i] && !task_external_loss(tc->type))
@@ -821,6 +822,21 @@ static void check_contrastive_keys(Ctx *c, int t, const char *p) {
     snprintf(q, sizeof q, "%s.symmetric", p);
     if (task_external_loss(tc->type) && ts->ctr_symmetric && ts->ctr_loss != CTR_MNRL && mark(c, q))
         diag(c, mark(c, q), "%s: the symmetric term belongs to loss mnrl (multiple negatives ranking)", q);
+    /* mini_batch: the cached step runs this task's batches alone, once per backward */
+    snprintf(q, sizeof q, "%s.mini_batch", p);
+    const YNode *mb = mark(c, q);
+    if (!mb || !ts->ctr_mini_batch || !task_external_loss(tc->type)) return;
+    if (c->cfg->loss_weighting == LOSS_WEIGHTING_UNCERTAINTY)
+        diag(c, mb, "%s: a cached (mini_batch) task cannot use loss_weighting: uncertainty", q);
+    for (int u = 0; u < c->cfg->model.ntasks; u++) {
+        const TaskSetup *us = &c->cfg->task[u];
+        if (u == t) continue;
+        if ((ts->train && us->train && !strcmp(ts->train, us->train)) || (ts->eval && us->eval && !strcmp(ts->eval, us->eval))) {
+            diag(c, mb, "%s: a cached (mini_batch) task needs data of its own; tasks.%d (%s) reads the same shards",
+                 q, u, c->cfg->model.tasks[u].name);
+            break;
+        }
+    }
 }
 
 static void check_tasks(Ctx *c) {

@@ -44,6 +44,7 @@ typedef struct {
     int ctr_loss;                /* contrastive tasks: CtrLoss (mnrl, cosent, angle) */
     float ctr_scale;             /* contrastive: logits = scale x similarity; 20 */
     int ctr_symmetric;           /* contrastive mnrl: add the positive -> anchors term */
+    int ctr_mini_batch;          /* contrastive: embed in chunks of this many pairs (GradCache); 0 off */
 } TaskSetup;
 
 typedef struct {

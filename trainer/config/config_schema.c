@@ -66,6 +66,7 @@ const KeyDef config_keys[] = {
     {"task", "loss", K_ENUM, S(ctr_loss), 0, 0, 0, e_ctr_loss, "mnrl"},
     {"task", "scale", K_FLOAT, S(ctr_scale), 0, 1e6, OPEN_MIN, NULL, "20"},
     {"task", "symmetric", K_BOOL, S(ctr_symmetric), 0, 0, 0, NULL, "false"},
+    {"task", "mini_batch", K_INT, S(ctr_mini_batch), 0, 1 << 20, 0, NULL, "0"},
     {"task", "metric", K_NAME, S(metric), 0, 0, 0, NULL, NULL},
     {"task", "data", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
     {"task.data", "train", K_STR, S(train), 0, 0, 0, NULL, NULL},

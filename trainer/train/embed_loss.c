@@ -140,3 +140,198 @@ int embed_losses(Trainer *t, const Batch *b, int gather, double *top1, char *err
     scratch_free(&s);
     return rc;
 }
+
+/* ---- cached (GradCache) steps: tasks[].mini_batch -----------------------
+ * A batch of P pairs is embedded in chunks of at most `mini` pairs, so the
+ * model holds the activations of 2 x mini rows, not 2P:
+ *   1. each chunk: forward, its (a; p) embedding block into a CtrCache;
+ *   2. the cache's anchors, positives, scores and text ids all-gathered over
+ *      the ranks (each array in rank order: concatenated they are the global
+ *      arrays), ctr_loss on the global batch for this rank's pairs;
+ *   3. each chunk again: forward (the same dropout key: the same masks),
+ *      its rows' gradient block to the model, backward (parameter
+ *      gradients add up over chunks).
+ * With dropout off this is the uncached step up to summation order (with
+ * dropout on, a chunk's rows draw other masks than in the full batch: mask
+ * elements are numbered within the model batch). */
+
+/* The task of b that trains cached (a contrastive task with mini_batch > 0
+ * and pairs in b), or -1. */
+int embed_cached_task(const Trainer *t, const Batch *b) {
+    const ModelConfig *mc = &t->cfg->model;
+    for (int k = 0; k < mc->ntasks; k++)
+        if (task_external_loss(mc->tasks[k].type) && t->cfg->task[k].ctr_mini_batch > 0 && b->sim_npairs[k] > 0)
+            return k;
+    return -1;
+}
+
+/* Sub-batch of pairs [ex0, ex0 + count) of task k: rows a then p, b's width. */
+static void chunk_batch(const Batch *b, int k, int ex0, int count, BatchBuf *buf, Batch *out) {
+    int P = b->sim_npairs[k], r0 = b->sim_row0[k], T = b->T;
+    batchbuf_reserve(buf, 2 * count, T);
+    for (int h = 0; h < 2; h++) {
+        size_t from = (size_t)(r0 + h * P + ex0) * T, to = (size_t)h * count * T, n = (size_t)count * T;
+        memcpy(buf->ids + to, b->input_ids + from, n * sizeof(int));
+        memcpy(buf->mask + to, b->mask + from, n * sizeof(int));
+        if (b->type_ids) memcpy(buf->types + to, b->type_ids + from, n * sizeof(int));
+        else memset(buf->types + to, 0, n * sizeof(int));
+    }
+    memset(out, 0, sizeof *out);
+    out->B = 2 * count;
+    out->T = T;
+    out->input_ids = buf->ids;
+    out->type_ids = buf->types;
+    out->mask = buf->mask;
+    out->sim_row0[k] = 0;
+    out->sim_npairs[k] = count;
+    out->sim_scores[k] = b->sim_scores[k] + ex0;
+}
+
+typedef struct {
+    CtrCache c;
+    BatchBuf buf;
+    float *emb, *block, *gA, *gP, *gS;
+    int64_t *ids, *gia, *gip;
+} Cached;
+
+static void cached_free(Cached *x) {
+    ctr_cache_free(&x->c);
+    batchbuf_free(&x->buf);
+    free(x->emb); free(x->block); free(x->gA); free(x->gP); free(x->gS); free(x->ids); free(x->gia); free(x->gip);
+}
+
+/* Pass 1: every chunk's embeddings (and text ids) into the cache. */
+static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
+    Model *m = &t->model;
+    for (int i = 0; i < ctr_cache_chunks(&x->c); i++) {
+        int ex0, cnt;
+        Batch sb;
+        ctr_cache_chunk(&x->c, i, &ex0, &cnt);
+        chunk_batch(b, k, ex0, cnt, &x->buf, &sb);
+        model_forward(m, &sb);
+        model_get_embeddings(m, x->emb);
+        for (int r = 0; r < 2 * cnt; r++) x->ids[r] = row_text_id(&sb, r);
+        ctr_cache_put(&x->c, i, x->emb, x->ids, CTR_NEG_EXAMPLE_MAJOR);
+    }
+}
+
+/* Pass 2: the loss of the global batch; the owned rows' gradient into
+ * x->c.dA / dP. 0 (res filled; res->loss NaN when the embeddings are not
+ * finite) or -1 with err (a collective failed, no memory). */
+static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *res, char *err, size_t errlen) {
+    const TaskSetup *ts = &t->cfg->task[k];
+    int P = x->c.n, D = x->c.d, W = t->comm->world, n = P, row0 = 0;
+    const float *A = x->c.A, *Pp = x->c.P, *S = b->sim_scores[k];
+    const int64_t *ia = x->c.ida, *ip = x->c.idp;
+    if (W > 1) {
+        int *cnt = calloc((size_t)W, sizeof(int));
+        size_t *bytes = calloc((size_t)W, sizeof(size_t));
+        int bad = !cnt || !bytes || comm_allgather(t->comm, &P, sizeof(int), cnt, sizeof(int) * (size_t)W, bytes);
+        n = 0;
+        for (int r = 0; !bad && r < W; r++) {
+            if (r < t->comm->rank) row0 += cnt[r];
+            n += cnt[r];
+        }
+        free(cnt);
+        free(bytes);
+        if (!bad) {
+            x->gA = malloc(sizeof(float) * (size_t)n * D);
+            x->gP = malloc(sizeof(float) * (size_t)n * D);
+            x->gS = malloc(sizeof(float) * (size_t)n);
+            x->gia = malloc(sizeof(int64_t) * (size_t)n);
+            x->gip = malloc(sizeof(int64_t) * (size_t)n);
+            size_t fb = sizeof(float) * (size_t)D;
+            bad = !x->gA || !x->gP || !x->gS || !x->gia || !x->gip ||
+                  comm_allgather(t->comm, x->c.A, fb * P, x->gA, fb * n, NULL) ||
+                  comm_allgather(t->comm, x->c.P, fb * P, x->gP, fb * n, NULL) ||
+                  comm_allgather(t->comm, S, sizeof(float) * P, x->gS, sizeof(float) * n, NULL) ||
+                  comm_allgather(t->comm, x->c.ida, sizeof(int64_t) * P, x->gia, sizeof(int64_t) * n, NULL) ||
+                  comm_allgather(t->comm, x->c.idp, sizeof(int64_t) * P, x->gip, sizeof(int64_t) * n, NULL);
+        }
+        if (bad) {
+            snprintf(err, errlen, "contrastive loss of task '%s' (mini_batch): the embedding all-gather failed",
+                     t->cfg->model.tasks[k].name);
+            return -1;
+        }
+        A = x->gA, Pp = x->gP, S = x->gS, ia = x->gia, ip = x->gip;
+    }
+    CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = S,
+                   .anchor_ids = ia, .positive_ids = ip};
+    CtrOptions o;
+    ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
+    o.scale = ts->ctr_scale;
+    o.symmetric = ts->ctr_symmetric;
+    o.grad_scale = (float)W;
+    char why[512];
+    if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, NULL, why, sizeof why)) res->loss = NAN;
+    return 0;
+}
+
+float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *err, size_t errlen) {
+    Model *m = &t->model;
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
+    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    Cached x;
+    memset(&x, 0, sizeof x);
+    x.emb = malloc(sizeof(float) * rows * D);
+    x.block = malloc(sizeof(float) * rows * D);
+    x.ids = malloc(sizeof(int64_t) * rows);
+    if (!x.emb || !x.block || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+        snprintf(err, errlen, "contrastive loss (mini_batch): out of host memory");
+        cached_free(&x);
+        return NAN;
+    }
+    cached_embed(t, b, k, &x);
+    CtrResult res;
+    if (cached_loss(t, b, k, &x, &res, err, errlen)) {
+        cached_free(&x);
+        return NAN;
+    }
+    err[0] = 0;
+    if (isfinite(res.loss)) /* a non-finite loss: no backward, the loop skips or stops the step */
+        for (int i = 0; i < ctr_cache_chunks(&x.c); i++) {
+            int ex0, cnt;
+            Batch sb;
+            ctr_cache_chunk(&x.c, i, &ex0, &cnt);
+            chunk_batch(b, k, ex0, cnt, &x.buf, &sb);
+            model_forward(m, &sb);
+            ctr_cache_grad(&x.c, i, CTR_NEG_EXAMPLE_MAJOR, x.block);
+            model_set_embedding_loss(m, k, (float)res.loss, 1, x.block, 0, 2 * cnt);
+            model_backward(m, &sb, scale);
+        }
+    model_set_embedding_loss(m, k, (float)res.loss, 1, NULL, 0, 0);
+    cached_free(&x);
+    return (float)res.loss;
+}
+
+int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top1) {
+    Model *m = &t->model;
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
+    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    Cached x;
+    memset(&x, 0, sizeof x);
+    x.emb = malloc(sizeof(float) * rows * D);
+    x.ids = malloc(sizeof(int64_t) * rows);
+    if (!x.emb || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+        cached_free(&x);
+        return -1;
+    }
+    cached_embed(t, b, k, &x);
+    /* the whole batch's block [a (P); p (P)] for the caller's cosines */
+    memcpy(emb, x.c.A, sizeof(float) * (size_t)P * D);
+    memcpy(emb + (size_t)P * D, x.c.P, sizeof(float) * (size_t)P * D);
+    const TaskSetup *ts = &t->cfg->task[k];
+    CtrBatch cb = {.n = P, .k = 0, .d = D, .anchors = x.c.A, .positives = x.c.P, .scores = b->sim_scores[k],
+                   .anchor_ids = x.c.ida, .positive_ids = x.c.idp};
+    CtrOptions o;
+    ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
+    o.scale = ts->ctr_scale;
+    o.symmetric = ts->ctr_symmetric;
+    CtrResult res;
+    char why[512];
+    if (ctr_loss(&cb, &o, 0, 0, &res, NULL, NULL, NULL, why, sizeof why)) res.loss = NAN, res.top1 = NAN;
+    model_set_embedding_loss(m, k, (float)res.loss, 1, NULL, 0, 0);
+    if (top1) top1[k] = res.top1;
+    cached_free(&x);
+    return 0;
+}

@@ -61,7 +61,9 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
     int maxV = 1;
     for (int k = 0; k < nt; k++) if (mc->tasks[k].num_labels > maxV) maxV = mc->tasks[k].num_labels;
     float *logits = malloc(sizeof(float) * (size_t)m->maxB * m->maxT * maxV);
-    float *emb = malloc(sizeof(float) * (size_t)m->maxB * model_embedding_dim(m));
+    /* (a mini_batch task's batches are embedded in chunks: 2 x batch rows may exceed maxB) */
+    size_t emb_rows = (size_t)(m->maxB > 2 * s->batch_size ? m->maxB : 2 * s->batch_size);
+    float *emb = malloc(sizeof(float) * emb_rows * model_embedding_dim(m));
     int *gold = malloc(sizeof(int) * m->maxT), *pred = malloc(sizeof(int) * m->maxT);
     int training = m->training;
     m->training = 0;
@@ -69,10 +71,16 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
         const LoaderBatch *lb = loader_next_batch(s->loader);
         Batch b;
         batch_convert(s, lb, mc, &t->buf, &b);
-        model_forward(m, &b);
         double top1[MAX_TASKS];
         char err[512];
-        if (embed_losses(t, &b, 0, top1, err, sizeof err)) fprintf(stderr, "mtbert: evaluation: %s\n", err);
+        /* a mini_batch task: embedded in chunks, its rows' embeddings in emb */
+        int cached = embed_cached_task(t, &b);
+        if (cached >= 0) {
+            if (embed_cached_eval(t, &b, cached, emb, top1)) fprintf(stderr, "mtbert: evaluation: out of memory\n");
+        } else {
+            model_forward(m, &b);
+            if (embed_losses(t, &b, 0, top1, err, sizeof err)) fprintf(stderr, "mtbert: evaluation: %s\n", err);
+        }
         for (int k = 0; k < nt; k++) {
             if (s->shard_task[k] < 0 || !m->task_count[k]) continue;
             if (task_external_loss(mc->tasks[k].type)) { top1_sum[k] += top1[k]; top1_n[k] += 1; }
@@ -98,7 +106,7 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
                 }
             } else {
                 int P = b.sim_npairs[k], D = model_embedding_dim(m);
-                model_get_embeddings(m, emb);
+                if (cached < 0) model_get_embeddings(m, emb); /* else embed_cached_eval filled it */
                 if (sim_n[k] + P > sim_cap[k]) {
                     sim_cap[k] = 2 * (sim_n[k] + P);
                     sim_x[k] = realloc(sim_x[k], sim_cap[k] * sizeof(double));

@@ -183,9 +183,18 @@ int trainer_run(Trainer *t) {
                 real_tokens = lb->real_tokens;
             }
             m->dropout_key = philox_key(cfg->train.seed, (uint64_t)draw, (uint64_t)comm->rank + 1);
-            float loss = model_forward(m, &b);
-            /* contrastive tasks: their loss on the (all-gathered) batch's embeddings */
-            if (embed_losses(t, &b, 1, NULL, err, sizeof err)) {
+            /* a contrastive task with mini_batch: forward and backward in chunks (GradCache) */
+            int cached = embed_cached_task(t, &b);
+            float loss;
+            err[0] = 0;
+            if (cached >= 0) {
+                loss = embed_cached_step(t, &b, cached, 1.0f / cfg->train.grad_accum, err, sizeof err);
+            } else {
+                loss = model_forward(m, &b);
+                /* contrastive tasks: their loss on the (all-gathered) batch's embeddings */
+                embed_losses(t, &b, 1, NULL, err, sizeof err);
+            }
+            if (err[0]) {
                 fprintf(stderr, "mtbert: rank %d: %s at step %ld\n", comm->rank, err, step + 1);
                 comm_abort(comm, 1);
             }
@@ -212,7 +221,7 @@ int trainer_run(Trainer *t) {
                 step_cnt[k] += 1;
             }
             if (!isfinite(loss)) { nonfinite = 1; continue; }
-            model_backward(m, &b, 1.0f / cfg->train.grad_accum);
+            if (cached < 0) model_backward(m, &b, 1.0f / cfg->train.grad_accum);
             tokens_since += real_tokens;
         }
         /* all ranks agree on which heads move, whether the step is good and

@@ -392,15 +392,20 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     /* model */
     /* the largest batch: a source's batch_size (x2 for similarity pairs);
      * mixed batches are data.batch_size rows */
-    int maxB = cfg->data.batch_size, maxT = cfg->data.max_len;
+    int maxB = 0, maxT = cfg->data.max_len;
     for (int pass = 0; pass < 2; pass++) {
         const Source *src = pass ? t->eval_src : t->src;
         for (int s = 0; s < (pass ? t->neval : t->nsources); s++) {
             int b = src[s].has_similarity ? 2 : 1;
-            int rows = b * (cfg->data.mixed_batches && !pass ? cfg->data.batch_size : src[s].batch_size);
-            if (rows > maxB) maxB = rows;
+            int per = cfg->data.mixed_batches && !pass ? cfg->data.batch_size : src[s].batch_size;
+            /* a contrastive task with mini_batch (its source's only task) runs chunks of that many pairs */
+            for (int k = 0; k < cfg->model.ntasks; k++)
+                if (src[s].shard_task[k] >= 0 && cfg->task[k].ctr_mini_batch > 0 && cfg->task[k].ctr_mini_batch < per)
+                    per = cfg->task[k].ctr_mini_batch;
+            if (b * per > maxB) maxB = b * per;
         }
     }
+    if (maxB == 0) maxB = cfg->data.batch_size;
     for (int s = 0; s < t->nsources; s++) {
         int ml = loader_max_len(t->src[s].loader);
         if (ml > maxT) maxT = ml;

@@ -22,6 +22,18 @@ void batch_mixed(Trainer *t, const Sampler *smp, long draw, Batch *b, int64_t *r
  * failed, no memory): the caller ends the job. */
 int embed_losses(Trainer *t, const Batch *b, int gather, double *top1, char *err, size_t errlen);
 
+/* Cached (GradCache) contrastive steps, tasks[].mini_batch (embed_loss.c).
+ * embed_cached_task: the task of b that trains so (its source holds only
+ * it), or -1. embed_cached_step: forward and backward of b (scale as
+ * model_backward's) in chunks of mini_batch pairs, the loss on the batch
+ * all-gathered over ranks; returns the loss (NaN: not finite, nothing
+ * backpropagated; NaN with err set: a collective failed, end the job).
+ * embed_cached_eval: the chunked embeddings of b's 2P pair rows into emb
+ * (2P, D) and the task's loss (rank-local) recorded in the model; 0 or -1. */
+int embed_cached_task(const Trainer *t, const Batch *b);
+float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *err, size_t errlen);
+int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top1);
+
 /* evaluate.c */
 void metricset_put(MetricSet *m, const char *task, const char *what, double v);
 /* The number that decides the best checkpoint (higher is better); *ok = 0
