@@ -8,7 +8,9 @@
 #      loss; the checkpoint encodes sentences (mtbert encode);
 #   2. CoSENT beside a sentence classifier and a token tagger in one run
 #      (each task its own source): every task's loss is logged and goes
-#      down from its first value, the run ends 0;
+#      down from its first value, the run ends 0; scores on 0..5 draw
+#      no cosine-range warning for a contrastive task (they do for a
+#      sentence_similarity task);
 #   3. refusals (exit 2, the key named): a contrastive key on another task
 #      kind, symmetric with cosent, an unknown loss, contrastive pairs in
 #      mixed batches, mini_batch on shared data or with uncertainty weighting;
@@ -98,6 +100,18 @@ done
 grep '"event": "eval"' "$T/r2/metrics.jsonl" | tail -1 | grep -q '"pairs.spearman"' || fail "multi-task eval has no pairs.spearman"
 grep '"event": "eval"' "$T/r2/metrics.jsonl" | tail -1 | grep -q '"topic.accuracy"' || fail "multi-task eval has no topic.accuracy"
 echo "multi-task: pairs, topic and ner losses go down"
+
+# scores on 0..5 (STS style): fine for CoSENT (only their order counts), so no warning about the
+# cosine's [-1, 1] range (which a sentence_similarity task gets)
+"$BIN" prepare --format pairs --pair-columns 0,1,2 --task pairs:similarity --vocab "$D/vocab.txt" --max-len 32 \
+    --score-scale 5 --out "$T/p5" --name train --quiet "$T/train.tsv" >/dev/null 2>&1 || fail "prepare --score-scale 5"
+"$BIN" train "$T/c.yaml" --set tasks.pairs.loss=cosent --set "tasks.pairs.data.train=$T/p5/train-*.h5" \
+    --set train.steps=1 --set "train.run_dir=$T/r5" >/dev/null 2>"$T/stderr" || fail "cosent on 0..5 scores"
+grep -q "outside the \[-1, 1\]" "$T/stderr" && fail "a contrastive task was warned about the cosine's score range"
+"$BIN" train "$T/c.yaml" --set tasks.pairs.type=sentence_similarity --set "tasks.pairs.data.train=$T/p5/train-*.h5" \
+    --set tasks.pairs.loss=mnrl --set train.steps=1 --set "train.run_dir=$T/r6" >/dev/null 2>"$T/stderr" ||
+    fail "similarity on 0..5 scores"
+grep -q "outside the \[-1, 1\]" "$T/stderr" || fail "the similarity task on 0..5 scores was not warned"
 
 # ---- 3. refusals ---------------------------------------------------------
 refuse() { # message-fragment, --set options...

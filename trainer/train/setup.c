@@ -185,7 +185,8 @@ static int setup_data(Trainer *t, int for_training, char *err, size_t errlen) {
 static void check_similarity_scores(Trainer *t, Source *s) {
     const char *task = NULL;
     for (int k = 0; k < t->cfg->model.ntasks && !task; k++)
-        if (s->shard_task[k] >= 0 && task_kind(t->cfg->model.tasks[k].type)->head == HEAD_COSINE)
+        if (s->shard_task[k] >= 0 && task_kind(t->cfg->model.tasks[k].type)->head == HEAD_COSINE &&
+            !task_external_loss(t->cfg->model.tasks[k].type)) /* contrastive losses take any score range */
             task = t->cfg->model.tasks[k].name;
     if (!task) return;
     double lo = INFINITY, hi = -INFINITY;
