@@ -25,6 +25,8 @@ int ops_parse_precision(const char *name, PrecisionChoice *out) {
     return 0;
 }
 
+int ops_on_host(const Ops *ops) { return ops && (ops == ops_cpu() || ops == ops_cpu_bf16()); }
+
 static int cuda_built(void) {
 #ifdef MTBERT_HAVE_CUDA
     return 1;
@@ -45,11 +47,8 @@ const Ops *ops_select(BackendChoice backend, PrecisionChoice precision, char *er
             return NULL;
         }
     }
-    if (precision == PRECISION_BF16) {
-        snprintf(err, errlen, "precision bf16 needs the cuda backend (%s); the cpu backend computes in fp32 "
-                 "only: use precision fp32", backend == BACKEND_CPU ? "backend cpu was asked for"
-                                                                     : "no CUDA GPU is available");
-        return NULL;
-    }
+    /* bf16 on the CPU: fp32 compute with activations rounded to bf16 (the
+     * numerics reference of the bf16 GPU path; slower than fp32) */
+    if (precision == PRECISION_BF16) return ops_cpu_bf16();
     return ops_cpu();
 }

@@ -160,6 +160,13 @@ typedef struct Ops {
 
 /* The CPU backend (always built). */
 const Ops *ops_cpu(void);
+/* The CPU backend with activations rounded to bf16 where a bf16-activation
+ * GPU stores them, compute in fp32 (kernels/cpu/cpu_bf16.c): the numerics
+ * reference for bf16, slower than ops_cpu(). Which outputs are rounded:
+ * docs/precision.md. */
+const Ops *ops_cpu_bf16(void);
+/* 1 when the table's memory is host memory (the CPU tables: cpu, cpu-bf16) */
+int ops_on_host(const Ops *ops);
 /* The CUDA backend, or NULL when built without CUDA or no GPU is present. */
 const Ops *ops_cuda(void);
 /* The same with bf16 tensor-core matmuls (kernels/cuda/ops_cuda.h). */
@@ -172,9 +179,10 @@ typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1 } PrecisionChoice;
 int ops_parse_backend(const char *name, BackendChoice *out);
 int ops_parse_precision(const char *name, PrecisionChoice *out);
 /* The op table for (backend, precision): auto takes CUDA when a GPU is
- * present, else the CPU. NULL with a message in err when the choice cannot
- * be had here (cuda without a GPU or without a CUDA build; bf16 on the CPU,
- * which computes in fp32 only). */
+ * present, else the CPU. bf16 is cuda-bf16 on a GPU and cpu-bf16 (the
+ * numerics reference, not faster) on the CPU. NULL with a message in err
+ * when the choice cannot be had here (cuda without a GPU or without a CUDA
+ * build). */
 const Ops *ops_select(BackendChoice backend, PrecisionChoice precision, char *err, size_t errlen);
 
 #endif

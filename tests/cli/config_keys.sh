@@ -184,7 +184,7 @@ train.grad_accum|weights|train.grad_accum=2||
 train.seed|weights|train.seed=7||
 train.threads|log|train.threads=2||
 train.backend|log|train.backend=cuda||
-train.precision|log|train.precision=bf16|train.backend=auto
+train.precision|weights|train.precision=bf16||
 train.nonfinite|exit|train.nonfinite=stop|checkpoint.resume=$POISON train.steps=4
 train.gradient_checkpointing|bench|train.gradient_checkpointing=true||bench
 train.run_name|log|train.run_name=other|train.run_dir=

@@ -34,7 +34,8 @@ static void usage(FILE *f) {
             "  --max-len N        tokens per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --backend B        auto | cpu | cuda (default auto: a GPU when there is one)\n"
-            "  --precision P      fp32 | bf16 (bf16: CUDA only)\n"
+            "  --precision P      fp32 | bf16 (bf16: tensor cores on a GPU; on the CPU the\n"
+            "                     slower bf16 numerics reference, docs/precision.md)\n"
             "  --pairs            each line is SENTENCE<TAB>SENTENCE: print their cosine similarity\n");
 }
 

@@ -355,7 +355,7 @@ int preflight_memory(const Config *cfg, const ModelConfig *mc, const Ops *ops, C
     int per_node = comm->local_rank + 1;
     comm_allreduce_max_int(comm, &per_node, 1);
     int bad = 0;
-    if (ops == ops_cpu()) {
+    if (ops_on_host(ops)) {
         double avail = (double)preflight_mem_available();
         double total = need_bytes(mc, ops, maxB, maxT, for_training) * per_node;
         if (avail > 0 && total > avail) {

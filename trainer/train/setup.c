@@ -285,7 +285,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         fprintf(stderr, "mtbert: %s: train.backend / train.precision: %s\n", cfg->source, err);
         return 2;
     }
-    if (for_training && comm->world > 1 && t->ops != ops_cpu()) {
+    if (for_training && comm->world > 1 && !ops_on_host(t->ops)) {
         /* gradients stay on the GPU: the MPI all-reduce (host memory) cannot
          * average them, NCCL must (comm_use_nccl is collective) */
         int nbad = comm_use_nccl(comm) ? 1 : 0;
