@@ -116,6 +116,7 @@ cat >"$T/probes" <<EOF
 model.path|weights|model.path=$T/runs/base/step-0000002||
 model.vocab|exit|model.vocab=$T/vocab2.txt||
 model.do_lower_case|ckpt|model.do_lower_case=false||
+model.type|weights|model.type=electra||
 model.vocab_size|weights|model.vocab_size=610||
 model.hidden_size|weights|model.hidden_size=12||
 model.num_layers|weights|model.num_layers=1||

@@ -6,6 +6,7 @@
  * checked against the table of config_schema.c and stored -> cross-key
  * checks. Problems are collected, sorted by place and printed together. */
 #include "trainer/config/config.h"
+#include "trainer/model/family.h"
 #include "trainer/model/contrastive.h"
 #include "trainer/model/task_kind.h"
 #include "kernels/ops.h"
@@ -1066,9 +1067,35 @@ static char *str_printf(const char *fmt, ...) {
     return strdup(buf);
 }
 
+/* model.type: the family's class defaults (RoBERTa/XLM-R: pad_token_id 1,
+ * one token type, 514 positions, eps 1e-5; DistilBERT: no token types) for
+ * the shape keys the config does not write. */
+static void apply_family_defaults(Ctx *c) {
+    BertConfig *b = &c->cfg->model.bert;
+    const ModelFamily *f = family_get(b->family);
+    c->cfg->model_type_given = mark(c, "model.type") != NULL;
+    if (!mark(c, "model.pad_token_id") && !rejected(c, "model.pad_token_id")) b->pad_token_id = f->default_pad;
+    if (!mark(c, "model.type_vocab_size") && !rejected(c, "model.type_vocab_size"))
+        b->type_vocab_size = f->token_types ? f->default_type_vocab : 0;
+    if (!mark(c, "model.max_position_embeddings") && !rejected(c, "model.max_position_embeddings"))
+        b->max_position_embeddings = f->default_max_pos;
+    if (!mark(c, "model.layer_norm_eps") && !rejected(c, "model.layer_norm_eps"))
+        b->layer_norm_eps = f->default_layer_norm_eps;
+    if (rejected(c, "model.type_vocab_size")) return;
+    if (!f->token_types && b->type_vocab_size != 0)
+        diag(c, mark2(c, "model.type_vocab_size", "model.type"),
+             "model.type_vocab_size: a %s model has no token type embeddings (leave the key out, or 0)",
+             f->model_type);
+    else if (f->token_types && b->type_vocab_size == 0)
+        diag(c, mark2(c, "model.type_vocab_size", "model.type"),
+             "model.type_vocab_size: 0 is for a model without token types (distilbert); a %s model needs >= 1",
+             f->model_type);
+}
+
 static void check_all(Ctx *c) {
     Config *cfg = c->cfg;
     BertConfig *b = &cfg->model.bert;
+    apply_family_defaults(c);
     if (both_valid(c, "model.hidden_size", "model.num_heads") && b->hidden_size % b->num_attention_heads)
         diag(c, mark2(c, "model.hidden_size", "model.num_heads"),
              "model.hidden_size: %d is not divisible by model.num_heads (%d)", b->hidden_size,

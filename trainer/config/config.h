@@ -60,6 +60,8 @@ typedef struct {
     char *model_path;            /* Hugging Face folder to start from; NULL: random init */
     char *vocab;                 /* vocab.txt; NULL: model_path/vocab.txt if any */
     int do_lower_case;
+    int model_type_given;        /* model.type was written: a model.path / --init-from folder
+                                    of another family is refused (else the folder's wins) */
 
     TaskSetup task[MAX_TASKS];   /* parallel to model.tasks[0..model.ntasks) */
 

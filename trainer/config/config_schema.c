@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "trainer/config/config.h"
+#include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
 
 static const char *const e_act[] = {"gelu", "gelu_new", NULL};
@@ -32,6 +33,7 @@ const KeyDef config_keys[] = {
     {"model", "path", K_STR, C(model_path), 0, 0, 0, NULL, NULL},
     {"model", "vocab", K_STR, C(vocab), 0, 0, 0, NULL, NULL},
     {"model", "do_lower_case", K_BOOL, C(do_lower_case), 0, 0, 0, NULL, "true"},
+    {"model", "type", K_ENUM, C(model.bert.family), 0, 0, 0, family_model_types, "bert"},
     {"model", "vocab_size", K_INT, C(model.bert.vocab_size), 1, 10000000, 0, NULL, "30522"},
     {"model", "hidden_size", K_INT, C(model.bert.hidden_size), 1, 16384, 0, NULL, "768"},
     {"model", "num_layers", K_INT, C(model.bert.num_hidden_layers), 1, CONFIG_MAX_LAYERS, 0, NULL, "12"},
@@ -39,7 +41,7 @@ const KeyDef config_keys[] = {
     {"model", "intermediate_size", K_INT, C(model.bert.intermediate_size), 1, 65536, 0, NULL, "3072"},
     {"model", "max_position_embeddings", K_INT, C(model.bert.max_position_embeddings), 1, 65536, 0,
      NULL, "512"},
-    {"model", "type_vocab_size", K_INT, C(model.bert.type_vocab_size), 1, 1024, 0, NULL, "2"},
+    {"model", "type_vocab_size", K_INT, C(model.bert.type_vocab_size), 0, 1024, 0, NULL, "2"},
     {"model", "pad_token_id", K_INT, C(model.bert.pad_token_id), 0, 10000000, 0, NULL, "0"},
     {"model", "hidden_act", K_ENUM, C(model.bert.hidden_act), 0, 0, 0, e_act, "gelu"},
     {"model", "layer_norm_eps", K_FLOAT, C(model.bert.layer_norm_eps), 0, 1, OPEN_MIN, NULL, "1e-12"},

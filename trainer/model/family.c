@@ -53,6 +53,18 @@ const char *family_supported_list(void) {
     return "\"bert\", \"distilbert\", \"roberta\", \"xlm-roberta\", \"electra\"";
 }
 
+const char *const family_model_types[] = {"bert", "distilbert", "roberta", "xlm-roberta", "electra", NULL};
+
+int family_check_same(int folder, int want, const char *dir, const char *what, int can_omit, char *err,
+                      size_t errlen) {
+    if (folder == want) return 0;
+    const char *f = family_get(folder)->model_type, *w = family_get(want)->model_type;
+    snprintf(err, errlen, "%s: model.type: %s is a %s model (config.json model_type \"%s\"), the config's "
+             "model.type is %s; one family's weights do not run as another's (set model.type: %s%s)", dir, what, f,
+             f, w, f, can_omit ? ", or leave model.type out to take the folder's" : "");
+    return -1;
+}
+
 int family_position_offset(int id, int pad_token_id) {
     return family_get(id)->position_offset_pad ? pad_token_id + 1 : 0;
 }

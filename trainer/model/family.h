@@ -56,6 +56,17 @@ const ModelFamily *family_get(int id);
 const ModelFamily *family_by_model_type(const char *model_type);
 /* "bert", "distilbert", "roberta", "xlm-roberta", "electra" */
 const char *family_supported_list(void);
+/* The model_types in ModelFamilyId order, NULL-terminated (the values of
+ * the config key model.type). */
+extern const char *const family_model_types[];
+
+/* A model folder of family `folder` (its config.json model_type) used where
+ * the config's model.type `want` is expected: 0 when they agree, else -1
+ * with a message naming `dir`, both model_types and what to change. `what`
+ * names the folder's role ("the checkpoint", "model.path"); can_omit: say
+ * that leaving model.type out takes the folder's family. */
+int family_check_same(int folder, int want, const char *dir, const char *what, int can_omit, char *err,
+                      size_t errlen);
 
 /* The first position row real tokens use: pad_token_id + 1 for RoBERTa and
  * XLM-R (Hugging Face create_position_ids_from_input_ids), else 0. Real

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/fsutil.h"
+#include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
 #include "trainer/store/safetensors.h"
@@ -375,6 +376,7 @@ static int check_model_choices(const ModelDir *md, const ModelConfig *cfg, const
         {"model.embedding_dim", md->mc.embedding_dim, cfg->embedding_dim},
         {"model.normalize", md->mc.normalize, cfg->normalize},
     };
+    if (family_check_same(a->family, b->family, dir, "the checkpoint", 0, err, errlen)) return -1;
     int recorded = md->is_sentence_transformer || md->heads[0];
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (!recorded && i >= 8) break;

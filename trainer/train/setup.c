@@ -312,6 +312,12 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
             fprintf(stderr, "mtbert: %s\n", err);
             return 2;
         }
+        if (cfg->model_type_given && family_check_same(md.mc.bert.family, cfg->model.bert.family, cfg->model_path,
+                                                       "the model folder (model.path / --init-from)", 1, err, sizeof err)) {
+            fprintf(stderr, "mtbert: %s\n", err);
+            model_dir_free(&md);
+            return 2;
+        }
         /* the folder's shape wins; the config's sentence settings stay */
         float hd = cfg->model.bert.hidden_dropout_prob, ad = cfg->model.bert.attention_probs_dropout_prob;
         cfg->model.bert = md.mc.bert;
