@@ -5,7 +5,9 @@
 #   1. MNRL alone, 30 steps: the training loss goes down (mean of the last
 #      3 logged losses < half the mean of the first 3); the evaluation
 #      record has spearman, pearson, top1 in [-1, 1] / [0, 1] and a finite
-#      loss; the checkpoint encodes sentences (mtbert encode);
+#      loss; its retrieval MRR@10 equals one recomputed here (awk) from
+#      `mtbert encode` of the eval sentences with the final checkpoint;
+#      ndcg_10, recall_1, recall_10 in [0, 1];
 #   2. CoSENT beside a sentence classifier and a token tagger in one run
 #      (each task its own source): every task's loss is logged and goes
 #      down from its first value, the run ends 0; scores on 0..5 draw
@@ -64,10 +66,43 @@ for k in spearman pearson top1 loss; do
     awk -v v="$v" -v lo="$lo" -v k="$k" 'BEGIN { exit !(v >= lo && (k == "loss" ? v < 1e6 : v <= 1)) }' ||
         fail "pairs.$k = $v out of range"
 done
+# retrieval: MRR@10 of the final evaluation (the final weights) recomputed here from `mtbert encode`
+# of the eval sentences: cosines of each first sentence against every second sentence, relevant =
+# the same text as its own (ties by index), 1 / rank of the first relevant within the top 10
+cut -f2 "$T/dev.tsv" | "$BIN" encode --model "$T/r1/latest" >"$T/ea" 2>"$T/stderr" || fail "encode dev a"
+cut -f3 "$T/dev.tsv" | "$BIN" encode --model "$T/r1/latest" >"$T/eb" 2>"$T/stderr" || fail "encode dev b"
+mrr=$(cut -f3 "$T/dev.tsv" | awk -v A="$T/ea" -v B="$T/eb" '
+    { txt[NR] = $0 }
+    END {
+        n = NR
+        for (i = 1; i <= n; i++) { getline la < A; na = split(la, x, " "); for (c = 1; c <= na; c++) a[i, c] = x[c]
+                                   getline lb < B; split(lb, y, " "); for (c = 1; c <= na; c++) b[i, c] = y[c] }
+        for (i = 1; i <= n; i++) { s = 0; for (c = 1; c <= na; c++) s += b[i, c] * b[i, c]; nb[i] = sqrt(s) }
+        tot = 0
+        for (q = 1; q <= n; q++) {
+            s = 0; for (c = 1; c <= na; c++) s += a[q, c] * a[q, c]; nq = sqrt(s)
+            for (j = 1; j <= n; j++) { s = 0; for (c = 1; c <= na; c++) s += a[q, c] * b[j, c]; sc[j] = s / (nq * nb[j]) }
+            best = 0
+            for (j = 1; j <= n; j++) {
+                if (txt[j] != txt[q]) continue
+                r = 1; for (o = 1; o <= n; o++) if (sc[o] > sc[j] || (sc[o] == sc[j] && o < j)) r++
+                if (r <= 10 && 1 / r > best) best = 1 / r
+            }
+            tot += best
+        }
+        printf "%.6f\n", tot / n
+    }')
+got=$(grep '"event": "eval"' "$T/r1/metrics.jsonl" | tail -1 | grep -o '"pairs.mrr_10": [0-9.e+-]*' | awk '{ print $2 }')
+awk -v a="$mrr" -v b="$got" 'BEGIN { d = a - b; exit !(b != "" && (d < 0 ? -d : d) <= 1e-4) }' ||
+    fail "eval pairs.mrr_10 $got, recomputed from mtbert encode: $mrr"
+for k in ndcg_10 recall_1 recall_10; do
+    grep '"event": "eval"' "$T/r1/metrics.jsonl" | tail -1 | grep -qE "\"pairs.$k\": (0|1|0\.[0-9e-]+)[,}]" ||
+        fail "pairs.$k missing or outside [0, 1]"
+done
 printf 'the data was good\nhello world\n' | "$BIN" encode --model "$T/r1/latest" >"$T/emb" 2>"$T/stderr" ||
     fail "encode of the contrastive checkpoint"
 [ "$(wc -l <"$T/emb")" = 2 ] && [ "$(head -1 "$T/emb" | wc -w)" = 32 ] || fail "encode wrote $(wc -l <"$T/emb") lines"
-echo "mnrl: loss $first -> $last; $(grep -o '"pairs.spearman": [0-9.e+-]*' <<<"$ev")"
+echo "mnrl: loss $first -> $last; $(grep -o '"pairs.spearman": [0-9.e+-]*' <<<"$ev"); mrr_10 $got (recomputed $mrr)"
 
 # ---- 2. CoSENT beside two other tasks -----------------------------------
 cat >"$T/m.yaml" <<EOF

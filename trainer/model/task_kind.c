@@ -9,8 +9,11 @@ static const char *const metrics_tok[] = {"entity_f1", "entity_precision", "enti
                                           "token_accuracy", "loss", NULL};
 static const char *const metrics_sim[] = {"spearman", "pearson", "loss", NULL};
 /* spearman / pearson: cosine vs the pairs' scores; top1: the positive ranked
- * first among the eval batch's candidates; loss: the contrastive loss */
-static const char *const metrics_ctr[] = {"spearman", "pearson", "top1", "loss", NULL};
+ * first among the eval batch's candidates; mrr_10 ... recall_10: retrieval of
+ * the second sentences by the first over the whole eval set; loss: the
+ * contrastive loss */
+static const char *const metrics_ctr[] = {"spearman", "pearson", "top1", "mrr_10", "ndcg_10", "recall_1",
+                                          "recall_10", "loss", NULL};
 
 /* Indexed by TaskType. */
 static const TaskKind kinds[] = {

@@ -19,15 +19,17 @@
  * batch are masked as negatives (contrastive.h). */
 #include "trainer/train/train_internal.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "trainer/model/contrastive.h"
 #include "trainer/model/task_kind.h"
+#include "trainer/train/retrieval.h"
 
 /* FNV-1a over the row's real tokens: equal texts, equal ids. */
-static int64_t row_text_id(const Batch *b, int r) {
+int64_t embed_row_text_id(const Batch *b, int r) {
     uint64_t h = 1469598103934665603ull;
     for (int j = 0; j < b->T; j++) {
         size_t at = (size_t)r * b->T + j;
@@ -61,7 +63,7 @@ static int task_loss(Trainer *t, const Batch *b, int k, int gather, Scratch *s, 
     int W = gather ? t->comm->world : 1, rank = gather ? t->comm->rank : 0;
     size_t rowb = sizeof(float) * (size_t)D, cap = (size_t)W * m->maxB;
     const float *block = s->emb + (size_t)r0 * D;
-    for (int r = 0; r < 2 * P; r++) s->ids[r] = row_text_id(b, r0 + r);
+    for (int r = 0; r < 2 * P; r++) s->ids[r] = embed_row_text_id(b, r0 + r);
     const float *A = block, *Pp = block + (size_t)P * D, *scores = b->sim_scores[k];
     const int64_t *ida = s->ids, *idp = s->ids + P;
     int n = P, row0 = 0;
@@ -210,7 +212,7 @@ static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
         chunk_batch(b, k, ex0, cnt, &x->buf, &sb);
         model_forward(m, &sb);
         model_get_embeddings(m, x->emb);
-        for (int r = 0; r < 2 * cnt; r++) x->ids[r] = row_text_id(&sb, r);
+        for (int r = 0; r < 2 * cnt; r++) x->ids[r] = embed_row_text_id(&sb, r);
         ctr_cache_put(&x->c, i, x->emb, x->ids, CTR_NEG_EXAMPLE_MAJOR);
     }
 }
@@ -334,4 +336,39 @@ int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top
     if (top1) top1[k] = res.top1;
     cached_free(&x);
     return 0;
+}
+
+/* ---- retrieval over an evaluation set ----------------------------------
+ * Queries = the pairs' first sentences, corpus = their second sentences,
+ * query i's relevant documents = every j whose second sentence is the same
+ * text as i's (its own pair and duplicates); scores = cosines. */
+int embed_retrieval(const float *A, const float *P, const int64_t *pid, int n, int d, RetrSummary *out) {
+    RetrMetrics rm;
+    if (n < 1 || retr_init_default(&rm)) return -1;
+    float *an = malloc(sizeof(float) * (size_t)n * d), *pn = malloc(sizeof(float) * (size_t)n * d);
+    int blk = 256;
+    float *sc = malloc(sizeof(float) * (size_t)blk * n);
+    int *rel = malloc(sizeof(int) * (size_t)n);
+    int rc = an && pn && sc && rel ? 0 : -1;
+    for (int i = 0; !rc && i < n; i++) { /* L2-normalised rows: dot = cosine (a zero row stays zero) */
+        double sa = 0, sp = 0;
+        for (int c = 0; c < d; c++) { sa += (double)A[(size_t)i * d + c] * A[(size_t)i * d + c]; sp += (double)P[(size_t)i * d + c] * P[(size_t)i * d + c]; }
+        float ia = sa > 0 ? (float)(1.0 / sqrt(sa)) : 0.0f, ip = sp > 0 ? (float)(1.0 / sqrt(sp)) : 0.0f;
+        for (int c = 0; c < d; c++) { an[(size_t)i * d + c] = A[(size_t)i * d + c] * ia; pn[(size_t)i * d + c] = P[(size_t)i * d + c] * ip; }
+    }
+    for (int q0 = 0; !rc && q0 < n; q0 += blk) {
+        int nq = n - q0 < blk ? n - q0 : blk;
+        /* sc (nq, n) = an[q0..] (nq, d) x pn^T (d, n) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, d, 1.0f, an + (size_t)q0 * d, d, pn, d, 0.0f, sc, n);
+        for (int q = 0; !rc && q < nq; q++) {
+            int nrel = 0;
+            for (int j = 0; j < n; j++)
+                if (pid[j] == pid[q0 + q]) rel[nrel++] = j;
+            if (retr_add_query(&rm, sc + (size_t)q * n, n, rel, NULL, nrel)) rc = -1;
+        }
+    }
+    if (!rc) retr_compute(&rm, out);
+    retr_free(&rm);
+    free(an); free(pn); free(sc); free(rel);
+    return rc;
 }

@@ -49,6 +49,10 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
     size_t sim_n[MAX_TASKS] = {0}, sim_cap[MAX_TASKS] = {0};
     double loss_sum[MAX_TASKS] = {0}, loss_cnt[MAX_TASKS] = {0};
     double top1_sum[MAX_TASKS] = {0}, top1_n[MAX_TASKS] = {0}; /* contrastive: in-batch top-1 per batch */
+    /* contrastive: every eval pair's embeddings and second-sentence text id, for retrieval */
+    float *ret_a[MAX_TASKS] = {0}, *ret_p[MAX_TASKS] = {0};
+    int64_t *ret_id[MAX_TASKS] = {0};
+    size_t ret_cap[MAX_TASKS] = {0};
     for (int k = 0; k < nt; k++) {
         if (s->shard_task[k] < 0) continue;
         if (task_kind(mc->tasks[k].type)->head == HEAD_SENTENCE) cls_init(&cls[k], mc->tasks[k].num_labels);
@@ -112,6 +116,17 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
                     sim_x[k] = realloc(sim_x[k], sim_cap[k] * sizeof(double));
                     sim_y[k] = realloc(sim_y[k], sim_cap[k] * sizeof(double));
                 }
+                if (task_external_loss(tc->type)) { /* grows with sim_cap: sim_n is the count */
+                    if (ret_cap[k] < sim_cap[k]) {
+                        ret_cap[k] = sim_cap[k];
+                        ret_a[k] = realloc(ret_a[k], ret_cap[k] * D * sizeof(float));
+                        ret_p[k] = realloc(ret_p[k], ret_cap[k] * D * sizeof(float));
+                        ret_id[k] = realloc(ret_id[k], ret_cap[k] * sizeof(int64_t));
+                    }
+                    memcpy(ret_a[k] + sim_n[k] * D, emb, sizeof(float) * (size_t)P * D);
+                    memcpy(ret_p[k] + sim_n[k] * D, emb + (size_t)P * D, sizeof(float) * (size_t)P * D);
+                    for (int p = 0; p < P; p++) ret_id[k][sim_n[k] + p] = embed_row_text_id(&b, P + p);
+                }
                 for (int p = 0; p < P; p++) {
                     const float *a = emb + (size_t)p * D, *c = emb + (size_t)(P + p) * D;
                     double dot = 0, na = 0, nc = 0;
@@ -152,8 +167,19 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
         } else {
             metricset_put(out, tc->name, "pearson", metric_pearson(sim_x[k], sim_y[k], sim_n[k]));
             metricset_put(out, tc->name, "spearman", metric_spearman(sim_x[k], sim_y[k], sim_n[k]));
-            if (task_external_loss(tc->type))
+            if (task_external_loss(tc->type)) {
                 metricset_put(out, tc->name, "top1", top1_n[k] > 0 ? top1_sum[k] / top1_n[k] : NAN);
+                RetrSummary rs;
+                int ok = sim_n[k] > 0 &&
+                         !embed_retrieval(ret_a[k], ret_p[k], ret_id[k], (int)sim_n[k], model_embedding_dim(m), &rs);
+                metricset_put(out, tc->name, "mrr_10", ok ? rs.mrr : NAN);
+                metricset_put(out, tc->name, "ndcg_10", ok ? rs.ndcg : NAN);
+                metricset_put(out, tc->name, "recall_1", ok ? rs.recall[0] : NAN);
+                metricset_put(out, tc->name, "recall_10", ok ? rs.recall[3] : NAN);
+                free(ret_a[k]);
+                free(ret_p[k]);
+                free(ret_id[k]);
+            }
             free(sim_x[k]);
             free(sim_y[k]);
         }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "trainer/train/retrieval.h"
 #include "trainer/train/sampler.h"
 #include "trainer/train/train.h"
 
@@ -33,6 +34,14 @@ int embed_losses(Trainer *t, const Batch *b, int gather, double *top1, char *err
 int embed_cached_task(const Trainer *t, const Batch *b);
 float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *err, size_t errlen);
 int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top1);
+
+/* A text id of model batch row r (a hash of its real token ids): equal
+ * texts, equal ids (embed_loss.c; duplicate masking, retrieval qrels). */
+int64_t embed_row_text_id(const Batch *b, int r);
+/* Retrieval over n eval pairs: queries A (n, d), corpus P (n, d), query i
+ * relevant to every j with pid[j] == pid[i]; cosine scores; retr_init_default
+ * cutoffs (MRR@10, nDCG@10, recall@{1,3,5,10,100}). 0 or -1. */
+int embed_retrieval(const float *A, const float *P, const int64_t *pid, int n, int d, RetrSummary *out);
 
 /* evaluate.c */
 void metricset_put(MetricSet *m, const char *task, const char *what, double v);
