@@ -42,6 +42,18 @@ static const char *h5_msg(char *buf) {
     return buf;
 }
 
+const char *const ner_scheme_names[] = {"iob2", "iob1", "conlleval", NULL};
+
+const char *ner_scheme_name(int scheme) {
+    return scheme >= NER_SCHEME_IOB2 && scheme <= NER_SCHEME_DEFAULT ? ner_scheme_names[scheme] : NULL;
+}
+
+int ner_scheme_parse(const char *name) {
+    for (int k = 0; name && ner_scheme_names[k]; k++)
+        if (!strcmp(name, ner_scheme_names[k])) return k;
+    return -1;
+}
+
 const char *label_kind_name(LabelKind t) {
     return t == LABELS_CLASS ? "sentence" : t == LABELS_TOKEN ? "token" : t == LABELS_SCORE ? "similarity" : "?";
 }

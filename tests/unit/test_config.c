@@ -56,7 +56,7 @@ static void test_defaults(void) {
     CHECK(b->layer_norm_eps == 1e-12f && b->initializer_range == 0.02f);
     CHECK(b->hidden_dropout_prob == 0.1f && b->attention_probs_dropout_prob == 0.1f);
     CHECK(c.model.pooling == POOL_MEAN && c.model.embedding_dim == 0 && !c.model.normalize);
-    CHECK(c.model.ntasks == 1 && c.task[0].tag_scheme == TAG_CONLLEVAL && c.model_path == NULL && c.vocab == NULL && c.do_lower_case);
+    CHECK(c.model.ntasks == 1 && c.task[0].tag_scheme == NER_SCHEME_DEFAULT && c.model_path == NULL && c.vocab == NULL && c.do_lower_case);
     CHECK(c.data.max_len == 128 && c.data.batch_size == 32 && !c.data.mixed_batches && c.data.shuffle);
     CHECK(c.sampling.strategy == SAMPLE_PROPORTIONAL && c.sampling.temperature == 2.0);
     CHECK(c.sampling.alternate_every == 1 && c.loss_weighting == LOSS_WEIGHTING_STATIC);
@@ -133,7 +133,7 @@ static void test_all_types(void) {
     CHECK(c.model.ntasks == 3);
     const TaskConfig *t = c.model.tasks;
     CHECK(!strcmp(t[0].name, "ner") && t[0].type == TASK_TOKEN_CLS && t[0].num_labels == 4);
-    CHECK(c.task[0].nlabels == 4 && !strcmp(c.task[0].labels[3], "B,X") && c.task[0].tag_scheme == TAG_IOB1);
+    CHECK(c.task[0].nlabels == 4 && !strcmp(c.task[0].labels[3], "B,X") && c.task[0].tag_scheme == NER_SCHEME_IOB1);
     CHECK(t[0].loss_weight == 2.0f && !strcmp(c.task[0].train, "shards/ner-*.h5"));
     CHECK(!strcmp(c.task[0].metric, "entity_f1"));
     CHECK(t[1].type == TASK_SENTENCE_CLS && t[1].num_labels == 4 && c.task[1].nlabels == 0);
@@ -414,7 +414,7 @@ static void test_reliability(void) {
     expect_error(ONE_TASK, iob1, 1, "tasks.0.tag_scheme: only a token_classification task reads entities");
     CHECKF(load(&c, write_yaml("tasks: [{name: n, type: token_classification, num_labels: 3, tag_scheme: iob1}]\n"),
                 NULL, 0) == 0, "%s", errs);
-    CHECK(c.task[0].tag_scheme == TAG_IOB1);
+    CHECK(c.task[0].tag_scheme == NER_SCHEME_IOB1);
     /* 18: layer indices against the depth of the model really loaded */
     char err[512];
     config_free(&c);

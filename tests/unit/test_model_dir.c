@@ -152,7 +152,7 @@ int main(void) {
     CHECKF(model_dir_read(&d, out, err, sizeof err) == 0, "%s", err);
     CHECK(d.mc.pooling == POOL_MAX && d.mc.embedding_dim == 6 && d.mc.normalize == 1);
     CHECK(d.mc.ntasks == 2 && !strcmp(d.mc.tasks[1].name, "ner") && d.mc.tasks[1].num_labels == 5);
-    CHECK(d.tag_scheme[1] == MODEL_TAG_IOB1); /* the token task's tag_scheme comes back */
+    CHECK(d.tag_scheme[1] == NER_SCHEME_IOB1); /* the token task's tag_scheme comes back */
     CHECK(d.mc.bert.hidden_size == 8 && d.mc.bert.num_hidden_layers == 2 && d.max_seq_length == 16);
     CHECK(model_create(&b, &d.mc, ops_cpu(), 2, 5, 0, 99, err, sizeof err) == 0);
     CHECK(memcmp(a.params, b.params, sizeof(float) * a.table.total) != 0); /* different seeds */

@@ -57,7 +57,7 @@ int cmd_export(int argc, char **argv) {
     for (int t = 0; t < d->mc.ntasks; t++) {
         labels[t].n = d->nlabels[t];
         labels[t].names = d->labels[t];
-        labels[t].tag_scheme = model_tag_scheme_name(d->tag_scheme[t]);
+        labels[t].tag_scheme = ner_scheme_name(d->tag_scheme[t]);
     }
     int rc = 0;
     if (model_dir_save(&om.model, out, d->vocab, d->do_lower_case, d->max_seq_length, labels, err, sizeof err)) {

@@ -193,7 +193,7 @@ static int init_entity_decoders(const ModelDir *d, NerMetrics *ner, int *have_ne
         if (bad >= 0) {
             fprintf(stderr, "mtbert predict: %s/mtbert_tasks.json: task %s: tag_scheme %s takes O, B- and I- tags "
                     "only; label '%s' is not one\n", d->dir, d->mc.tasks[t].name,
-                    model_tag_scheme_name(d->tag_scheme[t]), names[bad]);
+                    ner_scheme_name(d->tag_scheme[t]), names[bad]);
             return -1;
         }
         if (ner_init_scheme(&ner[t], names, d->nlabels[t], scheme)) {

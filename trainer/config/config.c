@@ -887,7 +887,7 @@ static void check_tasks(Ctx *c) {
                 diag(c, mn ? mn : ml, "%s: a classification task needs at least 2 labels", p);
         }
         snprintf(q, sizeof q, "%s.tag_scheme", p);
-        if (task_kind(tc->type)->head != HEAD_TOKEN && ts->tag_scheme != TAG_CONLLEVAL && mark(c, q))
+        if (task_kind(tc->type)->head != HEAD_TOKEN && ts->tag_scheme != NER_SCHEME_DEFAULT && mark(c, q))
             diag(c, mark(c, q), "%s: only a token_classification task reads entities from tags; "
                                 "this is a %s task", q, type_name(tc->type));
         check_contrastive_keys(c, t, p);

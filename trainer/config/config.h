@@ -27,7 +27,6 @@ typedef enum { CFG_PRECISION_FP32 = 0, CFG_PRECISION_BF16 } ConfigPrecision;
 typedef enum { NONFINITE_SKIP = 0, NONFINITE_STOP } NonfinitePolicy;
 /* tasks[].tag_scheme: how entities are read from tags (trainer/train/metrics.h):
  * iob2 / iob1 are seqeval's strict modes, conlleval its default mode */
-typedef enum { TAG_IOB2 = NER_SCHEME_IOB2, TAG_IOB1 = NER_SCHEME_IOB1, TAG_CONLLEVAL = NER_SCHEME_DEFAULT } TagScheme;
 
 /* What a task needs beyond its head (model.tasks[i] holds name, type,
  * num_labels, loss_weight and dropout; task[i] here is the same task). */
@@ -35,7 +34,7 @@ typedef struct {
     char **labels;               /* label names in class order, or NULL */
     int nlabels;                 /* 0 when only num_labels was given */
     float oversample;            /* multiplies the task's size for sampling; 1 */
-    int tag_scheme;              /* TagScheme; token tasks only */
+    int tag_scheme;              /* NerScheme (trainer/train/metrics.h); token tasks only */
     char *train, *eval;          /* HDF5 shard path or glob; NULL: none */
     char metric[MAX_NAME];       /* the task's main metric (resolved per type) */
     int batch_size, max_len;     /* this task's batches: examples and tokens (resolved:

@@ -12,7 +12,6 @@
 
 static const char *const e_act[] = {"gelu", "gelu_new", NULL};
 static const char *const e_pool[] = {"mean", "cls", "max", "pooler", NULL};
-static const char *const e_tag[] = {"iob2", "iob1", "conlleval", NULL};
 static const char *const e_strategy[] = {"proportional", "temperature", "annealed", "uniform",
                                          "round_robin", "alternating", NULL};
 static const char *const e_lossw[] = {"static", "uncertainty", NULL};
@@ -64,7 +63,7 @@ const KeyDef config_keys[] = {
     {"task", "batch_size", K_INT, S(batch_size), 1, 65536, 0, NULL, NULL},
     {"task", "max_len", K_INT, S(max_len), 2, 65536, 0, NULL, NULL},
     {"task", "lr_multiplier", K_FLOAT, S(lr_multiplier), 0, 1e6, OPEN_MIN, NULL, "1.0"},
-    {"task", "tag_scheme", K_ENUM, S(tag_scheme), 0, 0, 0, e_tag, "conlleval"},
+    {"task", "tag_scheme", K_ENUM, S(tag_scheme), 0, 0, 0, ner_scheme_names, "conlleval"},
     {"task", "loss", K_ENUM, S(ctr_loss), 0, 0, 0, e_ctr_loss, "mnrl"},
     {"task", "scale", K_FLOAT, S(ctr_scale), 0, 1e6, OPEN_MIN, NULL, "20"},
     {"task", "symmetric", K_BOOL, S(ctr_symmetric), 0, 0, 0, NULL, "false"},

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/labels.h"
 #include "data/tokenizer_json.h"
 #include "util/fsutil.h"
 #include "trainer/model/family.h"
@@ -108,30 +109,18 @@ out:
     return rc;
 }
 
-static const char *const tag_schemes[] = {"iob2", "iob1", "conlleval"};
-
-const char *model_tag_scheme_name(int scheme) {
-    return scheme >= 0 && scheme < (int)(sizeof tag_schemes / sizeof tag_schemes[0]) ? tag_schemes[scheme] : NULL;
-}
-
-int model_tag_scheme_parse(const char *name) {
-    for (int k = 0; name && k < (int)(sizeof tag_schemes / sizeof tag_schemes[0]); k++)
-        if (!strcmp(name, tag_schemes[k])) return k;
-    return -1;
-}
-
 /* A task's "tag_scheme": only on a token task; absent reads as conlleval
  * (folders written before it was recorded). */
 static int read_tag_scheme(ModelDir *d, int t, json_t *o, const char *path, char *err, size_t errlen) {
     const TaskConfig *tc = &d->mc.tasks[t];
     json_t *ts = json_object_get(o, "tag_scheme");
-    d->tag_scheme[t] = MODEL_TAG_CONLLEVAL;
+    d->tag_scheme[t] = NER_SCHEME_DEFAULT;
     if (!ts) return 0;
     if (task_kind(tc->type)->head != HEAD_TOKEN) {
         snprintf(err, errlen, "%s: task %s: \"tag_scheme\" belongs to token_classification tasks only", path, tc->name);
         return -1;
     }
-    d->tag_scheme[t] = model_tag_scheme_parse(json_string_value(ts));
+    d->tag_scheme[t] = ner_scheme_parse(json_string_value(ts));
     if (d->tag_scheme[t] < 0) {
         snprintf(err, errlen, "%s: task %s: \"tag_scheme\" must be conlleval, iob2 or iob1", path, tc->name);
         return -1;
@@ -260,7 +249,7 @@ int model_dir_read(ModelDir *d, const char *where, char *err, size_t errlen) {
     bert_config_defaults(&d->mc.bert);
     d->mc.pooling = POOL_MEAN;
     d->do_lower_case = 1;
-    for (int t = 0; t < MAX_TASKS; t++) d->tag_scheme[t] = MODEL_TAG_CONLLEVAL;
+    for (int t = 0; t < MAX_TASKS; t++) d->tag_scheme[t] = NER_SCHEME_DEFAULT;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *text = fs_read_file(path, NULL, err, errlen);
@@ -596,8 +585,8 @@ int model_dir_save(Model *m, const char *dir, const char *vocab_path, int do_low
         }
         if (task_kind(tc->type)->head == HEAD_TOKEN) {
             const char *ts = labels && labels[t].tag_scheme ? labels[t].tag_scheme
-                                                            : model_tag_scheme_name(MODEL_TAG_CONLLEVAL);
-            if (model_tag_scheme_parse(ts) < 0) {
+                                                            : ner_scheme_name(NER_SCHEME_DEFAULT);
+            if (ner_scheme_parse(ts) < 0) {
                 snprintf(err, errlen, "%s: task %s: tag_scheme '%s' is not conlleval, iob2 or iob1", dir, tc->name, ts);
                 json_decref(tasks);
                 json_decref(o);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "data/labels.h"
 #include "trainer/model/model.h"
 
 typedef struct {
@@ -28,17 +29,11 @@ typedef struct {
     int is_sentence_transformer;
     char **labels[MAX_TASKS];  /* label names per task from mtbert_tasks.json, or NULL */
     int nlabels[MAX_TASKS];
-    int tag_scheme[MAX_TASKS]; /* token tasks: how tags read as entities, a MODEL_TAG_* value;
-                                  MODEL_TAG_CONLLEVAL when the folder records none */
+    int tag_scheme[MAX_TASKS]; /* token tasks: how tags read as entities, a NerScheme
+                                  (data/labels.h); NER_SCHEME_DEFAULT (conlleval)
+                                  when the folder records none */
 } ModelDir;
 
-/* tasks[].tag_scheme as mtbert_tasks.json spells it. The values are
- * NerScheme's (trainer/train/metrics.h) and TagScheme's (trainer/config). */
-enum { MODEL_TAG_IOB2 = 0, MODEL_TAG_IOB1 = 1, MODEL_TAG_CONLLEVAL = 2 };
-/* "iob2", "iob1", "conlleval"; NULL for any other value. */
-const char *model_tag_scheme_name(int scheme);
-/* The value of a name above, or -1. */
-int model_tag_scheme_parse(const char *name);
 
 void model_dir_free(ModelDir *d);
 
@@ -60,7 +55,7 @@ int model_dir_load(Model *m, const ModelDir *d, char *report, size_t reportlen, 
 
 /* Label names of a task, for the tasks file (may be absent), and for a
  * token task the tag scheme its entities are read with
- * (model_tag_scheme_name; NULL writes "conlleval", training's default). */
+ * (ner_scheme_name; NULL writes "conlleval", training's default). */
 typedef struct {
     int n;
     char **names;

@@ -117,7 +117,7 @@ int checkpoint_save(Trainer *t, char *err, size_t errlen) {
         for (int k = 0; k < t->cfg->model.ntasks; k++) {
             labels[k].n = t->nlabel_names[k];
             labels[k].names = t->label_names[k];
-            labels[k].tag_scheme = model_tag_scheme_name(t->cfg->task[k].tag_scheme);
+            labels[k].tag_scheme = ner_scheme_name(t->cfg->task[k].tag_scheme);
         }
         rc = model_dir_save(&t->model, tmp, t->vocab, t->do_lower_case, t->cfg->data.max_len, labels, err, errlen);
         fault("model");

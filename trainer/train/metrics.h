@@ -18,7 +18,7 @@
 #ifndef MTBERT_METRICS_H
 #define MTBERT_METRICS_H
 
-#include "data/labels.h" /* LABEL_IGNORE */
+#include "data/labels.h" /* LABEL_IGNORE, NerScheme */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +78,7 @@ typedef enum { NER_O = 0, NER_B, NER_I, NER_E, NER_S } NerTag;
  *                       at I- (after O, another type, or a B-) and at a B-
  *                       that follows the same type; a B- after O starts none
  * The strict schemes allow only O, B- and I- labels (ner_scheme_check). */
-/* (the values are tasks[].tag_scheme's: TagScheme in trainer/config/config.h) */
-typedef enum { NER_SCHEME_IOB2 = 0, NER_SCHEME_IOB1 = 1, NER_SCHEME_DEFAULT = 2 } NerScheme;
+/* (NerScheme and its names: data/labels.h) */
 
 typedef struct {
     int type;  /* index into NerMetrics.types */

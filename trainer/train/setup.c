@@ -367,7 +367,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         if (b >= 0) {
             fprintf(stderr, "mtbert: %s: tasks.%s.tag_scheme: %s takes O, B- and I- tags only; label '%s' is not one "
                     "(use tag_scheme: conlleval for IOBES)\n", cfg->source, cfg->model.tasks[k].name,
-                    scheme == NER_SCHEME_IOB1 ? "iob1" : "iob2", t->label_names[k][b]);
+                    ner_scheme_name(scheme), t->label_names[k][b]);
             return 2;
         }
     }
