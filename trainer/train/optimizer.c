@@ -14,6 +14,7 @@ void optim_defaults(OptimConfig *c) {
     c->layer_decay = 1.0f;
     c->head_lr = 0.0f;
     c->head_weight_decay = -1.0f;
+    for (int t = 0; t < MAX_TASKS; t++) c->head_lr_mult[t] = 1.0f;
 }
 
 int optimizer_create(Optimizer *opt, const Model *model, const OptimConfig *cfg) {

@@ -305,40 +305,40 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     t->ops->set_threads(config_resolve_threads(cfg, comm->world, comm->rank == 0 ? stderr : NULL));
 
     /* model folder and vocabulary */
-    ModelDir md;
+    /* t->md lives until the weights are loaded; trainer_free drops it on any early return */
+    ModelDir *md = &t->md;
     int have_dir = cfg->model_path != NULL;
     if (have_dir) {
-        if (model_dir_read(&md, cfg->model_path, err, sizeof err)) {
+        if (model_dir_read(md, cfg->model_path, err, sizeof err)) {
             fprintf(stderr, "mtbert: %s\n", err);
             return 2;
         }
-        if (cfg->model_type_given && family_check_same(md.mc.bert.family, cfg->model.bert.family, cfg->model_path,
+        t->have_md = 1;
+        if (cfg->model_type_given && family_check_same(md->mc.bert.family, cfg->model.bert.family, cfg->model_path,
                                                        "the model folder (model.path / --init-from)", 1, err, sizeof err)) {
             fprintf(stderr, "mtbert: %s\n", err);
-            model_dir_free(&md);
             return 2;
         }
         /* the folder's shape wins; the config's sentence settings stay */
         float hd = cfg->model.bert.hidden_dropout_prob, ad = cfg->model.bert.attention_probs_dropout_prob;
-        cfg->model.bert = md.mc.bert;
+        cfg->model.bert = md->mc.bert;
         cfg->model.bert.hidden_dropout_prob = hd;
         cfg->model.bert.attention_probs_dropout_prob = ad;
         if (config_check_depth(cfg, cfg->model.bert.num_hidden_layers, cfg->model_path, err, sizeof err)) {
             fprintf(stderr, "mtbert: %s: %s\n", cfg->source, err);
-            model_dir_free(&md);
             return 2;
         }
     }
     char dflt[1100]; /* config.c's default model.vocab, PATH/vocab.txt, gives way to PATH/tokenizer.json */
     snprintf(dflt, sizeof dflt, "%s/vocab.txt", cfg->model_path ? cfg->model_path : "");
-    if (cfg->vocab && !(have_dir && md.tokenizer_json && !strcmp(cfg->vocab, dflt)))
+    if (cfg->vocab && !(have_dir && md->tokenizer_json && !strcmp(cfg->vocab, dflt)))
         snprintf(t->vocab, sizeof t->vocab, "%s", cfg->vocab);
-    else if (have_dir) snprintf(t->vocab, sizeof t->vocab, "%s", md.vocab);
+    else if (have_dir) snprintf(t->vocab, sizeof t->vocab, "%s", md->vocab);
     else {
         fprintf(stderr, "mtbert: %s: model.vocab is required when model.path is not given\n", cfg->source);
         return 2;
     }
-    t->do_lower_case = have_dir && !cfg->vocab ? md.do_lower_case : cfg->do_lower_case;
+    t->do_lower_case = have_dir && !cfg->vocab ? md->do_lower_case : cfg->do_lower_case;
     {
         Tok *tok = tok_open(t->vocab, t->do_lower_case, err, sizeof err); /* vocab.txt or tokenizer.json */
         if (!tok) { fprintf(stderr, "mtbert: %s\n", err); return 2; }
@@ -434,15 +434,16 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     if (preflight_same_model(comm, t->model.table.n, t->model.table.total, maxB, maxT)) return 2;
     if (have_dir) {
         char report[8192];
-        md.mc = cfg->model;
-        if (model_dir_load(&t->model, &md, report, sizeof report, err, sizeof err)) {
+        md->mc = cfg->model;
+        if (model_dir_load(&t->model, md, report, sizeof report, err, sizeof err)) {
             fprintf(stderr, "mtbert: %s\n", err);
             return 2;
         }
         /* eval loads a checkpoint over these weights next: what this folder
          * lacks (the heads) is not what will be evaluated */
         if (rank0 && report[0] && for_training) fprintf(stderr, "mtbert: loading %s:\n%s", cfg->model_path, report);
-        model_dir_free(&md);
+        model_dir_free(md);
+        t->have_md = 0;
     }
     if (!for_training) return 0;
 
@@ -491,6 +492,8 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
 }
 
 void trainer_free(Trainer *t) {
+    if (t->have_md) model_dir_free(&t->md);
+    t->have_md = 0;
     for (int s = 0; s < t->nsources; s++) { loader_close(t->src[s].loader); free(t->src[s].path); }
     for (int s = 0; s < t->neval; s++) { loader_close(t->eval_src[s].loader); free(t->eval_src[s].path); }
     for (int k = 0; k < MAX_TASKS; k++) {

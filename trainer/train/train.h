@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "trainer/config/config.h"
 #include "trainer/model/model.h"
+#include "trainer/store/model_dir.h"
 #include "trainer/train/logbook.h"
 #include "trainer/train/optimizer.h"
 
@@ -58,6 +59,8 @@ typedef struct {
     Comm *comm;
     const Ops *ops;
     Model model;
+    ModelDir md;               /* model.path's folder during set-up (have_md: still held) */
+    int have_md;
     Optimizer opt;
     int nsources;
     Source src[MAX_TASKS];
