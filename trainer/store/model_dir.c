@@ -63,6 +63,18 @@ static int read_st_modules(ModelDir *d, char *err, size_t errlen) {
         if (strstr(type, "Pooling")) {
             json_t *pc = load_json(mp, err, errlen);
             if (!pc) goto out;
+            /* sentence-transformers 6: "pooling_mode": "mean" | "cls" | "max" | ... */
+            const char *mode = json_string_value(json_object_get(pc, "pooling_mode"));
+            if (mode) {
+                int p = !strcmp(mode, "mean") ? POOL_MEAN : !strcmp(mode, "cls") ? POOL_CLS
+                        : !strcmp(mode, "max") ? POOL_MAX : -1;
+                if (p < 0) snprintf(err, errlen, "%s: pooling_mode \"%s\" is not supported (mean, cls or max)", mp, mode);
+                json_decref(pc);
+                if (p < 0) goto out;
+                d->mc.pooling = p;
+                continue;
+            }
+            /* older releases: one boolean flag per mode */
             int mean = json_is_true(json_object_get(pc, "pooling_mode_mean_tokens"));
             int cls = json_is_true(json_object_get(pc, "pooling_mode_cls_token"));
             int max = json_is_true(json_object_get(pc, "pooling_mode_max_tokens"));
