@@ -23,30 +23,9 @@ static int ids[B * T], types[B * T], mask[B * T], ysent[B];
 static float scores[NP] = {0.9f, 0.1f, 0.5f};
 
 static ModelConfig tiny(int pooling, int proj, int normalize) {
-    ModelConfig mc;
-    memset(&mc, 0, sizeof mc);
-    BertConfig *b = &mc.bert;
-    b->vocab_size = 40;
-    b->hidden_size = 16;
-    b->num_hidden_layers = 2;
-    b->num_attention_heads = 2;
-    b->intermediate_size = 24;
-    b->max_position_embeddings = 16;
-    b->type_vocab_size = 2;
-    b->layer_norm_eps = 1e-5f;
-    b->initializer_range = 0.3f;
-    b->hidden_act = GELU_TANH;
-    b->hidden_dropout_prob = 0.1f;
-    b->attention_probs_dropout_prob = 0.1f;
-    mc.pooling = pooling;
-    mc.embedding_dim = proj;
-    mc.normalize = normalize;
-    mc.ntasks = 2;
-    snprintf(mc.tasks[0].name, MAX_NAME, "topic");
-    mc.tasks[0].type = TASK_SENTENCE_CLS; mc.tasks[0].num_labels = 3; mc.tasks[0].loss_weight = 1.0f;
-    mc.tasks[0].dropout = 0.2f;
-    snprintf(mc.tasks[1].name, MAX_NAME, "pairs");
-    mc.tasks[1].type = TASK_CONTRASTIVE; mc.tasks[1].num_labels = 1; mc.tasks[1].loss_weight = 0.7f;
+    ModelConfig mc = test_tiny_model(pooling, proj, normalize);
+    test_task(&mc, "topic", TASK_SENTENCE_CLS, 3, 1.0f, 0.2f);
+    test_task(&mc, "pairs", TASK_CONTRASTIVE, 1, 0.7f, 0.0f);
     return mc;
 }
 

@@ -11,32 +11,10 @@
 #include "trainer/model/model.h"
 
 static ModelConfig tiny(int pooling, int proj, int normalize) {
-    ModelConfig mc;
-    memset(&mc, 0, sizeof mc);
-    BertConfig *b = &mc.bert;
-    b->vocab_size = 40;
-    b->hidden_size = 16;
-    b->num_hidden_layers = 2;
-    b->num_attention_heads = 2;
-    b->intermediate_size = 24;
-    b->max_position_embeddings = 16;
-    b->type_vocab_size = 2;
-    b->layer_norm_eps = 1e-5f;
-    b->initializer_range = 0.3f;
-    b->hidden_act = GELU_TANH;
-    b->hidden_dropout_prob = 0.1f;
-    b->attention_probs_dropout_prob = 0.1f;
-    mc.pooling = pooling;
-    mc.embedding_dim = proj;
-    mc.normalize = normalize;
-    mc.ntasks = 3;
-    TaskConfig *t = mc.tasks;
-    snprintf(t[0].name, MAX_NAME, "topic");
-    t[0].type = TASK_SENTENCE_CLS; t[0].num_labels = 3; t[0].loss_weight = 1.0f; t[0].dropout = 0.2f;
-    snprintf(t[1].name, MAX_NAME, "ner");
-    t[1].type = TASK_TOKEN_CLS; t[1].num_labels = 4; t[1].loss_weight = 0.7f; t[1].dropout = 0.1f;
-    snprintf(t[2].name, MAX_NAME, "sts");
-    t[2].type = TASK_SIMILARITY; t[2].num_labels = 1; t[2].loss_weight = 1.5f;
+    ModelConfig mc = test_tiny_model(pooling, proj, normalize);
+    test_task(&mc, "topic", TASK_SENTENCE_CLS, 3, 1.0f, 0.2f);
+    test_task(&mc, "ner", TASK_TOKEN_CLS, 4, 0.7f, 0.1f);
+    test_task(&mc, "sts", TASK_SIMILARITY, 1, 1.5f, 0.0f);
     return mc;
 }
 

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "kernels/ops.h" /* GELU_TANH */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +85,35 @@ int test_finish(const char *name) {
 int test_skip(const char *why) {
     printf("SKIPPED: %s\n", why);
     return 77;
+}
+
+ModelConfig test_tiny_model(int pooling, int embedding_dim, int normalize) {
+    ModelConfig mc;
+    memset(&mc, 0, sizeof mc);
+    BertConfig *b = &mc.bert;
+    b->vocab_size = 40;
+    b->hidden_size = 16;
+    b->num_hidden_layers = 2;
+    b->num_attention_heads = 2;
+    b->intermediate_size = 24;
+    b->max_position_embeddings = 16;
+    b->type_vocab_size = 2;
+    b->layer_norm_eps = 1e-5f;
+    b->initializer_range = 0.3f;
+    b->hidden_act = GELU_TANH;
+    b->hidden_dropout_prob = 0.1f;
+    b->attention_probs_dropout_prob = 0.1f;
+    mc.pooling = pooling;
+    mc.embedding_dim = embedding_dim;
+    mc.normalize = normalize;
+    return mc;
+}
+
+void test_task(ModelConfig *mc, const char *name, TaskType type, int num_labels, float loss_weight, float dropout) {
+    TaskConfig *t = &mc->tasks[mc->ntasks++];
+    snprintf(t->name, MAX_NAME, "%s", name);
+    t->type = type;
+    t->num_labels = num_labels;
+    t->loss_weight = loss_weight;
+    t->dropout = dropout;
 }

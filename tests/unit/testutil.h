@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "trainer/model/bert_config.h"
+
 extern int test_failures;
 extern int test_checks;
 
@@ -33,6 +35,14 @@ float *test_copy(const float *x, size_t n);
  * parity tests (floor keeps near-zero references from dominating). */
 double test_max_rel_err(const float *a, const float *b, size_t n, double floor);
 double test_max_abs_err(const float *a, const float *b, size_t n);
+
+/* The tiny model the gradient checks use: vocab 40, hidden 16, 2 layers,
+ * 2 heads, FFN 24, 16 positions, 2 token types, LayerNorm eps 1e-5, a large
+ * initializer range (0.3: gradients well above rounding), tanh GELU, dropout
+ * 0.1; the given sentence settings and no tasks (add them with test_task). */
+ModelConfig test_tiny_model(int pooling, int embedding_dim, int normalize);
+/* Appends a task to mc (name, type, labels, loss weight, head dropout). */
+void test_task(ModelConfig *mc, const char *name, TaskType type, int num_labels, float loss_weight, float dropout);
 
 /* Path of a file under the source tree (MTBERT_SOURCE or "."). */
 const char *test_source_path(const char *rel, char *buf, size_t len);
