@@ -48,6 +48,15 @@ typedef struct {
     int64_t *ids, *gids, *ida, *idp;
 } Scratch;
 
+/* The loss options of a contrastive task over W ranks: the gradient of each
+ * rank's rows is scaled by W, as the loop averages gradients over ranks. */
+static void task_ctr_options(const TaskSetup *ts, int W, CtrOptions *o) {
+    ctr_options_default(o, (CtrLoss)ts->ctr_loss);
+    o->scale = ts->ctr_scale;
+    o->symmetric = ts->ctr_symmetric;
+    o->grad_scale = (float)W;
+}
+
 static void scratch_free(Scratch *s) {
     free(s->emb); free(s->gemb); free(s->A); free(s->P); free(s->dA); free(s->dP); free(s->gblock);
     free(s->gscores); free(s->ids); free(s->gids); free(s->ida); free(s->idp);
@@ -90,10 +99,7 @@ static int task_loss(Trainer *t, const Batch *b, int k, int gather, Scratch *s, 
     CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = scores,
                    .anchor_ids = ida, .positive_ids = idp};
     CtrOptions o;
-    ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
-    o.scale = ts->ctr_scale;
-    o.symmetric = ts->ctr_symmetric;
-    o.grad_scale = (float)W;
+    task_ctr_options(ts, W, &o);
     CtrResult res;
     int with_grad = m->grads && m->ext_grad[k];
     char why[512];
@@ -260,10 +266,7 @@ static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *
     CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = S,
                    .anchor_ids = ia, .positive_ids = ip};
     CtrOptions o;
-    ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
-    o.scale = ts->ctr_scale;
-    o.symmetric = ts->ctr_symmetric;
-    o.grad_scale = (float)W;
+    task_ctr_options(ts, W, &o);
     char why[512];
     if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, NULL, why, sizeof why)) res->loss = NAN;
     return 0;
