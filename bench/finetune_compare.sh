@@ -137,7 +137,7 @@ hf() { # task seed
         "$j" >>"$RES"
 }
 tagrows() { # tool label seed: tag rows appended since line $1
-    awk -v from="$1" -v tool="$2" -v seed="$3" 'BEGIN{OFS="\t"} NR > from && NF == 4 { $5 = tool } NR > from && NF == 5 { $6 = seed } { print }' \
+    awk -F'\t' -v from="$1" -v tool="$2" -v seed="$3" 'BEGIN{OFS="\t"} NR > from && NF == 4 { $5 = tool } NR > from && NF == 5 { $6 = seed } { print }' \
         "$RES" >"$RES.tmp" && mv "$RES.tmp" "$RES"
 }
 for seed in $SEEDS; do
