@@ -79,6 +79,17 @@ PY
     "$BIN" predict --model "$E/tasks/topic" --input "$T/sent.txt" >"$T/pred-topic.jsonl" 2>"$T/stderr" ||
         fail "$name: predict on the task folder"
     cmp -s "$T/pred-$name.jsonl" "$T/pred-topic.jsonl" || fail "$name: predict differs on the task folder"
+    # token tasks print each word's tag probability: one per word, null exactly
+    # where the tag is null, the arg-max's (>= 1/labels and <= 1)
+    python3 - "$T/pred-$name.jsonl" <<'PY' || fail "$name: predict's token probabilities"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)["ner"]
+    assert len(r["probs"]) == len(r["words"]) == len(r["tags"]), r
+    for tag, p in zip(r["tags"], r["probs"]):
+        assert (tag is None) == (p is None), (tag, p)
+        assert p is None or 1 / 9 - 1e-6 <= p <= 1, p
+PY
     grep -q "\"B-[A-Z]*\"" "$T/pred-$name.jsonl" || fail "$name: the NER head predicts no entity (too little training to compare tags)"
     if [ "$have_tf" = 1 ]; then
         "$py" "$SRC/tests/export/compare_pipeline.py" "$E/tasks" "$T/sent.txt" "$T/pred-$name.jsonl" \
