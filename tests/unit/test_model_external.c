@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd_check.h"
 #include "testutil.h"
 #include "trainer/model/contrastive.h"
 #include "trainer/model/model.h"
@@ -70,6 +71,8 @@ static double total_loss(Model *m, const Batch *b) {
     return l + m->task_weight[1] * external(m, NULL);
 }
 
+static double total_loss_fd(Model *m, const void *b) { return total_loss(m, b); }
+
 static int gradcheck(Model *m, const Batch *b, const char *what) {
     const float scale = 0.5f;
     int D = model_embedding_dim(m);
@@ -82,33 +85,10 @@ static int gradcheck(Model *m, const Batch *b, const char *what) {
     model_backward(m, b, scale);
     float *g = malloc(sizeof(float) * m->table.total);
     memcpy(g, m->grads, sizeof(float) * m->table.total);
-    int bad = 0, checked = 0;
-    for (int i = 0; i < m->table.n; i++) {
-        const ParamTensor *pt = &m->table.t[i];
-        if (!strncmp(pt->name, "heads.", 6)) continue; /* the classifier's own head: test_model_grad */
-        for (int r = 0; r < 3; r++) { /* up to 3 entries of every tensor, largest gradients first */
-            size_t best = pt->offset;
-            float bg = -1;
-            for (size_t k = pt->offset; k < pt->offset + pt->numel; k++)
-                if (fabsf(g[k]) > bg) { bg = fabsf(g[k]); best = k; }
-            if (bg < 1e-3f) break;
-            float keep = m->params[best], h = 1e-2f;
-            m->params[best] = keep + h;
-            double lp = total_loss(m, b);
-            m->params[best] = keep - h;
-            double lm = total_loss(m, b);
-            m->params[best] = keep;
-            double num = scale * (lp - lm) / (2 * h);
-            double err = fabs(num - g[best]);
-            checked++;
-            if (err > 2e-3 + 3e-2 * fabs(num)) {
-                bad++;
-                fprintf(stderr, "  %s: %s[%zu]: analytic %.6g numeric %.6g\n", what, pt->name, best - pt->offset,
-                        g[best], num);
-            }
-            g[best] = 0;
-        }
-    }
+    int checked;
+    /* the classifier's own head is test_model_grad's */
+    FdCheck c = {.scale = scale, .skip_prefix = "heads.", .what = what};
+    int bad = fd_check(m, g, total_loss_fd, b, &c, &checked);
     CHECKF(checked > 30, "%s: only %d entries checked", what, checked);
     free(g);
     free(ge);

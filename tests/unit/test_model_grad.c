@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd_check.h"
 #include "testutil.h"
 #include "trainer/model/model.h"
 
@@ -42,6 +43,8 @@ static void make_batch(Batch *b) {
     b->sim_row0[2] = 2; b->sim_npairs[2] = 1; b->sim_scores[2] = scores;
 }
 
+static double forward_loss(Model *m, const void *b) { return model_forward(m, b); }
+
 /* Central differences for a sample of parameters; returns bad count. */
 static int gradcheck(Model *m, const Batch *b, const char *what) {
     model_zero_grad(m);
@@ -49,33 +52,8 @@ static int gradcheck(Model *m, const Batch *b, const char *what) {
     model_backward(m, b, 1.0f);
     float *g = malloc(sizeof(float) * m->table.total);
     memcpy(g, m->grads, sizeof(float) * m->table.total);
-    int bad = 0, checked = 0;
-    for (int i = 0; i < m->table.n; i++) {
-        const ParamTensor *pt = &m->table.t[i];
-        /* up to 3 entries of every tensor, the largest-gradient ones first */
-        for (int r = 0; r < 3; r++) {
-            size_t best = pt->offset;
-            float bg = -1;
-            for (size_t k = pt->offset; k < pt->offset + pt->numel; k++)
-                if (fabsf(g[k]) > bg) { bg = fabsf(g[k]); best = k; }
-            if (bg < 1e-3f) break;
-            float keep = m->params[best], h = 1e-2f;
-            m->params[best] = keep + h;
-            double lp = model_forward(m, b);
-            m->params[best] = keep - h;
-            double lm = model_forward(m, b);
-            m->params[best] = keep;
-            double num = (lp - lm) / (2 * h);
-            double err = fabs(num - g[best]);
-            checked++;
-            if (err > 2e-3 + 3e-2 * fabs(num)) {
-                bad++;
-                fprintf(stderr, "  %s: %s[%zu]: analytic %.6g numeric %.6g\n", what, pt->name,
-                        best - pt->offset, g[best], num);
-            }
-            g[best] = 0; /* next largest */
-        }
-    }
+    int checked;
+    int bad = fd_check(m, g, forward_loss, b, &(FdCheck){.scale = 1.0, .what = what}, &checked);
     CHECKF(checked > 40, "%s: only %d entries checked", what, checked);
     free(g);
     return bad;
