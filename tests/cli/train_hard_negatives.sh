@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Contrastive tasks on (anchor, positive, hard negatives) shards (issue 18):
+#   1. MNRL with 2 hard negatives per pair, 30 steps: the loss halves (mean of
+#      the last 3 logged losses < half the first 3); its first loss differs
+#      from MNRL on the same pairs without the negatives (they are candidates);
+#      the eval record (a triplets dev set) has top1 and mrr_10 in [0, 1];
+#   2. loss triplet (1 negative, margin 5 by default), 30 steps: the loss goes
+#      down (last 3 < 0.8 x first 3); margin 1 gives another first loss
+#      (first loss difference = the margin difference 4, every hinge active);
+#   3. refusals (exit 2, task and file named): triplet on pair shards, triplet
+#      on 2-negative shards, cosent on negative shards, mini_batch with
+#      negatives, margin with loss mnrl; shards of one set with another
+#      num_negatives.
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/pairs.sh"
+export OMP_NUM_THREADS=1
+
+synthetic "$T/data" --train 64 --dev 32 --seed 3
+D=$T/data
+mkpairs "$D/train.jsonl" pos >"$T/train.tsv"
+pair_shards "$T/train.tsv" "$T/p" train "$D/vocab.txt"
+mktriplets "$D/train.jsonl" 2 >"$T/n2.tsv"
+mktriplets "$D/dev.jsonl" 2 >"$T/n2dev.tsv"
+mktriplets "$D/train.jsonl" 1 >"$T/n1.tsv"
+triplet_shards "$T/n2.tsv" "$T/n2" train "$D/vocab.txt"
+triplet_shards "$T/n2dev.tsv" "$T/n2" dev "$D/vocab.txt"
+triplet_shards "$T/n1.tsv" "$T/n1" train "$D/vocab.txt"
+{
+    tiny_model_yaml "$D"
+    cat <<EOF
+tasks:
+  - name: pairs
+    type: contrastive
+    loss: mnrl
+    data: {train: "$T/n2/train-*.h5", eval: "$T/n2/dev-*.h5"}
+data: {batch_size: 16, max_len: 32}
+optimizer: {lr: 1e-3}
+train: {steps: 30, threads: 1, backend: cpu}
+logging: {every: 1}
+EOF
+} >"$T/c.yaml"
+
+loss_drop() { # file key -> "first last" (means of the first / last 3 logged values)
+    grep '"event": "train"' "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{ v[NR] = $2 }
+        END { if (NR < 6) { print "none"; exit } printf "%g %g\n", (v[1] + v[2] + v[3]) / 3, (v[NR] + v[NR-1] + v[NR-2]) / 3 }'
+}
+first_loss() { grep '"event": "train"' "$1/metrics.jsonl" | head -1 | grep -o '"loss.pairs": [0-9.e+-]*' | awk '{ print $2 }'; }
+
+# ---- 1. MNRL with hard negatives ----------------------------------------
+"$BIN" train "$T/c.yaml" --set "train.run_dir=$T/r1" >/dev/null 2>"$T/stderr" || fail "MNRL run with negatives"
+read -r first last <<<"$(loss_drop "$T/r1/metrics.jsonl" loss.pairs)"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(a > 0 && b < a / 2) }' || fail "MNRL (negatives) loss did not halve: $first -> $last"
+ev=$(grep '"event": "eval"' "$T/r1/metrics.jsonl" | tail -1)
+for k in top1 mrr_10; do
+    grep -qE "\"pairs.$k\": (0|1|0\.[0-9e-]+)[,}]" <<<"$ev" || fail "pairs.$k missing or outside [0, 1]: $ev"
+done
+"$BIN" train "$T/c.yaml" --set "tasks.pairs.data.train=$T/p/train-*.h5" --set tasks.pairs.data.eval= --set train.steps=1 \
+    --set "train.run_dir=$T/r0" >/dev/null 2>"$T/stderr" || fail "MNRL run on pairs"
+a=$(first_loss "$T/r0") b=$(first_loss "$T/r1")
+[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "the first loss with negatives ($b) equals the one without ($a)"
+echo "mnrl with 2 hard negatives: loss $first -> $last (first $b; without negatives $a)"
+
+# ---- 2. triplet ----------------------------------------------------------
+TR=(--set tasks.pairs.loss=triplet --set "tasks.pairs.data.train=$T/n1/train-*.h5" --set tasks.pairs.data.eval=)
+"$BIN" train "$T/c.yaml" "${TR[@]}" --set "train.run_dir=$T/r2" >/dev/null 2>"$T/stderr" || fail "triplet run"
+read -r first last <<<"$(loss_drop "$T/r2/metrics.jsonl" loss.pairs)"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(a > 0 && b < 0.8 * a) }' || fail "triplet loss did not go down: $first -> $last"
+"$BIN" train "$T/c.yaml" "${TR[@]}" --set tasks.pairs.margin=1 --set train.steps=1 --set "train.run_dir=$T/r3" \
+    >/dev/null 2>"$T/stderr" || fail "triplet margin 1 run"
+m5=$(first_loss "$T/r2") m1=$(first_loss "$T/r3")
+# a margin of 5 keeps every hinge active, and then the mean moves by exactly 5 - 1 (if all are active at 1 too)
+awk -v a="$m5" -v b="$m1" 'BEGIN { d = a - b - 4; exit !(b > 0 && (d < 0 ? -d : d) < 1e-3) }' ||
+    fail "triplet first losses margin 5 $m5, margin 1 $m1: expected a difference of 4"
+echo "triplet: loss $first -> $last; first loss margin 5 $m5, margin 1 $m1"
+
+# ---- 3. refusals ----------------------------------------------------------
+refuse() { # message-fragment, --set options...
+    local want=$1
+    shift
+    "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/bad" --set train.steps=1 "$@" >/dev/null 2>"$T/stderr"
+    local rc=$?
+    [ $rc = 2 ] || fail "$* : exit $rc, expected 2"
+    grep -qF -- "$want" "$T/stderr" || fail "$* : no '$want' in the message: $(cat "$T/stderr")"
+}
+refuse "$T/p/train-*.h5: task 'pairs' has loss triplet, which needs (anchor, positive, negative) rows" \
+    --set tasks.pairs.loss=triplet --set "tasks.pairs.data.train=$T/p/train-*.h5" --set tasks.pairs.data.eval=
+refuse "task 'pairs' has loss triplet, which takes one negative per example; these shards have 2" \
+    --set tasks.pairs.loss=triplet
+refuse "task 'pairs' has loss cosent, which scores pairs" --set tasks.pairs.loss=cosent
+refuse "task 'pairs': tasks[].mini_batch (the cached step) is not built for hard negatives" --set tasks.pairs.mini_batch=4
+refuse "tasks.0.margin: the margin belongs to loss triplet" --set tasks.pairs.margin=1
+# one set, two K: shard 0 of the 2-negative set beside shard 1 of a 1-negative set
+"$BIN" prepare --format triplets --task pairs:similarity --vocab "$D/vocab.txt" --max-len 32 --shards 2 \
+    --out "$T/m2" --name train --quiet "$T/n2.tsv" >/dev/null 2>&1 || fail "prepare 2 shards"
+"$BIN" prepare --format triplets --task pairs:similarity --vocab "$D/vocab.txt" --max-len 32 --shards 2 \
+    --out "$T/m1" --name train --quiet "$T/n1.tsv" >/dev/null 2>&1 || fail "prepare 2 shards, K 1"
+mkdir -p "$T/mix"
+cp "$T/m2/train-00000-of-00002.h5" "$T/m1/train-00001-of-00002.h5" "$T/mix/"
+"$BIN" prepare --write-manifest "$T/mix/train-00000-of-00002.h5" "$T/mix/train-00001-of-00002.h5" --quiet >/dev/null 2>&1 ||
+    fail "write-manifest of the mixed set"
+refuse "attribute 'num_negatives' is 1 but 2" --set "tasks.pairs.data.train=$T/mix/train-*.h5" --set tasks.pairs.data.eval=
+echo "train_hard_negatives: ok"
