@@ -17,7 +17,7 @@
 # triplets: rows [a; p; n] per rank, the gathered negatives split per rank
 # block): mnrl with 2 negatives per pair (one of them, every 5th line, the
 # positive's own text: masked), mnrl symmetric with them, and loss triplet
-# (1 negative, margin 2). Control: one process with 8 pairs (no other rank's
+# (1 negative, margin 2); mnrl and triplet with negatives cached too. Control: one process with 8 pairs (no other rank's
 # negatives) logs a different loss; the hard negatives change the loss.
 # Skipped (77) without mpirun or MPI.
 . "$(dirname "$0")/lib/common.sh"
@@ -100,6 +100,11 @@ NOISE_BIAS=1 compare triplet --set tasks.pairs.loss=triplet --set tasks.pairs.ma
     --set "tasks.pairs.data.train=$T/n1/train-*.h5"
 R2="--set tasks.pairs.mini_batch=3" compare cached-mnrl --set tasks.pairs.loss=mnrl
 R2="--set tasks.pairs.mini_batch=3" compare cached-cosent --set tasks.pairs.loss=cosent
+# and with hard negatives: each chunk's block [a; p; n], the caches' negatives all-gathered too
+R2="--set tasks.pairs.mini_batch=3" compare cached-mnrl-neg --set tasks.pairs.loss=mnrl \
+    --set "tasks.pairs.data.train=$T/n2/train-*.h5"
+R2="--set tasks.pairs.mini_batch=3" NOISE_BIAS=1 compare cached-triplet --set tasks.pairs.loss=triplet \
+    --set tasks.pairs.margin=2 --set "tasks.pairs.data.train=$T/n1/train-*.h5"
 
 # control: 8 pairs without the other rank's are another loss
 FAIL_LOG=$T/e8

@@ -184,19 +184,24 @@ int embed_cached_task(const Trainer *t, const Batch *b) {
     return -1;
 }
 
-/* Sub-batch of pairs [ex0, ex0 + count) of task k: rows a then p, b's width. */
+/* Sub-batch of pairs [ex0, ex0 + count) of task k: rows a, p, then the
+ * pairs' K hard negatives (example-major), b's width: the chunk's block. */
 static void chunk_batch(const Batch *b, int k, int ex0, int count, BatchBuf *buf, Batch *out) {
-    int P = b->sim_npairs[k], r0 = b->sim_row0[k], T = b->T;
-    batchbuf_reserve(buf, 2 * count, T);
-    for (int h = 0; h < 2; h++) {
-        size_t from = (size_t)(r0 + h * P + ex0) * T, to = (size_t)h * count * T, n = (size_t)count * T;
+    int P = b->sim_npairs[k], r0 = b->sim_row0[k], T = b->T, K = b->sim_nneg[k];
+    batchbuf_reserve(buf, (int)ctr_block_rows(count, K), T);
+    for (int h = 0; h < 3; h++) {
+        if (h == 2 && !K) break;
+        int w = h == 2 ? K : 1; /* rows per example in this part */
+        size_t from = (size_t)(r0 + h * P + (size_t)ex0 * w) * T, to = (size_t)h * count * T;
+        size_t n = (size_t)count * w * T;
         memcpy(buf->ids + to, b->input_ids + from, n * sizeof(int));
         memcpy(buf->mask + to, b->mask + from, n * sizeof(int));
         if (b->type_ids) memcpy(buf->types + to, b->type_ids + from, n * sizeof(int));
         else memset(buf->types + to, 0, n * sizeof(int));
     }
     memset(out, 0, sizeof *out);
-    out->B = 2 * count;
+    out->sim_nneg[k] = K;
+    out->B = (int)ctr_block_rows(count, K);
     out->T = T;
     out->input_ids = buf->ids;
     out->type_ids = buf->types;
@@ -209,14 +214,15 @@ static void chunk_batch(const Batch *b, int k, int ex0, int count, BatchBuf *buf
 typedef struct {
     CtrCache c;
     BatchBuf buf;
-    float *emb, *block, *gA, *gP, *gS;
-    int64_t *ids, *gia, *gip;
+    float *emb, *block, *gA, *gP, *gN, *gS;
+    int64_t *ids, *gia, *gip, *gin;
 } Cached;
 
 static void cached_free(Cached *x) {
     ctr_cache_free(&x->c);
     batchbuf_free(&x->buf);
-    free(x->emb); free(x->block); free(x->gA); free(x->gP); free(x->gS); free(x->ids); free(x->gia); free(x->gip);
+    free(x->emb); free(x->block); free(x->gA); free(x->gP); free(x->gN); free(x->gS); free(x->ids); free(x->gia);
+    free(x->gip); free(x->gin);
 }
 
 /* Pass 1: every chunk's embeddings (and text ids) into the cache. */
@@ -229,7 +235,7 @@ static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
         chunk_batch(b, k, ex0, cnt, &x->buf, &sb);
         model_forward(m, &sb);
         model_get_embeddings(m, x->emb);
-        for (int r = 0; r < 2 * cnt; r++) x->ids[r] = embed_row_text_id(&sb, r);
+        for (int r = 0; r < sb.B; r++) x->ids[r] = embed_row_text_id(&sb, r);
         ctr_cache_put(&x->c, i, x->emb, x->ids, CTR_NEG_EXAMPLE_MAJOR);
     }
 }
@@ -239,9 +245,9 @@ static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
  * finite) or -1 with err (a collective failed, no memory). */
 static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *res, char *err, size_t errlen) {
     const TaskSetup *ts = &t->cfg->task[k];
-    int P = x->c.n, D = x->c.d, W = t->comm->world, n = P, row0 = 0;
-    const float *A = x->c.A, *Pp = x->c.P, *S = b->sim_scores[k];
-    const int64_t *ia = x->c.ida, *ip = x->c.idp;
+    int P = x->c.n, D = x->c.d, K = x->c.k, W = t->comm->world, n = P, row0 = 0;
+    const float *A = x->c.A, *Pp = x->c.P, *Nn = K ? x->c.N : NULL, *S = b->sim_scores[k];
+    const int64_t *ia = x->c.ida, *ip = x->c.idp, *in = K ? x->c.idn : NULL;
     if (W > 1) {
         int *cnt = calloc((size_t)W, sizeof(int));
         size_t *bytes = calloc((size_t)W, sizeof(size_t));
@@ -259,8 +265,14 @@ static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *
             x->gS = malloc(sizeof(float) * (size_t)n);
             x->gia = malloc(sizeof(int64_t) * (size_t)n);
             x->gip = malloc(sizeof(int64_t) * (size_t)n);
-            size_t fb = sizeof(float) * (size_t)D;
-            bad = !x->gA || !x->gP || !x->gS || !x->gia || !x->gip ||
+            size_t fb = sizeof(float) * (size_t)D, kk = (size_t)(K ? K : 1);
+            /* negatives: each rank's (P*K) rows, concatenated in rank order = the global (n*K) */
+            x->gN = malloc(sizeof(float) * (size_t)n * kk * D);
+            x->gin = malloc(sizeof(int64_t) * (size_t)n * kk);
+            bad = !x->gA || !x->gP || !x->gS || !x->gia || !x->gip || !x->gN || !x->gin ||
+                  (K && (comm_allgather(t->comm, x->c.N, fb * P * K, x->gN, fb * n * K, NULL) ||
+                         comm_allgather(t->comm, x->c.idn, sizeof(int64_t) * P * K, x->gin,
+                                        sizeof(int64_t) * n * K, NULL))) ||
                   comm_allgather(t->comm, x->c.A, fb * P, x->gA, fb * n, NULL) ||
                   comm_allgather(t->comm, x->c.P, fb * P, x->gP, fb * n, NULL) ||
                   comm_allgather(t->comm, S, sizeof(float) * P, x->gS, sizeof(float) * n, NULL) ||
@@ -273,26 +285,27 @@ static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *
             return -1;
         }
         A = x->gA, Pp = x->gP, S = x->gS, ia = x->gia, ip = x->gip;
+        if (K) Nn = x->gN, in = x->gin;
     }
-    CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = S,
-                   .anchor_ids = ia, .positive_ids = ip};
+    CtrBatch cb = {.n = n, .k = K, .d = D, .anchors = A, .positives = Pp, .negatives = Nn, .scores = S,
+                   .anchor_ids = ia, .positive_ids = ip, .negative_ids = in};
     CtrOptions o;
     task_ctr_options(ts, W, &o);
     char why[512];
-    if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, NULL, why, sizeof why)) res->loss = NAN;
+    if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, K ? x->c.dN : NULL, why, sizeof why)) res->loss = NAN;
     return 0;
 }
 
 float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *err, size_t errlen) {
     Model *m = &t->model;
-    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
-    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m), K = b->sim_nneg[k];
+    size_t rows = ctr_block_rows(mini < P ? mini : P, K);
     Cached x;
     memset(&x, 0, sizeof x);
     x.emb = malloc(sizeof(float) * rows * D);
     x.block = malloc(sizeof(float) * rows * D);
     x.ids = malloc(sizeof(int64_t) * rows);
-    if (!x.emb || !x.block || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+    if (!x.emb || !x.block || !x.ids || ctr_cache_init(&x.c, P, K, D, mini)) {
         snprintf(err, errlen, "contrastive loss (mini_batch): out of host memory");
         cached_free(&x);
         return NAN;
@@ -312,7 +325,7 @@ float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *er
             chunk_batch(b, k, ex0, cnt, &x.buf, &sb);
             model_forward(m, &sb);
             ctr_cache_grad(&x.c, i, CTR_NEG_EXAMPLE_MAJOR, x.block);
-            model_set_embedding_loss(m, k, (float)res.loss, 1, x.block, 0, 2 * cnt);
+            model_set_embedding_loss(m, k, (float)res.loss, 1, x.block, 0, sb.B);
             model_backward(m, &sb, scale);
         }
     model_set_embedding_loss(m, k, (float)res.loss, 1, NULL, 0, 0);
@@ -322,13 +335,13 @@ float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *er
 
 int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top1) {
     Model *m = &t->model;
-    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
-    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m), K = b->sim_nneg[k];
+    size_t rows = ctr_block_rows(mini < P ? mini : P, K);
     Cached x;
     memset(&x, 0, sizeof x);
     x.emb = malloc(sizeof(float) * rows * D);
     x.ids = malloc(sizeof(int64_t) * rows);
-    if (!x.emb || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+    if (!x.emb || !x.ids || ctr_cache_init(&x.c, P, K, D, mini)) {
         cached_free(&x);
         return -1;
     }
@@ -337,8 +350,9 @@ int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top
     memcpy(emb, x.c.A, sizeof(float) * (size_t)P * D);
     memcpy(emb + (size_t)P * D, x.c.P, sizeof(float) * (size_t)P * D);
     const TaskSetup *ts = &t->cfg->task[k];
-    CtrBatch cb = {.n = P, .k = 0, .d = D, .anchors = x.c.A, .positives = x.c.P, .scores = b->sim_scores[k],
-                   .anchor_ids = x.c.ida, .positive_ids = x.c.idp};
+    CtrBatch cb = {.n = P, .k = K, .d = D, .anchors = x.c.A, .positives = x.c.P, .negatives = K ? x.c.N : NULL,
+                   .scores = b->sim_scores[k], .anchor_ids = x.c.ida, .positive_ids = x.c.idp,
+                   .negative_ids = K ? x.c.idn : NULL};
     CtrOptions o;
     ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
     o.scale = ts->ctr_scale;

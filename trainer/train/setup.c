@@ -86,7 +86,8 @@ fail:
 
 /* A contrastive task on a shard set: the hard negatives (num_negatives)
  * go into its model batches when its loss uses them (mnrl: extra
- * candidates; triplet: needs exactly one). Refusals name task and file. */
+ * candidates; triplet: needs exactly one; with mini_batch each chunk
+ * carries its pairs' negatives). Refusals name task and file. */
 static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t errlen) {
     const TaskSetup *ts = &t->cfg->task[task];
     const char *name = t->cfg->model.tasks[task].name;
@@ -106,11 +107,6 @@ static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t err
         snprintf(err, errlen, "%s: task '%s' has loss %s, which scores pairs and has no use for the shards' %d hard "
                  "negatives per example (use loss mnrl or triplet, or pair shards)", s->path, name,
                  ctr_loss_name((CtrLoss)ts->ctr_loss), K);
-        return -1;
-    }
-    if (ts->ctr_mini_batch > 0) {
-        snprintf(err, errlen, "%s: task '%s': tasks[].mini_batch (the cached step) is not built for hard negatives "
-                 "(the shards have %d per example); remove mini_batch or use pair shards", s->path, name, K);
         return -1;
     }
     if (s->num_neg && s->num_neg != K) return 0; /* one loader: one K */
