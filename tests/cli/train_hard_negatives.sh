@@ -4,6 +4,8 @@
 #      the last 3 logged losses < half the first 3); its first loss differs
 #      from MNRL on the same pairs without the negatives (they are candidates);
 #      the eval record (a triplets dev set) has top1 and mrr_10 in [0, 1];
+#      one pair a batch whose negative is the positive's own text: loss 0
+#      (the duplicate is masked; without the negatives' text ids 0.33);
 #   2. loss triplet (1 negative, margin 5 by default), 30 steps: the loss goes
 #      down (last 3 < 0.8 x first 3); margin 1 gives another first loss
 #      (first loss difference = the margin difference 4, every hinge active);
@@ -60,6 +62,17 @@ done
 a=$(first_loss "$T/r0") b=$(first_loss "$T/r1")
 [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "the first loss with negatives ($b) equals the one without ($a)"
 echo "mnrl with 2 hard negatives: loss $first -> $last (first $b; without negatives $a)"
+
+# duplicate masking: one pair a batch whose only hard negative is the positive's own text:
+# masked, the loss is exactly 0 (unmasked: near log 2, the positive scored twice up to dropout;
+# 0.33 when tried)
+awk -F'\t' '{ print $1 "\t" $2 "\t" $2 }' "$T/n1.tsv" >"$T/dup.tsv"
+triplet_shards "$T/dup.tsv" "$T/dup" train "$D/vocab.txt"
+"$BIN" train "$T/c.yaml" --set "tasks.pairs.data.train=$T/dup/train-*.h5" --set tasks.pairs.data.eval= \
+    --set data.batch_size=1 --set train.steps=3 --set "train.run_dir=$T/rd" >/dev/null 2>"$T/stderr" || fail "duplicate run"
+dl=$(grep '"event": "train"' "$T/rd/metrics.jsonl" | grep -o '"loss.pairs": [0-9.e+-]*' | awk '{ print $2 }' | sort -u)
+[ "$dl" = 0 ] || fail "a hard negative equal to the positive is not masked: losses $dl (expected 0)"
+echo "duplicate masking: a negative with the positive's text adds nothing (loss 0)"
 
 # ---- 2. triplet ----------------------------------------------------------
 TR=(--set tasks.pairs.loss=triplet --set "tasks.pairs.data.train=$T/n1/train-*.h5" --set tasks.pairs.data.eval=)
