@@ -109,7 +109,6 @@ static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t err
                  ctr_loss_name((CtrLoss)ts->ctr_loss), K);
         return -1;
     }
-    if (s->num_neg && s->num_neg != K) return 0; /* one loader: one K */
     s->num_neg = K;
     return 0;
 }
