@@ -29,6 +29,8 @@ void rawset_init(RawSet *s) { memset(s, 0, sizeof *s); }
 static void rawex_free(RawExample *e) {
     free(e->text);
     free(e->text_b);
+    for (int i = 0; i < e->n_neg; i++) free(e->negs[i]);
+    free(e->negs);
     for (int i = 0; i < e->n_words; i++) {
         free(e->words[i]);
         if (e->tags) free(e->tags[i]);
@@ -61,6 +63,11 @@ static void rawset_drop_last(RawSet *s) {
     if (s->n) rawex_free(&s->ex[--s->n]);
 }
 
+static void add_negative(RawExample *e, const char *s, size_t n) {
+    e->negs = xrealloc(e->negs, (size_t)(e->n_neg + 1) * sizeof *e->negs);
+    e->negs[e->n_neg++] = xstrndup(s, n);
+}
+
 static void add_label(RawExample *e, const char *s, size_t n) {
     e->labels = xrealloc(e->labels, (size_t)(e->n_labels + 1) * sizeof *e->labels);
     e->labels[e->n_labels++] = xstrndup(s, n);
@@ -69,7 +76,7 @@ static void add_label(RawExample *e, const char *s, size_t n) {
 void format_options_default(FormatOptions *o, FormatKind kind) {
     memset(o, 0, sizeof *o);
     o->kind = kind;
-    o->sep = kind == FMT_CSV ? ',' : kind == FMT_LINES ? '\t' : kind == FMT_PAIRS ? '\t' : ' ';
+    o->sep = kind == FMT_CSV ? ',' : kind == FMT_LINES || kind == FMT_PAIRS || kind == FMT_TRIPLETS ? '\t' : ' ';
     o->label_first = 1;
     o->label_part = LABEL_FULL;
     o->tag_column = -1;
@@ -88,6 +95,7 @@ int format_parse_kind(const char *s, FormatKind *kind) {
     static const struct { const char *name; FormatKind k; } names[] = {
         {"conll", FMT_CONLL}, {"lines", FMT_LINES}, {"tsv", FMT_LINES}, {"csv", FMT_CSV},
         {"jsonl", FMT_JSONL}, {"pairs", FMT_PAIRS}, {"stsb", FMT_PAIRS},
+        {"triplets", FMT_TRIPLETS},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(s, names[i].name)) {
@@ -463,8 +471,34 @@ static int read_csv(const FormatOptions *o, const char *name, const char *buf, s
                bad ? bad : "");
         goto done;
     }
-    const char *names[3] = {o->text_col, o->text_b_col, o->score_col ? o->score_col : o->label_col};
+    /* with negative columns and no score column the rows are (anchor,
+     * positive, negatives...) without a label: score 1 */
+    int ctr_rows = o->neg_cols && !o->score_col;
+    const char *names[3] = {o->text_col, o->text_b_col, o->score_col ? o->score_col : ctr_rows ? NULL : o->label_col};
     int idx[3] = {-1, -1, -1};
+    enum { MAXNEG = 256 };
+    int nidx[MAXNEG], nneg = 0;
+    char negname[MAXNEG][128];
+    if (o->neg_cols && !o->text_b_col) {
+        seterr(err, errlen, "%s: negative columns need --text-b-column (the positive)", name);
+        goto done;
+    }
+    for (const char *p = o->neg_cols; p && *p;) {
+        const char *q = strchr(p, ',');
+        size_t l = q ? (size_t)(q - p) : strlen(p);
+        if (nneg == MAXNEG || !l || l >= sizeof negname[0]) {
+            seterr(err, errlen, "%s: negative columns '%s': expected 1..%d non-empty names", name, o->neg_cols, MAXNEG);
+            goto done;
+        }
+        snprintf(negname[nneg], sizeof negname[0], "%.*s", (int)l, p);
+        nidx[nneg] = csv_find(&hdr, negname[nneg]);
+        if (nidx[nneg] < 0) {
+            seterr(err, errlen, "%s:1: no column '%s' in the header (a negative column)", name, negname[nneg]);
+            goto done;
+        }
+        nneg++;
+        p = q ? q + 1 : p + l;
+    }
     for (int k = 0; k < 3; k++) {
         if (!names[k]) continue;
         idx[k] = csv_find(&hdr, names[k]);
@@ -511,6 +545,18 @@ static int read_csv(const FormatOptions *o, const char *name, const char *buf, s
             if (!out->first_bad_line) out->first_bad_line = start;
             continue;
         }
+        int empty_neg = -1;
+        for (int j = 0; j < nneg && empty_neg < 0; j++)
+            if (!rec.f[nidx[j]][0]) empty_neg = j;
+        if (empty_neg >= 0) {
+            if (!o->skip_bad) {
+                seterr(err, errlen, "%s:%ld: column '%s' (a negative) is empty", name, start, negname[empty_neg]);
+                goto done;
+            }
+            out->n_skipped++;
+            if (!out->first_bad_line) out->first_bad_line = start;
+            continue;
+        }
         if (!rec.f[idx[0]][0] || (idx[2] >= 0 && !rec.f[idx[2]][0]) || (idx[1] >= 0 && !rec.f[idx[1]][0])) {
             if (!o->skip_bad) {
                 seterr(err, errlen, "%s:%ld: empty field (expected text and a label)", name, start);
@@ -524,8 +570,9 @@ static int read_csv(const FormatOptions *o, const char *name, const char *buf, s
         e->line = start;
         e->text = strdup(rec.f[idx[0]]);
         if (idx[1] >= 0) e->text_b = strdup(rec.f[idx[1]]);
-        if (o->score_col) {
-            e->score = score;
+        for (int j = 0; j < nneg; j++) add_negative(e, rec.f[nidx[j]], strlen(rec.f[nidx[j]]));
+        if (o->score_col || ctr_rows) {
+            e->score = ctr_rows ? 1.0f : score;
             e->has_score = 1;
         } else {
             add_label(e, rec.f[idx[2]], strlen(rec.f[idx[2]]));
@@ -651,10 +698,49 @@ static int read_jsonl(const FormatOptions *o, const char *name, const char *buf,
             BAD_LINE(it.lineno, "expected a non-empty string \"%s\"", o->text_b_col);
             continue;
         }
+        /* hard negatives: an array under negatives_key, or single keys neg_cols */
+        int ctr_rows = (o->neg_cols || o->negatives_key) && !o->score_col;
+        json_t *negs = json_array();
+        const char *negbad = NULL;
+        if (o->negatives_key) {
+            json_t *a = json_object_get(root, o->negatives_key);
+            size_t na = json_is_array(a) ? json_array_size(a) : 0;
+            if (!na) negbad = o->negatives_key;
+            for (size_t i = 0; !negbad && i < na; i++) {
+                json_t *v = json_array_get(a, i);
+                if (!json_is_string(v) || !json_string_length(v)) negbad = o->negatives_key;
+                else json_array_append(negs, v);
+            }
+        }
+        char nkey[256];
+        for (const char *p = o->neg_cols; !negbad && p && *p;) {
+            const char *q = strchr(p, ',');
+            size_t l = q ? (size_t)(q - p) : strlen(p);
+            snprintf(nkey, sizeof nkey, "%.*s", (int)l, p);
+            json_t *v = json_object_get(root, nkey);
+            if (!json_is_string(v) || !json_string_length(v)) negbad = nkey;
+            else json_array_append(negs, v);
+            p = q ? q + 1 : p + l;
+        }
+        if (negbad) {
+            json_decref(negs);
+            json_decref(root);
+            BAD_LINE(it.lineno, "expected \"%s\": %s", negbad,
+                     negbad == o->negatives_key ? "a non-empty array of non-empty strings (the hard negatives)"
+                                                : "a non-empty string (a hard negative)");
+            continue;
+        }
+        if (json_array_size(negs) && !tb) {
+            json_decref(negs);
+            json_decref(root);
+            BAD_LINE(it.lineno, "hard negatives need a positive (--text-b-column)");
+            continue;
+        }
         float score = 0;
         if (o->score_col) {
             json_t *sc = json_object_get(root, o->score_col);
             if (!json_is_number(sc)) {
+                json_decref(negs);
                 json_decref(root);
                 BAD_LINE(it.lineno, "expected a number \"%s\"", o->score_col);
                 continue;
@@ -663,18 +749,24 @@ static int read_jsonl(const FormatOptions *o, const char *name, const char *buf,
         }
         RawExample *e = rawset_add(out);
         e->line = it.lineno;
-        if (!o->score_col && json_labels(o, root, e, 0)) {
+        if (!o->score_col && !ctr_rows && json_labels(o, root, e, 0)) {
             rawset_drop_last(out);
+            json_decref(negs);
             json_decref(root);
             BAD_LINE(it.lineno, "expected \"%s\": a non-empty string or an integer", o->label_col);
             continue;
         }
         e->text = strdup(json_string_value(text));
         if (tb) e->text_b = strdup(json_string_value(tb));
-        if (o->score_col) {
-            e->score = score;
+        for (size_t i = 0; i < json_array_size(negs); i++) {
+            const char *v = json_string_value(json_array_get(negs, i));
+            add_negative(e, v, strlen(v));
+        }
+        if (o->score_col || ctr_rows) {
+            e->score = ctr_rows ? 1.0f : score;
             e->has_score = 1;
         }
+        json_decref(negs);
         json_decref(root);
     }
     return 0;
@@ -731,6 +823,51 @@ static int read_pairs(const FormatOptions *o, const char *name, const char *buf,
     return 0;
 }
 
+/* --------------------------------------------------------------- triplets */
+
+/* anchor<sep>positive<sep>negative_1[<sep>negative_2 ...]: no quoting, no
+ * score (the example gets score 1, has_score, so that it is a pair). The
+ * count of negatives per row is checked across the set by prepare. */
+static int read_triplets(const FormatOptions *o, const char *name, const char *buf, size_t len,
+                         RawSet *out, char *err, size_t errlen) {
+    LineIter it = {buf, len, 0, 0};
+    const char *s;
+    size_t n;
+    enum { MAXF = 258 };
+    const char *f[MAXF];
+    size_t fl[MAXF];
+    while (next_line(&it, &s, &n)) {
+        const char *t = s;
+        size_t tn = n;
+        trim(&t, &tn);
+        if (!tn) continue;
+        int k = split_char(s, n, o->sep, f, fl, MAXF);
+        if (k < 3 || k > MAXF) {
+            BAD_LINE(it.lineno, "expected anchor, positive and 1..%d negatives separated by %s, got %d field%s", MAXF - 2,
+                     o->sep == '\t' ? "tabs" : "the separator", k, k == 1 ? "" : "s");
+            continue;
+        }
+        int empty = -1;
+        for (int i = 0; i < k && empty < 0; i++) {
+            trim(&f[i], &fl[i]);
+            if (!fl[i]) empty = i;
+        }
+        if (empty >= 0) {
+            BAD_LINE(it.lineno, "field %d (%s, from 1) is empty", empty + 1,
+                     empty == 0 ? "the anchor" : empty == 1 ? "the positive" : "a negative");
+            continue;
+        }
+        RawExample *e = rawset_add(out);
+        e->line = it.lineno;
+        e->text = xstrndup(f[0], fl[0]);
+        e->text_b = xstrndup(f[1], fl[1]);
+        for (int i = 2; i < k; i++) add_negative(e, f[i], fl[i]);
+        e->score = 1.0f;
+        e->has_score = 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ entry */
 
 int format_read_buffer(const FormatOptions *o, const char *name, const char *buf, size_t len,
@@ -771,6 +908,7 @@ int format_read_buffer(const FormatOptions *o, const char *name, const char *buf
     case FMT_CSV: rc = read_csv(o, name, buf, len, out, err, errlen); break;
     case FMT_JSONL: rc = read_jsonl(o, name, buf, len, out, err, errlen); break;
     case FMT_PAIRS: rc = read_pairs(o, name, buf, len, out, err, errlen); break;
+    case FMT_TRIPLETS: rc = read_triplets(o, name, buf, len, out, err, errlen); break;
     default: seterr(err, errlen, "%s: unknown format", name); rc = -1;
     }
     free(conv);

@@ -14,6 +14,7 @@ typedef enum {
     FMT_CSV,    /* RFC 4180 CSV with a header row, named columns */
     FMT_JSONL,  /* {"text":..,"label":..} or {"tokens":[..],"tags":[..]} */
     FMT_PAIRS,  /* sentence pairs with a score, columns by index (STS-B) */
+    FMT_TRIPLETS, /* anchor<sep>positive<sep>negative_1[<sep>negative_2 ...], no score */
 } FormatKind;
 
 typedef enum { LABEL_FULL, LABEL_COARSE, LABEL_FINE } LabelPart;
@@ -29,13 +30,16 @@ typedef struct {
     int skip_bad;          /* skip malformed lines (counted) instead of failing */
     /* csv: column names; jsonl: key names (NULL = defaults text/label/tokens/tags) */
     const char *text_col, *text_b_col, *label_col, *score_col, *tokens_col, *tags_col;
+    /* csv: columns of hard negatives (comma list); jsonl: keys of single
+     * negatives (comma list) or negatives_key, an array of strings */
+    const char *neg_cols, *negatives_key;
     /* pairs: columns from 0 (STS-B: score 4, sentences 5 and 6) */
     int pair_score_idx, pair_a_idx, pair_b_idx;
 } FormatOptions;
 
 /* Defaults for a format (the separators, columns and keys above). */
 void format_options_default(FormatOptions *o, FormatKind kind);
-/* "conll" | "lines" | "tsv" | "csv" | "jsonl" | "pairs" | "stsb"; -1 if unknown */
+/* "conll" | "lines" | "tsv" | "csv" | "jsonl" | "pairs" | "stsb" | "triplets"; -1 if unknown */
 int format_parse_kind(const char *s, FormatKind *kind);
 
 typedef struct {
@@ -51,6 +55,8 @@ typedef struct {
     char **labels;
     float score;        /* similarity score (has_score) */
     int has_score;
+    int n_neg;          /* hard negatives of (anchor = text, positive = text_b) */
+    char **negs;
 } RawExample;
 
 typedef struct {

@@ -27,7 +27,7 @@ struct Loader {
     int64_t *order;      /* local example indices in epoch order */
     int64_t *bstart;     /* batch b = order[bstart[b] .. bstart[b]+bsize[b]) */
     int *bsize;
-    int maxT, maxTb;
+    int maxT, maxTb, maxTn;
     int cut;           /* sequences are cut to this many positions (0: never) */
     int64_t truncated; /* examples of the share that are cut */
     LoaderBatch b;
@@ -79,6 +79,7 @@ static int compare_sets(const char *path, const ShardData *a, const ShardData *b
     if (a->info.num_shards != b->info.num_shards) MISMATCH("num_shards", "%d", b->info.num_shards, a->info.num_shards);
     if (a->info.total_examples != b->info.total_examples)
         MISMATCH("total_examples", "%lld", (long long)b->info.total_examples, (long long)a->info.total_examples);
+    if (a->num_neg != b->num_neg) MISMATCH("num_negatives", "%d", b->num_neg, a->num_neg);
     if (a->n_tasks != b->n_tasks) MISMATCH("tasks (count)", "%d", b->n_tasks, a->n_tasks);
     for (int t = 0; t < a->n_tasks; t++) {
         const ShardTask *x = &a->tasks[t], *y = &b->tasks[t];
@@ -108,6 +109,17 @@ static void append_range(ShardData *dst, const ShardData *src) {
         memcpy(dst->lengths_b + n0, src->lengths_b, (size_t)n * sizeof(int32_t));
         memcpy(dst->input_ids_b + b0, src->input_ids_b, (size_t)src->n_tokens_b * sizeof(int32_t));
         dst->n_tokens_b += src->n_tokens_b;
+    }
+    if (src->input_ids_n) { /* n*K negative sentences */
+        int64_t K = src->num_neg, s0 = n0 * K, sn = n * K, nt0 = dst->n_tokens_n;
+        dst->num_neg = src->num_neg;
+        dst->offsets_n = xrealloc(dst->offsets_n, (size_t)(s0 + sn) * sizeof(int64_t));
+        dst->lengths_n = xrealloc(dst->lengths_n, (size_t)(s0 + sn) * sizeof(int32_t));
+        dst->input_ids_n = xrealloc(dst->input_ids_n, (size_t)(nt0 + src->n_tokens_n) * sizeof(int32_t));
+        for (int64_t i = 0; i < sn; i++) dst->offsets_n[s0 + i] = src->offsets_n[i] + nt0;
+        memcpy(dst->lengths_n + s0, src->lengths_n, (size_t)sn * sizeof(int32_t));
+        memcpy(dst->input_ids_n + nt0, src->input_ids_n, (size_t)src->n_tokens_n * sizeof(int32_t));
+        dst->n_tokens_n += src->n_tokens_n;
     }
     for (int t = 0; t < src->n_tasks; t++) {
         ShardTask *d = &dst->tasks[t];
@@ -290,6 +302,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         snprintf(L->mine.tasks[t].name, SHARD_NAME_LEN, "%s", hdr[0].tasks[t].name);
     }
     L->mine.first_example = L->first;
+    L->mine.num_neg = hdr[0].num_neg;
     int s = 0, open_s = -1;
     ShardFile *sf = NULL; /* the shard being read: runs come in shard order */
     for (int64_t i = 0; i < L->count;) {
@@ -305,6 +318,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             for (int t = 0; t < part.n_tasks; t++) part.tasks[t].labels = NULL, part.tasks[t].scores = NULL;
             part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
             part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
+            part.input_ids_n = NULL, part.offsets_n = NULL, part.lengths_n = NULL;
             if (open_s != s) {
                 shard_close(sf);
                 sf = shard_open(paths[by_index[s]], err, errlen);
@@ -314,6 +328,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             if (!r) append_range(&L->mine, &part);
             free(part.input_ids), free(part.offsets), free(part.lengths);
             free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
+            free(part.input_ids_n), free(part.offsets_n), free(part.lengths_n);
             for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
             if (r) {
                 shard_close(sf);
@@ -351,6 +366,19 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         if (L->cut && l > L->cut) l = L->cut;
         if (l > L->maxTb) L->maxTb = l;
     }
+    int K = L->mine.num_neg;
+    L->maxTn = L->maxT;
+    for (int64_t i = 0; K && i < L->mine.n * K; i++) {
+        int l = L->mine.lengths_n[i];
+        if (L->cut && l > L->cut) l = L->cut;
+        if (l > L->maxTn) L->maxTn = l;
+    }
+    for (int64_t i = 0; K && L->cut && i < L->mine.n; i++) { /* an example with a cut negative, not counted yet */
+        int l = L->mine.lengths[i], lb = L->mine.lengths_b ? L->mine.lengths_b[i] : 0, ln = 0;
+        for (int j = 0; j < K; j++)
+            if (L->mine.lengths_n[i * K + j] > ln) ln = L->mine.lengths_n[i * K + j];
+        if (l <= L->cut && lb <= L->cut && ln > L->cut) L->truncated++;
+    }
     size_t bt = (size_t)B * (size_t)(L->maxT > L->maxTb ? L->maxT : L->maxTb);
     LoaderBatch *b = &L->b;
     b->input_ids = xmalloc(bt * sizeof(int));
@@ -360,6 +388,13 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         b->input_ids_b = xmalloc(bt * sizeof(int));
         b->type_ids_b = xmalloc(bt * sizeof(int));
         b->mask_b = xmalloc(bt * sizeof(int));
+    }
+    b->K = K;
+    if (K) {
+        size_t bn = (size_t)B * K * (size_t)L->maxTn;
+        b->input_ids_n = xmalloc(bn * sizeof(int));
+        b->type_ids_n = xmalloc(bn * sizeof(int));
+        b->mask_n = xmalloc(bn * sizeof(int));
     }
     b->example = xmalloc((size_t)B * sizeof(int64_t));
     b->n_tasks = L->info.n_tasks;
@@ -391,6 +426,7 @@ void loader_close(Loader *L) {
     LoaderBatch *b = &L->b;
     free(b->input_ids), free(b->type_ids), free(b->mask);
     free(b->input_ids_b), free(b->type_ids_b), free(b->mask_b);
+    free(b->input_ids_n), free(b->type_ids_n), free(b->mask_n);
     free(b->example);
     for (int t = 0; t < b->n_tasks; t++) free(b->tasks[t].labels), free(b->tasks[t].scores);
     free(L->order), free(L->bstart), free(L->bsize);
@@ -460,7 +496,15 @@ const LoaderBatch *loader_next_batch(Loader *L) {
         if (l > T) T = l;
         if (lb > Tb) Tb = lb;
     }
-    if (L->cfg.fixed_len > 0) T = Tb = L->cfg.fixed_len;
+    int K = m->num_neg, Tn = 0;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < K; j++) {
+            int l = m->lengths_n[rows[i] * K + j];
+            if (cut && l > cut) l = cut;
+            if (l > Tn) Tn = l;
+        }
+    if (L->cfg.fixed_len > 0) T = Tb = L->cfg.fixed_len, Tn = K ? L->cfg.fixed_len : 0;
+    b->T_n = Tn;
     b->B = B;
     b->T = T;
     b->T_b = m->lengths_b ? Tb : 0;
@@ -492,6 +536,19 @@ const LoaderBatch *loader_next_batch(Loader *L) {
                 b->input_ids_b[i * Tb + j] = j < lb ? (j == at_sep_b && sep >= 0 ? sep : idb[j]) : L->cfg.pad_id;
                 b->type_ids_b[i * Tb + j] = 0;
                 b->mask_b[i * Tb + j] = j < lb;
+            }
+        }
+        for (int j = 0; j < K; j++) { /* negative j of example i: row i*K + j */
+            int64_t sn = r * K + j;
+            int ln = m->lengths_n[sn];
+            int at_sep_n = cut && ln > cut ? cut - 1 : -1;
+            if (at_sep_n >= 0) ln = cut;
+            const int32_t *idn = m->input_ids_n + m->offsets_n[sn];
+            size_t row = ((size_t)i * K + j) * Tn;
+            for (int c = 0; c < Tn; c++) {
+                b->input_ids_n[row + c] = c < ln ? (c == at_sep_n && sep >= 0 ? sep : idn[c]) : L->cfg.pad_id;
+                b->type_ids_n[row + c] = 0;
+                b->mask_n[row + c] = c < ln;
             }
         }
         for (int t = 0; t < b->n_tasks; t++) {
@@ -535,6 +592,7 @@ int64_t loader_global_index(const Loader *L, int64_t local) {
     return global_index(L->total, L->block, L->cfg.world, L->cfg.rank, local);
 }
 const ShardData *loader_info(const Loader *L) { return &L->info; }
+int loader_num_negatives(const Loader *L) { return L->mine.num_neg; }
 int loader_max_len(const Loader *L) {
     if (L->cfg.fixed_len > 0) return L->cfg.fixed_len;
     return L->cut && L->cut < L->info.info.max_len ? L->cut : L->info.info.max_len;

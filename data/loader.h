@@ -50,6 +50,9 @@ typedef struct {
     int *input_ids, *type_ids, *mask;     /* (B,T) */
     int T_b;                              /* similarity: the second sentences, (B,T_b) */
     int *input_ids_b, *type_ids_b, *mask_b;
+    int K;                                /* hard negatives per example (0: none) */
+    int T_n;                              /* their rows, (B*K, T_n) example-major: row i*K + j */
+    int *input_ids_n, *type_ids_n, *mask_n;
     int n_tasks;
     BatchTask tasks[SHARD_MAX_TASKS];
     int64_t *example;                     /* (B) global example index of each row */
@@ -89,6 +92,8 @@ int64_t loader_global_index(const Loader *L, int64_t local);
  * (either sentence of a pair counted once). */
 int loader_max_len(const Loader *L);
 int64_t loader_truncated(const Loader *L);
+/* Hard negatives per example of the set (0: a set without them). */
+int loader_num_negatives(const Loader *L);
 /* Attributes and task descriptions of the set (label names etc.); no data. */
 const ShardData *loader_info(const Loader *L);
 /* Fraction of padding in the current epoch's batches (first sentences). */

@@ -329,6 +329,9 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
     Buf offs = {0, 0, 0, sizeof(int64_t)}, lens = {0, 0, 0, sizeof(int32_t)};
     Buf offs_b = {0, 0, 0, sizeof(int64_t)}, lens_b = {0, 0, 0, sizeof(int32_t)};
     Buf tlab = {0, 0, 0, sizeof(int32_t)};
+    /* hard negatives: K per example, every example the same K */
+    Buf ids_n = {0, 0, 0, sizeof(int32_t)}, offs_n = {0, 0, 0, sizeof(int64_t)}, lens_n = {0, 0, 0, sizeof(int32_t)};
+    int K = raw->n ? raw->ex[0].n_neg : 0;
     Buf lab[SHARD_MAX_TASKS], score = {0, 0, 0, sizeof(float)};
     for (int t = 0; t < SHARD_MAX_TASKS; t++) lab[t] = (Buf){0, 0, 0, sizeof(int32_t)};
     Enc e = {o, tok, st, {0}, NULL, 0, {0}, 0};
@@ -371,6 +374,36 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
                 seterr(err, errlen, "%s:%ld: similarity task '%s' needs two sentences and a score", src, r->line, k->name);
                 goto fail_bufs;
             }
+        }
+        if (r->n_neg != K) {
+            const RawExample *r0 = &raw->ex[0];
+            seterr(err, errlen, "%s:%ld: %d hard negative%s, but %s:%ld has %d (every row of a set needs the same number)",
+                   src, r->line, r->n_neg, r->n_neg == 1 ? "" : "s", r0->src ? r0->src : "input", r0->line, K);
+            goto fail_bufs;
+        }
+        if (K && !n_sim) {
+            seterr(err, errlen, "%s:%ld: rows with hard negatives need a pair task (--task NAME:similarity, trained as "
+                   "type contrastive)", src, r->line);
+            goto fail_bufs;
+        }
+        if (K > SHARD_MAX_NEGATIVES) {
+            seterr(err, errlen, "%s:%ld: %d hard negatives, at most %d", src, r->line, K, SHARD_MAX_NEGATIVES);
+            goto fail_bufs;
+        }
+        int bad_neg = -1;
+        for (int j = 0; j < K && bad_neg < 0; j++) {
+            TokEnc tmp = {0};
+            if (pieces_of(tok, r->negs[j], strlen(r->negs[j]), 0, &tmp, &bad)) bad_neg = j;
+            tok_enc_free(&tmp);
+        }
+        if (bad_neg >= 0) {
+            if (!o->skip_bad) {
+                seterr(err, errlen, "%s:%ld: invalid UTF-8 at byte %zu of hard negative %d (for ISO-8859-1 input use "
+                       "--encoding latin-1)", src, r->line, bad, bad_neg + 1);
+                goto fail_bufs;
+            }
+            st->skipped++;
+            continue;
         }
         /* first sentence: from words (aligned) or from text */
         e.ids.len = 0;
@@ -437,6 +470,13 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
             emit_seq(&e, &ids_b, &len);
             *(int32_t *)buf_grow(&lens_b, 1) = len;
         }
+        for (int j = 0; j < K; j++) { /* example-major: sentence n*K + j */
+            e.ids.len = 0;
+            enc_text(&e, r->negs[j], &bad);
+            *(int64_t *)buf_grow(&offs_n, 1) = (int64_t)ids_n.n;
+            emit_seq(&e, &ids_n, &len);
+            *(int32_t *)buf_grow(&lens_n, 1) = len;
+        }
         out->n++;
         continue;
     bad_utf8_b:
@@ -470,6 +510,13 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         out->offsets_b = offs_b.p;
         out->lengths_b = lens_b.p;
     }
+    if (K) {
+        out->num_neg = K;
+        out->n_tokens_n = (int64_t)ids_n.n;
+        out->input_ids_n = ids_n.p;
+        out->offsets_n = offs_n.p;
+        out->lengths_n = lens_n.p;
+    }
     for (int t = 0; t < o->n_tasks; t++) {
         ShardTask *k = &out->tasks[t];
         if (k->type == LABELS_CLASS) k->labels = lab[t].p;
@@ -483,6 +530,7 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
 fail_bufs:
     free(ids.p), free(ids_b.p), free(offs.p), free(lens.p), free(offs_b.p), free(lens_b.p), free(tlab.p),
         free(score.p);
+    free(ids_n.p), free(offs_n.p), free(lens_n.p);
     for (int t = 0; t < SHARD_MAX_TASKS; t++) free(lab[t].p);
     tok_enc_free(&e.ids);
     free(e.wstart);

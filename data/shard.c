@@ -73,6 +73,9 @@ void shard_data_free(ShardData *d) {
     free(d->input_ids_b);
     free(d->offsets_b);
     free(d->lengths_b);
+    free(d->input_ids_n);
+    free(d->offsets_n);
+    free(d->lengths_n);
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
         for (int i = 0; i < k->num_labels; i++) free(k->label_names[i]);
@@ -176,6 +179,21 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
         DS("offsets_b", H5T_STD_I64LE, H5T_NATIVE_INT64, offs, n);
         DS("lengths_b", H5T_STD_I32LE, H5T_NATIVE_INT32, d->lengths_b + lo, n);
     }
+    if (d->num_neg > 0) { /* sentences [lo*K, hi*K) of the negatives column */
+        int64_t K = d->num_neg, s0 = lo * K, ns = n * K;
+        int64_t nlo = ns ? d->offsets_n[s0] : 0;
+        int64_t nn = ns ? d->offsets_n[s0 + ns - 1] + d->lengths_n[s0 + ns - 1] - nlo : 0;
+        int64_t *noffs = malloc((size_t)(ns ? ns : 1) * sizeof *noffs);
+        if (!noffs) goto out;
+        for (int64_t i = 0; i < ns; i++) noffs[i] = d->offsets_n[s0 + i] - nlo;
+        *what = "dataset offsets_n";
+        ds = write_1d(f, "offsets_n", H5T_STD_I64LE, H5T_NATIVE_INT64, noffs, (hsize_t)ns);
+        free(noffs);
+        if (ds < 0) goto out;
+        H5Dclose(ds);
+        DS("input_ids_n", H5T_STD_I32LE, H5T_NATIVE_INT32, d->input_ids_n + nlo, nn);
+        DS("lengths_n", H5T_STD_I32LE, H5T_NATIVE_INT32, d->lengths_n + s0, ns);
+    }
     *what = "group labels";
     hid_t gpl = H5Pcreate(H5P_GROUP_CREATE);
     if (gpl >= 0) H5Pset_obj_track_times(gpl, 0);
@@ -204,7 +222,7 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
     }
     H5Gclose(g);
     *what = "attributes";
-    int version = SHARD_FORMAT_VERSION;
+    int version = d->num_neg > 0 ? SHARD_FORMAT_VERSION_NEG : SHARD_FORMAT_VERSION;
     char hex[32];
     snprintf(hex, sizeof hex, "%016" PRIx64, d->info.vocab_hash);
     char *names[SHARD_MAX_TASKS];
@@ -225,6 +243,7 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
     r |= write_attr(f, "num_shards", H5T_NATIVE_INT, &d->info.num_shards);
     r |= write_str_array_attr(f, "tasks", names, d->n_tasks);
     r |= write_str_attr(f, "source", d->info.source);
+    if (d->num_neg > 0) r |= write_attr(f, "num_negatives", H5T_NATIVE_INT, &d->num_neg);
     if (r) goto out;
     rc = 0;
 out:
@@ -382,9 +401,17 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
         {"shard_index", 0, offsetof(ShardData, shard_index)},
         {"num_shards", 0, offsetof(ShardData, info.num_shards)},
     };
-    if (read_int_attr(f, "format_version", H5T_NATIVE_INT, &version) || version != SHARD_FORMAT_VERSION) {
-        seterr(err, errlen, "%s: attribute 'format_version' is missing or not %d (not an mtbert shard?)", path,
-               SHARD_FORMAT_VERSION);
+    if (read_int_attr(f, "format_version", H5T_NATIVE_INT, &version) ||
+        (version != SHARD_FORMAT_VERSION && version != SHARD_FORMAT_VERSION_NEG)) {
+        seterr(err, errlen, "%s: attribute 'format_version' is missing or not %d or %d (not an mtbert shard, or one "
+               "from a newer mtbert?)", path, SHARD_FORMAT_VERSION, SHARD_FORMAT_VERSION_NEG);
+        goto out;
+    }
+    if (version == SHARD_FORMAT_VERSION_NEG &&
+        (read_int_attr(f, "num_negatives", H5T_NATIVE_INT, &d->num_neg) || d->num_neg < 1 ||
+         d->num_neg > SHARD_MAX_NEGATIVES)) {
+        seterr(err, errlen, "%s: format_version %d needs attribute 'num_negatives' 1..%d (hard negatives per example)",
+               path, SHARD_FORMAT_VERSION_NEG, SHARD_MAX_NEGATIVES);
         goto out;
     }
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -473,6 +500,19 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
         if (check_ds(f, path, "input_ids_b", H5T_INTEGER, -1, "int32 (num_tokens_b), 1-D", &d->n_tokens_b, err, errlen))
             goto out;
     }
+    if (d->num_neg > 0) {
+        if (!sim) {
+            seterr(err, errlen, "%s: attribute 'num_negatives' is %d but no task has pairs (similarity)", path, d->num_neg);
+            goto out;
+        }
+        int64_t ns = d->n * d->num_neg;
+        snprintf(expect, sizeof expect, "int64 (%lld) = num_examples x num_negatives", (long long)ns);
+        if (check_ds(f, path, "offsets_n", H5T_INTEGER, ns, expect, NULL, err, errlen)) goto out;
+        snprintf(expect, sizeof expect, "int32 (%lld) = num_examples x num_negatives", (long long)ns);
+        if (check_ds(f, path, "lengths_n", H5T_INTEGER, ns, expect, NULL, err, errlen)) goto out;
+        if (check_ds(f, path, "input_ids_n", H5T_INTEGER, -1, "int32 (num_tokens_n), 1-D", &d->n_tokens_n, err, errlen))
+            goto out;
+    }
     rc = 0;
 out:
     H5Fclose(f);
@@ -485,7 +525,7 @@ out:
  * stay open, so HDF5's per-dataset chunk cache keeps decompressed chunks
  * between reads (a rank's many small blocks of one chunk decompress it once,
  * not once per block). */
-#define SHARD_FILE_MAX_DS (8 + 2 * SHARD_MAX_TASKS)
+#define SHARD_FILE_MAX_DS (12 + 2 * SHARD_MAX_TASKS)
 struct ShardFile {
     hid_t f, dapl;
     int nds;
@@ -627,6 +667,12 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
     d->input_ids_b = NULL;
     d->offsets_b = NULL;
     d->lengths_b = NULL;
+    free(d->input_ids_n);
+    free(d->offsets_n);
+    free(d->lengths_n);
+    d->input_ids_n = NULL;
+    d->offsets_n = NULL;
+    d->lengths_n = NULL;
     int rc = -1;
     int64_t tok_lo, tok_n, blo, bn;
     int64_t file_tokens = d->n_tokens, file_tokens_b = d->n_tokens_b;
@@ -637,6 +683,15 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
     if (check_ids(path, "input_ids", d->input_ids, d->offsets, d->lengths, n, d->first_example + lo,
                   d->info.vocab_size, err, errlen))
         goto out;
+    if (d->num_neg > 0) { /* sentences [lo*K, hi*K): example-major */
+        int64_t K = d->num_neg, nlo, nn;
+        if (read_ragged(f, path, "_n", lo * K, hi * K, d->n_tokens_n, &d->input_ids_n, &d->offsets_n, &d->lengths_n,
+                        &nlo, &nn, err, errlen) ||
+            check_ids(path, "input_ids_n (negative sentence = example x num_negatives + j)", d->input_ids_n,
+                      d->offsets_n, d->lengths_n, n * K, (d->first_example + lo) * K, d->info.vocab_size, err, errlen))
+            goto out;
+        d->n_tokens_n = nn;
+    }
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
         char dname[SHARD_NAME_LEN + 16];

@@ -5,7 +5,11 @@
  * dataset `input_ids`, with `offsets` (int64, start of each example in
  * input_ids) and `lengths` (int32). Token labels are a 1-D int32 dataset
  * aligned element by element with input_ids. Similarity tasks add the second
- * sentence as input_ids_b / offsets_b / lengths_b. */
+ * sentence as input_ids_b / offsets_b / lengths_b. Sets of (anchor, positive,
+ * hard negatives) add a third ragged column input_ids_n / offsets_n /
+ * lengths_n of num_neg sentences per example, example-major (sentence
+ * i*num_neg + j = negative j of example i), attribute num_negatives, and
+ * format_version 2 (sets without negatives stay version 1, byte for byte). */
 #ifndef MTBERT_SHARD_H
 #define MTBERT_SHARD_H
 
@@ -15,6 +19,8 @@
 #include "data/labels.h"
 
 #define SHARD_FORMAT_VERSION 1
+#define SHARD_FORMAT_VERSION_NEG 2 /* with hard negatives (num_negatives >= 1) */
+#define SHARD_MAX_NEGATIVES 256
 #define SHARD_MAX_TASKS 8
 #define SHARD_NAME_LEN 64
 
@@ -50,6 +56,11 @@ typedef struct {
     int32_t *input_ids_b; /* second sentences, when a similarity task is present */
     int64_t *offsets_b;
     int32_t *lengths_b;
+    int num_neg;          /* hard negatives per example (0: none) */
+    int64_t n_tokens_n;
+    int32_t *input_ids_n; /* (n_tokens_n) negative sentences, example-major */
+    int64_t *offsets_n;   /* (n * num_neg) */
+    int32_t *lengths_n;   /* (n * num_neg) */
     int n_tasks;
     ShardTask tasks[SHARD_MAX_TASKS];
 } ShardData;

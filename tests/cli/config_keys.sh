@@ -22,6 +22,11 @@ mkpairs "$D/train.jsonl" pos >"$T/pairs.tsv"
 "$BIN" prepare --format pairs --pair-columns 0,1,2 --task topic:similarity --vocab "$D/vocab.txt" --max-len 32 \
     --out "$T/pairs" --name train --quiet "$T/pairs.tsv" >/dev/null 2>&1 || fail "prepare --format pairs"
 CTR="tasks.0.type=contrastive tasks.0.num_labels=1 tasks.0.data.train=$T/pairs/train-*.h5 tasks.0.data.eval=$T/pairs/train-*.h5"
+# loss triplet (margin): (anchor, positive, negative) shards, task topic
+mktriplets "$D/train.jsonl" 1 >"$T/trip.tsv"
+"$BIN" prepare --format triplets --task topic:similarity --vocab "$D/vocab.txt" --max-len 32 \
+    --out "$T/trip" --name train --quiet "$T/trip.tsv" >/dev/null 2>&1 || fail "prepare --format triplets"
+CTRT="tasks.0.type=contrastive tasks.0.num_labels=1 tasks.0.loss=triplet tasks.0.data.train=$T/trip/train-*.h5 tasks.0.data.eval=$T/trip/train-*.h5"
 cat >"$T/base.yaml" <<EOF
 model:
   vocab: $D/vocab.txt
@@ -149,6 +154,7 @@ tasks.*.loss|weights|tasks.0.loss=cosent|$CTR
 tasks.*.scale|weights|tasks.0.scale=5|$CTR
 tasks.*.symmetric|weights|tasks.0.symmetric=true|$CTR
 tasks.*.mini_batch|weights|tasks.0.mini_batch=2|$CTR
+tasks.*.margin|metrics|tasks.0.margin=1|$CTRT
 tasks.*.data.train|weights|tasks.0.data.train=$D/dev-*.h5||
 tasks.*.data.eval|metrics|tasks.0.data.eval=$D/train-*.h5||
 data.max_len|weights|data.max_len=8||

@@ -148,6 +148,92 @@ static void test_round_trip(void) {
     shard_data_free(&d);
 }
 
+/* Hard negatives: K per example, ids 900000 + (i*K + j)*100 + position. */
+static void add_negatives(ShardData *d, int K) {
+    int64_t ns = d->n * K, tot = 0;
+    d->num_neg = K;
+    d->offsets_n = malloc((size_t)ns * sizeof(int64_t));
+    d->lengths_n = malloc((size_t)ns * sizeof(int32_t));
+    for (int64_t s = 0; s < ns; s++) {
+        d->lengths_n[s] = 2 + (int32_t)((s * 3) % 5);
+        d->offsets_n[s] = tot;
+        tot += d->lengths_n[s];
+    }
+    d->n_tokens_n = tot;
+    d->input_ids_n = malloc((size_t)tot * sizeof(int32_t));
+    for (int64_t s = 0; s < ns; s++)
+        for (int j = 0; j < d->lengths_n[s]; j++) d->input_ids_n[d->offsets_n[s] + j] = (int32_t)(900000 + s * 100 + j);
+}
+
+static Loader *open_set(const char *pattern, int rank, int world, int bs, int shuffle, uint64_t seed);
+
+/* The negatives column: written and read back exactly (per shard, by
+ * range), format_version 2 / num_negatives; the loader's batches carry
+ * each row's negatives in example-major order under 2 ranks; sets without
+ * negatives read as num_neg 0. */
+static void test_negatives(void) {
+    enum { N = 23, K = 3 };
+    ShardData d;
+    make_data(&d, N);
+    add_negatives(&d, K);
+    if (write_set(&d, "neg", 3)) return;
+    char path[512];
+    for (int s = 0; s < 3; s++) {
+        shard_file_name(path, sizeof path, dir, "neg", s, 3);
+        ShardData r;
+        CHECKF(shard_read_header(path, &r, err, sizeof err) == 0, "%s", err);
+        CHECK(r.num_neg == K);
+        int64_t lo = N * s / 3, hi = N * (s + 1) / 3;
+        CHECKF(shard_read_range(path, &r, 1, r.n, err, sizeof err) == 0, "%s", err);
+        CHECK(r.n == hi - lo - 1 && r.offsets_n[0] == 0);
+        for (int64_t i = 0; i < r.n; i++)
+            for (int j = 0; j < K; j++) {
+                int64_t g = (lo + 1 + i) * K + j, l = (i * K + j);
+                CHECK(r.lengths_n[l] == d.lengths_n[g]);
+                CHECK(memcmp(r.input_ids_n + r.offsets_n[l], d.input_ids_n + d.offsets_n[g],
+                             (size_t)d.lengths_n[g] * 4) == 0);
+            }
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        int version = 0;
+        hid_t a = f >= 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+        if (a >= 0) H5Aread(a, H5T_NATIVE_INT, &version), H5Aclose(a);
+        if (f >= 0) H5Fclose(f);
+        CHECKF(version == SHARD_FORMAT_VERSION_NEG, "format_version %d", version);
+        shard_data_free(&r);
+    }
+    /* 2 ranks x batch 4, no shuffle: row i's negatives j at rows i*K + j, the example's own */
+    for (int rank = 0; rank < 2; rank++) {
+        char pat[400];
+        snprintf(pat, sizeof pat, "%s/neg-*.h5", dir);
+        Loader *L = open_set(pat, rank, 2, 4, 0, 1);
+        if (!L) continue;
+        CHECK(loader_num_negatives(L) == K);
+        for (int64_t bi = 0; bi < loader_batches_per_epoch(L); bi++) {
+            const LoaderBatch *b = loader_next_batch(L);
+            CHECK(b->K == K && b->T_n >= 2);
+            for (int i = 0; i < b->B; i++)
+                for (int j = 0; j < K; j++) {
+                    int64_t g = b->example[i] * K + j;
+                    const int *row = b->input_ids_n + ((size_t)i * K + j) * b->T_n;
+                    const int *mrow = b->mask_n + ((size_t)i * K + j) * b->T_n;
+                    int len = 0;
+                    for (int c = 0; c < b->T_n; c++) len += mrow[c];
+                    CHECKF(len == d.lengths_n[g] && row[0] == 900000 + g * 100 && row[len - 1] == 900000 + g * 100 + len - 1,
+                           "rank %d batch %lld row %d negative %d: length %d, first id %d", rank, (long long)bi, i, j,
+                           len, row[0]);
+                }
+        }
+        loader_close(L);
+    }
+    /* a set without negatives: num_neg 0, no negative rows */
+    shard_file_name(path, sizeof path, dir, "rt", 0, 3);
+    ShardData o;
+    CHECKF(shard_read_header(path, &o, err, sizeof err) == 0, "%s", err);
+    CHECK(o.num_neg == 0 && o.input_ids_n == NULL);
+    shard_data_free(&o);
+    shard_data_free(&d);
+}
+
 static Loader *open_set(const char *pattern, int rank, int world, int bs, int shuffle, uint64_t seed) {
     LoaderConfig c;
     loader_config_default(&c);
@@ -575,6 +661,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "/tmp/mtbert_test_shards_%ld", (long)getpid());
     mkdir(dir, 0777);
     test_round_trip();
+    test_negatives();
     test_ranks_and_batches();
     test_shuffle_and_resume();
     test_bucketing();

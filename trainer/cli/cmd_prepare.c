@@ -28,6 +28,7 @@ static void usage(FILE *f) {
             "\n"
             "input:\n"
             "  --format FMT          conll | lines (alias tsv) | csv | jsonl | pairs (alias stsb)\n"
+            "                        | triplets (anchor<TAB>positive<TAB>neg1[<TAB>neg2 ...])\n"
             "  --input FILE          input file (repeatable; INPUT arguments work too)\n"
             "  --encoding ENC        utf-8 (default) | latin-1 (ISO-8859-1, e.g. TREC)\n"
             "  --skip-bad            skip malformed lines (CoNLL: their sentence) and invalid\n"
@@ -56,6 +57,9 @@ static void usage(FILE *f) {
             "  --label-column NAME   csv column / jsonl key of the label (default label; jsonl:\n"
             "                        a comma list, one key per sentence task)\n"
             "  --score-column NAME   csv column / jsonl key of a similarity score\n"
+            "  --negative-columns A,B  csv columns / jsonl keys of hard negatives (with\n"
+            "                        --text-b-column as the positive; no label or score needed)\n"
+            "  --negatives-key NAME  jsonl key of an array of hard negatives\n"
             "  --tokens-key NAME     jsonl key of the word list (default tokens)\n"
             "  --tags-key NAME       jsonl key of the tag list (default tags)\n"
             "  --pair-columns S,A,B  pairs: score and sentence columns from 0 (default 4,5,6:\n"
@@ -165,6 +169,7 @@ int cmd_prepare(int argc, char **argv) {
     const char *format = NULL, *vocab = NULL, *out_dir = ".", *name = NULL, *synth_dir = NULL;
     const char *sep = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL, *score_col = NULL;
     const char *tokens_key = NULL, *tags_key = NULL, *pair_cols = NULL, *label_part = NULL, *encoding = NULL;
+    const char *neg_cols = NULL, *negatives_key = NULL;
     int tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
     int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0, write_manifest = 0;
     double score_scale = 1.0;
@@ -185,6 +190,8 @@ int cmd_prepare(int argc, char **argv) {
         {"text-b-column", OPT_STRING, &text_b_col, 0, 0, 0},
         {"label-column", OPT_STRING, &label_col, 0, 0, 0},
         {"score-column", OPT_STRING, &score_col, 0, 0, 0},
+        {"negative-columns", OPT_STRING, &neg_cols, 0, 0, 0},
+        {"negatives-key", OPT_STRING, &negatives_key, 0, 0, 0},
         {"tokens-key", OPT_STRING, &tokens_key, 0, 0, 0},
         {"tags-key", OPT_STRING, &tags_key, 0, 0, 0},
         {"pair-columns", OPT_STRING, &pair_cols, 0, 0, 0},
@@ -251,7 +258,7 @@ int cmd_prepare(int argc, char **argv) {
     }
     FormatKind kind;
     if (format_parse_kind(format, &kind)) {
-        fprintf(stderr, "mtbert prepare: unknown --format '%s' (expected conll, lines, csv, jsonl or pairs)\n", format);
+        fprintf(stderr, "mtbert prepare: unknown --format '%s' (expected conll, lines, csv, jsonl, pairs or triplets)\n", format);
         return 2;
     }
     FormatOptions fo;
@@ -291,6 +298,14 @@ int cmd_prepare(int argc, char **argv) {
     if (text_b_col) fo.text_b_col = text_b_col;
     if (label_col) fo.label_col = label_col;
     if (score_col) fo.score_col = score_col;
+    if ((neg_cols && kind != FMT_CSV && kind != FMT_JSONL) || (negatives_key && kind != FMT_JSONL)) {
+        fprintf(stderr, "mtbert prepare: %s applies to %s, not --format %s\n",
+                negatives_key && kind != FMT_JSONL ? "--negatives-key" : "--negative-columns",
+                negatives_key && kind != FMT_JSONL ? "jsonl" : "csv and jsonl", format);
+        return 2;
+    }
+    fo.neg_cols = neg_cols;
+    fo.negatives_key = negatives_key;
     if (tokens_key) fo.tokens_col = tokens_key;
     if (tags_key) fo.tags_col = tags_key;
     if (pair_cols) {
@@ -419,7 +434,7 @@ int cmd_prepare(int argc, char **argv) {
     if (!quiet) {
         printf("tokenized %lld examples: %lld wordpieces (%.1f per sequence), longest %d (%.2f s)\n",
                (long long)st.examples, (long long)st.tokens,
-               (double)st.tokens / (double)(st.examples * (d.input_ids_b ? 2 : 1)), st.longest, now() - t0);
+               (double)st.tokens / (double)(st.examples * ((d.input_ids_b ? 2 : 1) + d.num_neg)), st.longest, now() - t0);
         for (int t = 0; t < d.n_tasks; t++) {
             printf("task %s (%s)", d.tasks[t].name, label_kind_name(d.tasks[t].type));
             if (d.tasks[t].num_labels) {
@@ -428,10 +443,11 @@ int cmd_prepare(int argc, char **argv) {
             }
             printf("\n");
         }
+        if (d.num_neg) printf("hard negatives: %d per example\n", d.num_neg);
     }
     if (st.truncated)
         fprintf(stderr, "mtbert prepare: truncated %lld of %lld sequences to max_len %d (%lld wordpieces, %lld labelled words cut off)\n",
-                (long long)st.truncated, (long long)(st.examples * (d.input_ids_b ? 2 : 1)), po.max_len,
+                (long long)st.truncated, (long long)(st.examples * ((d.input_ids_b ? 2 : 1) + d.num_neg)), po.max_len,
                 (long long)st.tokens_dropped, (long long)st.words_dropped);
     else if (!quiet) printf("truncated 0 sequences (max_len %d)\n", po.max_len);
     if (st.empty_words && !quiet) printf("%lld words had no wordpiece and became [UNK]\n", (long long)st.empty_words);

@@ -804,17 +804,17 @@ static int task_or_report(Ctx *c, const YNode *at, const char *path, const char 
     return -1;
 }
 
-/* tasks[].loss / scale / symmetric: a contrastive task's loss (contrastive.h);
- * refused on other kinds, symmetric on a loss other than mnrl. */
+/* tasks[].loss / scale / symmetric / margin: a contrastive task's loss (contrastive.h);
+ * refused on other kinds, symmetric on a loss other than mnrl, margin on one other than triplet. */
 static void check_contrastive_keys(Ctx *c, int t, const char *p) {
     const TaskConfig *tc = &c->cfg->model.tasks[t];
     const TaskSetup *ts = &c->cfg->task[t];
-    static const char *const keys[] = {"loss", "scale", "symmetric", "mini_batch"};
+    static const char *const keys[] = {"loss", "scale", "symmetric", "mini_batch", "margin"};
     /* the resolved dump writes the defaults for every task: only other values are refused */
-    int set[4] = {ts->ctr_loss != CTR_MNRL, ts->ctr_scale != CTR_DEFAULT_SCALE, ts->ctr_symmetric != 0,
-                  ts->ctr_mini_batch != 0};
+    int set[5] = {ts->ctr_loss != CTR_MNRL, ts->ctr_scale != CTR_DEFAULT_SCALE, ts->ctr_symmetric != 0,
+                  ts->ctr_mini_batch != 0, ts->ctr_margin != CTR_DEFAULT_MARGIN};
     char q[96];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(q, sizeof q, "%s.%s", p, keys[i]);
         const YNode *at = mark(c, q);
         if (at && set[i] && !task_external_loss(tc->type))
@@ -823,6 +823,9 @@ static void check_contrastive_keys(Ctx *c, int t, const char *p) {
     snprintf(q, sizeof q, "%s.symmetric", p);
     if (task_external_loss(tc->type) && ts->ctr_symmetric && ts->ctr_loss != CTR_MNRL && mark(c, q))
         diag(c, mark(c, q), "%s: the symmetric term belongs to loss mnrl (multiple negatives ranking)", q);
+    snprintf(q, sizeof q, "%s.margin", p);
+    if (task_external_loss(tc->type) && ts->ctr_margin != CTR_DEFAULT_MARGIN && ts->ctr_loss != CTR_TRIPLET && mark(c, q))
+        diag(c, mark(c, q), "%s: the margin belongs to loss triplet", q);
     /* mini_batch: the cached step runs this task's batches alone, once per backward */
     snprintf(q, sizeof q, "%s.mini_batch", p);
     const YNode *mb = mark(c, q);

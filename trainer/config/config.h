@@ -43,6 +43,7 @@ typedef struct {
     int ctr_loss;                /* contrastive tasks: CtrLoss (mnrl, cosent, angle) */
     float ctr_scale;             /* contrastive: logits = scale x similarity; 20 */
     int ctr_symmetric;           /* contrastive mnrl: add the positive -> anchors term */
+    float ctr_margin;            /* contrastive triplet: relu(d(a,p) - d(a,n) + margin), Euclidean; 5 */
     int ctr_mini_batch;          /* contrastive: embed in chunks of this many pairs (GradCache); 0 off */
 } TaskSetup;
 

@@ -19,7 +19,7 @@ static const char *const e_decay[] = {"linear", "cosine", "constant", NULL};
 static const char *const e_backend[] = {"auto", "cpu", "cuda", NULL};
 static const char *const e_prec[] = {"fp32", "bf16", NULL};
 static const char *const e_nonfinite[] = {"skip", "stop", NULL};
-static const char *const e_ctr_loss[] = {"mnrl", "cosent", "angle", NULL}; /* CtrLoss order */
+static const char *const e_ctr_loss[] = {"mnrl", "cosent", "angle", "triplet", NULL}; /* CtrLoss order */
 
 #define INF HUGE_VAL
 #define C(field) BASE_CONFIG, offsetof(Config, field)
@@ -67,6 +67,7 @@ const KeyDef config_keys[] = {
     {"task", "loss", K_ENUM, S(ctr_loss), 0, 0, 0, e_ctr_loss, "mnrl"},
     {"task", "scale", K_FLOAT, S(ctr_scale), 0, 1e6, OPEN_MIN, NULL, "20"},
     {"task", "symmetric", K_BOOL, S(ctr_symmetric), 0, 0, 0, NULL, "false"},
+    {"task", "margin", K_FLOAT, S(ctr_margin), 0, 1e6, 0, NULL, "5"},
     {"task", "mini_batch", K_INT, S(ctr_mini_batch), 0, 1 << 20, 0, NULL, "0"},
     {"task", "metric", K_NAME, S(metric), 0, 0, 0, NULL, NULL},
     {"task", "data", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},

@@ -31,6 +31,10 @@ typedef struct {
     /* similarity: pairs (row0 + i, row0 + npairs + i) for i < npairs, scores (npairs) */
     int sim_row0[MAX_TASKS], sim_npairs[MAX_TASKS];
     const float *sim_scores[MAX_TASKS];
+    /* contrastive with hard negatives: nneg per pair, rows [row0 + 2*npairs,
+     * row0 + 2*npairs + npairs*nneg), example-major (negative j of pair i at
+     * row0 + 2*npairs + i*nneg + j); 0 = none */
+    int sim_nneg[MAX_TASKS];
 } Batch;
 
 /* Per-layer activations (backend memory), sized for maxB x maxT. */

@@ -48,16 +48,25 @@ void batch_convert(const Source *s, const LoaderBatch *lb, const ModelConfig *mc
             if (s->shard_task[t] >= 0) out->labels[t] = lb->tasks[s->shard_task[t]].labels;
         return;
     }
-    /* pairs: rows [0,B) first sentences, [B,2B) second sentences */
+    /* pairs: rows [0,B) first sentences, [B,2B) second sentences, then
+     * (contrastive with hard negatives) [2B, 2B + B*K) the negatives,
+     * example-major: one block [a (B); p (B); n (B*K)] of contrastive.h */
+    int K = s->num_neg > 0 && lb->K == s->num_neg ? lb->K : 0, R = (2 + K) * B;
     int T = lb->T > lb->T_b ? lb->T : lb->T_b;
-    batchbuf_reserve(buf, 2 * B, T);
+    if (K && lb->T_n > T) T = lb->T_n;
+    batchbuf_reserve(buf, R, T);
     copy_rows(buf->ids, lb->input_ids, B, lb->T, T, 0, 0);
     copy_rows(buf->ids, lb->input_ids_b, B, lb->T_b, T, B, 0);
     copy_rows(buf->types, lb->type_ids, B, lb->T, T, 0, 0);
     copy_rows(buf->types, lb->type_ids_b, B, lb->T_b, T, B, 0);
     copy_rows(buf->mask, lb->mask, B, lb->T, T, 0, 0);
     copy_rows(buf->mask, lb->mask_b, B, lb->T_b, T, B, 0);
-    out->B = 2 * B;
+    if (K) {
+        copy_rows(buf->ids, lb->input_ids_n, B * K, lb->T_n, T, 2 * B, 0);
+        copy_rows(buf->types, lb->type_ids_n, B * K, lb->T_n, T, 2 * B, 0);
+        copy_rows(buf->mask, lb->mask_n, B * K, lb->T_n, T, 2 * B, 0);
+    }
+    out->B = R;
     out->T = T;
     out->input_ids = buf->ids;
     out->type_ids = buf->types;
@@ -70,16 +79,17 @@ void batch_convert(const Source *s, const LoaderBatch *lb, const ModelConfig *mc
             out->sim_row0[t] = 0;
             out->sim_npairs[t] = B;
             out->sim_scores[t] = bt->scores;
+            out->sim_nneg[t] = task_external_loss(mc->tasks[t].type) ? K : 0;
             continue;
         }
         /* other tasks label the first sentences only */
         int *L = buf->labels[t];
         if (task_kind(mc->tasks[t].type)->head == HEAD_TOKEN) {
             copy_rows(L, bt->labels, B, lb->T, T, 0, LABEL_IGNORE);
-            for (size_t i = (size_t)B * T; i < (size_t)2 * B * T; i++) L[i] = LABEL_IGNORE;
+            for (size_t i = (size_t)B * T; i < (size_t)R * T; i++) L[i] = LABEL_IGNORE;
         } else {
             for (int i = 0; i < B; i++) L[i] = bt->labels[i];
-            for (int i = B; i < 2 * B; i++) L[i] = LABEL_IGNORE;
+            for (int i = B; i < R; i++) L[i] = LABEL_IGNORE;
         }
         out->labels[t] = L;
     }

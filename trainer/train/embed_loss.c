@@ -3,13 +3,15 @@
  *
  * For each such task with pairs in the batch (rows [r0, r0 + P) anchors =
  * first sentences, [r0 + P, r0 + 2P) positives = second sentences, as
- * batch_convert lays out every pair task):
- *   1. the final embeddings come down to the host, (2P, D) = one block
- *      [a (P); p (P)] of contrastive.h's layout (k = 0);
+ * batch_convert lays out every pair task, then K = sim_nneg hard negatives
+ * per pair, [r0 + 2P, r0 + 2P + P*K) example-major):
+ *   1. the final embeddings come down to the host, ((2+K)P, D) = one block
+ *      [a (P); p (P); n (P*K)] of contrastive.h's layout;
  *   2. training with several ranks: every rank's block, the pairs' scores
  *      and the rows' text ids are all-gathered in rank order and split
- *      (ctr_blocks_split: the gathered buffer is [a_0 p_0 | a_1 p_1 | ...],
- *      not [a_0 a_1 | p_0 p_1]) into the global anchors and positives;
+ *      (ctr_blocks_split: the gathered buffer is [a_0 p_0 n_0 | a_1 p_1 n_1 | ...],
+ *      not [a_0 a_1 | p_0 p_1]) into the global anchors, positives and
+ *      negatives;
  *   3. ctr_loss on the global batch, for this rank's examples [row0, row0 +
  *      P), grad_scale = world (the loop averages gradients over ranks, and
  *      the owned slices of the global gradient must add up);
@@ -44,8 +46,8 @@ int64_t embed_row_text_id(const Batch *b, int r) {
 }
 
 typedef struct {
-    float *emb, *gemb, *A, *P, *dA, *dP, *gblock, *gscores;
-    int64_t *ids, *gids, *ida, *idp;
+    float *emb, *gemb, *A, *P, *N, *dA, *dP, *dN, *gblock, *gscores;
+    int64_t *ids, *gids, *ida, *idp, *idn;
 } Scratch;
 
 /* The loss options of a contrastive task over W ranks: the gradient of each
@@ -54,12 +56,13 @@ static void task_ctr_options(const TaskSetup *ts, int W, CtrOptions *o) {
     ctr_options_default(o, (CtrLoss)ts->ctr_loss);
     o->scale = ts->ctr_scale;
     o->symmetric = ts->ctr_symmetric;
+    o->margin = ts->ctr_margin; /* triplet only (Euclidean distance, the default) */
     o->grad_scale = (float)W;
 }
 
 static void scratch_free(Scratch *s) {
-    free(s->emb); free(s->gemb); free(s->A); free(s->P); free(s->dA); free(s->dP); free(s->gblock);
-    free(s->gscores); free(s->ids); free(s->gids); free(s->ida); free(s->idp);
+    free(s->emb); free(s->gemb); free(s->A); free(s->P); free(s->N); free(s->dA); free(s->dP); free(s->dN);
+    free(s->gblock); free(s->gscores); free(s->ids); free(s->gids); free(s->ida); free(s->idp); free(s->idn);
 }
 
 /* One task: 0, or -1 with err (a collective failed or no memory: the
@@ -68,47 +71,52 @@ static void scratch_free(Scratch *s) {
 static int task_loss(Trainer *t, const Batch *b, int k, int gather, Scratch *s, double *top1, char *err, size_t errlen) {
     Model *m = &t->model;
     const TaskSetup *ts = &t->cfg->task[k];
-    int D = model_embedding_dim(m), P = b->sim_npairs[k], r0 = b->sim_row0[k];
-    int W = gather ? t->comm->world : 1, rank = gather ? t->comm->rank : 0;
+    int D = model_embedding_dim(m), P = b->sim_npairs[k], r0 = b->sim_row0[k], K = b->sim_nneg[k];
+    int W = gather ? t->comm->world : 1, rank = gather ? t->comm->rank : 0, R = (int)ctr_block_rows(P, K);
     size_t rowb = sizeof(float) * (size_t)D, cap = (size_t)W * m->maxB;
+    /* the rank's block [a (P); p (P); n (P*K)], negatives example-major */
     const float *block = s->emb + (size_t)r0 * D;
-    for (int r = 0; r < 2 * P; r++) s->ids[r] = embed_row_text_id(b, r0 + r);
-    const float *A = block, *Pp = block + (size_t)P * D, *scores = b->sim_scores[k];
-    const int64_t *ida = s->ids, *idp = s->ids + P;
+    for (int r = 0; r < R; r++) s->ids[r] = embed_row_text_id(b, r0 + r);
+    const float *A = block, *Pp = block + (size_t)P * D, *Nn = K ? block + (size_t)2 * P * D : NULL;
+    const float *scores = b->sim_scores[k];
+    const int64_t *ida = s->ids, *idp = s->ids + P, *idn = K ? s->ids + 2 * P : NULL;
     int n = P, row0 = 0;
     if (W > 1) {
         size_t counts[1024];
         int ex[1024];
         if (W > 1024) { snprintf(err, errlen, "contrastive loss: at most 1024 ranks"); return -1; }
-        if (comm_allgather(t->comm, block, 2 * (size_t)P * rowb, s->gemb, cap * rowb, counts) ||
+        if (comm_allgather(t->comm, block, (size_t)R * rowb, s->gemb, cap * rowb, counts) ||
             comm_allgather(t->comm, scores, sizeof(float) * (size_t)P, s->gscores, sizeof(float) * cap, NULL) ||
-            comm_allgather(t->comm, s->ids, sizeof(int64_t) * 2 * (size_t)P, s->gids, sizeof(int64_t) * cap, NULL)) {
+            comm_allgather(t->comm, s->ids, sizeof(int64_t) * (size_t)R, s->gids, sizeof(int64_t) * cap, NULL)) {
             snprintf(err, errlen, "contrastive loss of task '%s': the embedding all-gather failed", m->cfg.tasks[k].name);
             return -1;
         }
         n = 0;
         for (int r = 0; r < W; r++) {
-            ex[r] = (int)(counts[r] / (2 * rowb));
+            ex[r] = (int)(counts[r] / ((size_t)(2 + K) * rowb));
             if (r < rank) row0 += ex[r];
             n += ex[r];
         }
-        ctr_blocks_split(s->gemb, ex, W, 0, rowb, CTR_NEG_EXAMPLE_MAJOR, s->A, s->P, NULL);
-        ctr_blocks_split(s->gids, ex, W, 0, sizeof(int64_t), CTR_NEG_EXAMPLE_MAJOR, s->ida, s->idp, NULL);
-        A = s->A, Pp = s->P, scores = s->gscores, ida = s->ida, idp = s->idp;
+        /* [a_0 p_0 n_0 | a_1 p_1 n_1 | ...] -> A, P, N of the global batch */
+        ctr_blocks_split(s->gemb, ex, W, K, rowb, CTR_NEG_EXAMPLE_MAJOR, s->A, s->P, K ? s->N : NULL);
+        ctr_blocks_split(s->gids, ex, W, K, sizeof(int64_t), CTR_NEG_EXAMPLE_MAJOR, s->ida, s->idp, K ? s->idn : NULL);
+        A = s->A, Pp = s->P, Nn = K ? s->N : NULL, scores = s->gscores, ida = s->ida, idp = s->idp;
+        idn = K ? s->idn : NULL;
     }
-    CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = scores,
-                   .anchor_ids = ida, .positive_ids = idp};
+    CtrBatch cb = {.n = n, .k = K, .d = D, .anchors = A, .positives = Pp, .negatives = Nn, .scores = scores,
+                   .anchor_ids = ida, .positive_ids = idp, .negative_ids = idn};
     CtrOptions o;
     task_ctr_options(ts, W, &o);
     CtrResult res;
     int with_grad = m->grads && m->ext_grad[k];
     char why[512];
-    if (ctr_loss(&cb, &o, row0, P, &res, with_grad ? s->dA : NULL, with_grad ? s->dP : NULL, NULL, why, sizeof why)) {
-        model_set_embedding_loss(m, k, NAN, 1, NULL, r0, 2 * P); /* non-finite embeddings: the step is not good */
+    if (ctr_loss(&cb, &o, row0, P, &res, with_grad ? s->dA : NULL, with_grad ? s->dP : NULL,
+                 with_grad && K ? s->dN : NULL, why, sizeof why)) {
+        model_set_embedding_loss(m, k, NAN, 1, NULL, r0, R); /* non-finite embeddings: the step is not good */
         return 0;
     }
-    if (with_grad) ctr_block_join(s->dA, s->dP, NULL, 0, P, 0, rowb, CTR_NEG_EXAMPLE_MAJOR, s->gblock);
-    model_set_embedding_loss(m, k, (float)res.loss, 1, with_grad ? s->gblock : NULL, r0, 2 * P);
+    if (with_grad) ctr_block_join(s->dA, s->dP, K ? s->dN : NULL, 0, P, K, rowb, CTR_NEG_EXAMPLE_MAJOR, s->gblock);
+    model_set_embedding_loss(m, k, (float)res.loss, 1, with_grad ? s->gblock : NULL, r0, R);
     if (top1) top1[k] = res.top1;
     return 0;
 }
@@ -126,17 +134,20 @@ int embed_losses(Trainer *t, const Batch *b, int gather, double *top1, char *err
     s.gemb = malloc(sizeof(float) * cap * D);
     s.A = malloc(sizeof(float) * cap * D);
     s.P = malloc(sizeof(float) * cap * D);
+    s.N = malloc(sizeof(float) * cap * D);  /* negatives of the global batch: at most all rows */
     s.dA = malloc(sizeof(float) * B * D);
     s.dP = malloc(sizeof(float) * B * D);
+    s.dN = malloc(sizeof(float) * B * D);
     s.gblock = malloc(sizeof(float) * B * D);
     s.gscores = malloc(sizeof(float) * cap);
     s.ids = malloc(sizeof(int64_t) * B);
     s.gids = malloc(sizeof(int64_t) * cap);
     s.ida = malloc(sizeof(int64_t) * cap);
     s.idp = malloc(sizeof(int64_t) * cap);
+    s.idn = malloc(sizeof(int64_t) * cap);
     int rc = 0;
-    if (!s.emb || !s.gemb || !s.A || !s.P || !s.dA || !s.dP || !s.gblock || !s.gscores || !s.ids || !s.gids ||
-        !s.ida || !s.idp) {
+    if (!s.emb || !s.gemb || !s.A || !s.P || !s.N || !s.dA || !s.dP || !s.dN || !s.gblock || !s.gscores || !s.ids ||
+        !s.gids || !s.ida || !s.idp || !s.idn) {
         snprintf(err, errlen, "contrastive loss: out of host memory");
         rc = -1;
     } else {
@@ -173,19 +184,24 @@ int embed_cached_task(const Trainer *t, const Batch *b) {
     return -1;
 }
 
-/* Sub-batch of pairs [ex0, ex0 + count) of task k: rows a then p, b's width. */
+/* Sub-batch of pairs [ex0, ex0 + count) of task k: rows a, p, then the
+ * pairs' K hard negatives (example-major), b's width: the chunk's block. */
 static void chunk_batch(const Batch *b, int k, int ex0, int count, BatchBuf *buf, Batch *out) {
-    int P = b->sim_npairs[k], r0 = b->sim_row0[k], T = b->T;
-    batchbuf_reserve(buf, 2 * count, T);
-    for (int h = 0; h < 2; h++) {
-        size_t from = (size_t)(r0 + h * P + ex0) * T, to = (size_t)h * count * T, n = (size_t)count * T;
+    int P = b->sim_npairs[k], r0 = b->sim_row0[k], T = b->T, K = b->sim_nneg[k];
+    batchbuf_reserve(buf, (int)ctr_block_rows(count, K), T);
+    for (int h = 0; h < 3; h++) {
+        if (h == 2 && !K) break;
+        int w = h == 2 ? K : 1; /* rows per example in this part */
+        size_t from = (size_t)(r0 + h * P + (size_t)ex0 * w) * T, to = (size_t)h * count * T;
+        size_t n = (size_t)count * w * T;
         memcpy(buf->ids + to, b->input_ids + from, n * sizeof(int));
         memcpy(buf->mask + to, b->mask + from, n * sizeof(int));
         if (b->type_ids) memcpy(buf->types + to, b->type_ids + from, n * sizeof(int));
         else memset(buf->types + to, 0, n * sizeof(int));
     }
     memset(out, 0, sizeof *out);
-    out->B = 2 * count;
+    out->sim_nneg[k] = K;
+    out->B = (int)ctr_block_rows(count, K);
     out->T = T;
     out->input_ids = buf->ids;
     out->type_ids = buf->types;
@@ -198,14 +214,15 @@ static void chunk_batch(const Batch *b, int k, int ex0, int count, BatchBuf *buf
 typedef struct {
     CtrCache c;
     BatchBuf buf;
-    float *emb, *block, *gA, *gP, *gS;
-    int64_t *ids, *gia, *gip;
+    float *emb, *block, *gA, *gP, *gN, *gS;
+    int64_t *ids, *gia, *gip, *gin;
 } Cached;
 
 static void cached_free(Cached *x) {
     ctr_cache_free(&x->c);
     batchbuf_free(&x->buf);
-    free(x->emb); free(x->block); free(x->gA); free(x->gP); free(x->gS); free(x->ids); free(x->gia); free(x->gip);
+    free(x->emb); free(x->block); free(x->gA); free(x->gP); free(x->gN); free(x->gS); free(x->ids); free(x->gia);
+    free(x->gip); free(x->gin);
 }
 
 /* Pass 1: every chunk's embeddings (and text ids) into the cache. */
@@ -218,7 +235,7 @@ static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
         chunk_batch(b, k, ex0, cnt, &x->buf, &sb);
         model_forward(m, &sb);
         model_get_embeddings(m, x->emb);
-        for (int r = 0; r < 2 * cnt; r++) x->ids[r] = embed_row_text_id(&sb, r);
+        for (int r = 0; r < sb.B; r++) x->ids[r] = embed_row_text_id(&sb, r);
         ctr_cache_put(&x->c, i, x->emb, x->ids, CTR_NEG_EXAMPLE_MAJOR);
     }
 }
@@ -228,9 +245,9 @@ static void cached_embed(Trainer *t, const Batch *b, int k, Cached *x) {
  * finite) or -1 with err (a collective failed, no memory). */
 static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *res, char *err, size_t errlen) {
     const TaskSetup *ts = &t->cfg->task[k];
-    int P = x->c.n, D = x->c.d, W = t->comm->world, n = P, row0 = 0;
-    const float *A = x->c.A, *Pp = x->c.P, *S = b->sim_scores[k];
-    const int64_t *ia = x->c.ida, *ip = x->c.idp;
+    int P = x->c.n, D = x->c.d, K = x->c.k, W = t->comm->world, n = P, row0 = 0;
+    const float *A = x->c.A, *Pp = x->c.P, *Nn = K ? x->c.N : NULL, *S = b->sim_scores[k];
+    const int64_t *ia = x->c.ida, *ip = x->c.idp, *in = K ? x->c.idn : NULL;
     if (W > 1) {
         int *cnt = calloc((size_t)W, sizeof(int));
         size_t *bytes = calloc((size_t)W, sizeof(size_t));
@@ -248,8 +265,14 @@ static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *
             x->gS = malloc(sizeof(float) * (size_t)n);
             x->gia = malloc(sizeof(int64_t) * (size_t)n);
             x->gip = malloc(sizeof(int64_t) * (size_t)n);
-            size_t fb = sizeof(float) * (size_t)D;
-            bad = !x->gA || !x->gP || !x->gS || !x->gia || !x->gip ||
+            size_t fb = sizeof(float) * (size_t)D, kk = (size_t)(K ? K : 1);
+            /* negatives: each rank's (P*K) rows, concatenated in rank order = the global (n*K) */
+            x->gN = malloc(sizeof(float) * (size_t)n * kk * D);
+            x->gin = malloc(sizeof(int64_t) * (size_t)n * kk);
+            bad = !x->gA || !x->gP || !x->gS || !x->gia || !x->gip || !x->gN || !x->gin ||
+                  (K && (comm_allgather(t->comm, x->c.N, fb * P * K, x->gN, fb * n * K, NULL) ||
+                         comm_allgather(t->comm, x->c.idn, sizeof(int64_t) * P * K, x->gin,
+                                        sizeof(int64_t) * n * K, NULL))) ||
                   comm_allgather(t->comm, x->c.A, fb * P, x->gA, fb * n, NULL) ||
                   comm_allgather(t->comm, x->c.P, fb * P, x->gP, fb * n, NULL) ||
                   comm_allgather(t->comm, S, sizeof(float) * P, x->gS, sizeof(float) * n, NULL) ||
@@ -262,26 +285,27 @@ static int cached_loss(Trainer *t, const Batch *b, int k, Cached *x, CtrResult *
             return -1;
         }
         A = x->gA, Pp = x->gP, S = x->gS, ia = x->gia, ip = x->gip;
+        if (K) Nn = x->gN, in = x->gin;
     }
-    CtrBatch cb = {.n = n, .k = 0, .d = D, .anchors = A, .positives = Pp, .scores = S,
-                   .anchor_ids = ia, .positive_ids = ip};
+    CtrBatch cb = {.n = n, .k = K, .d = D, .anchors = A, .positives = Pp, .negatives = Nn, .scores = S,
+                   .anchor_ids = ia, .positive_ids = ip, .negative_ids = in};
     CtrOptions o;
     task_ctr_options(ts, W, &o);
     char why[512];
-    if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, NULL, why, sizeof why)) res->loss = NAN;
+    if (ctr_loss(&cb, &o, row0, P, res, x->c.dA, x->c.dP, K ? x->c.dN : NULL, why, sizeof why)) res->loss = NAN;
     return 0;
 }
 
 float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *err, size_t errlen) {
     Model *m = &t->model;
-    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
-    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m), K = b->sim_nneg[k];
+    size_t rows = ctr_block_rows(mini < P ? mini : P, K);
     Cached x;
     memset(&x, 0, sizeof x);
     x.emb = malloc(sizeof(float) * rows * D);
     x.block = malloc(sizeof(float) * rows * D);
     x.ids = malloc(sizeof(int64_t) * rows);
-    if (!x.emb || !x.block || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+    if (!x.emb || !x.block || !x.ids || ctr_cache_init(&x.c, P, K, D, mini)) {
         snprintf(err, errlen, "contrastive loss (mini_batch): out of host memory");
         cached_free(&x);
         return NAN;
@@ -301,7 +325,7 @@ float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *er
             chunk_batch(b, k, ex0, cnt, &x.buf, &sb);
             model_forward(m, &sb);
             ctr_cache_grad(&x.c, i, CTR_NEG_EXAMPLE_MAJOR, x.block);
-            model_set_embedding_loss(m, k, (float)res.loss, 1, x.block, 0, 2 * cnt);
+            model_set_embedding_loss(m, k, (float)res.loss, 1, x.block, 0, sb.B);
             model_backward(m, &sb, scale);
         }
     model_set_embedding_loss(m, k, (float)res.loss, 1, NULL, 0, 0);
@@ -311,13 +335,13 @@ float embed_cached_step(Trainer *t, const Batch *b, int k, float scale, char *er
 
 int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top1) {
     Model *m = &t->model;
-    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m);
-    size_t rows = 2 * (size_t)(mini < P ? mini : P);
+    int P = b->sim_npairs[k], mini = t->cfg->task[k].ctr_mini_batch, D = model_embedding_dim(m), K = b->sim_nneg[k];
+    size_t rows = ctr_block_rows(mini < P ? mini : P, K);
     Cached x;
     memset(&x, 0, sizeof x);
     x.emb = malloc(sizeof(float) * rows * D);
     x.ids = malloc(sizeof(int64_t) * rows);
-    if (!x.emb || !x.ids || ctr_cache_init(&x.c, P, 0, D, mini)) {
+    if (!x.emb || !x.ids || ctr_cache_init(&x.c, P, K, D, mini)) {
         cached_free(&x);
         return -1;
     }
@@ -326,12 +350,14 @@ int embed_cached_eval(Trainer *t, const Batch *b, int k, float *emb, double *top
     memcpy(emb, x.c.A, sizeof(float) * (size_t)P * D);
     memcpy(emb + (size_t)P * D, x.c.P, sizeof(float) * (size_t)P * D);
     const TaskSetup *ts = &t->cfg->task[k];
-    CtrBatch cb = {.n = P, .k = 0, .d = D, .anchors = x.c.A, .positives = x.c.P, .scores = b->sim_scores[k],
-                   .anchor_ids = x.c.ida, .positive_ids = x.c.idp};
+    CtrBatch cb = {.n = P, .k = K, .d = D, .anchors = x.c.A, .positives = x.c.P, .negatives = K ? x.c.N : NULL,
+                   .scores = b->sim_scores[k], .anchor_ids = x.c.ida, .positive_ids = x.c.idp,
+                   .negative_ids = K ? x.c.idn : NULL};
     CtrOptions o;
     ctr_options_default(&o, (CtrLoss)ts->ctr_loss);
     o.scale = ts->ctr_scale;
     o.symmetric = ts->ctr_symmetric;
+    o.margin = ts->ctr_margin;
     CtrResult res;
     char why[512];
     if (ctr_loss(&cb, &o, 0, 0, &res, NULL, NULL, NULL, why, sizeof why)) res.loss = NAN, res.top1 = NAN;

@@ -12,6 +12,7 @@
 
 #include "data/tokenizer_json.h"
 #include "data/tokenizer.h"
+#include "trainer/model/contrastive.h"
 #include "trainer/model/family.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_dir.h"
@@ -83,6 +84,35 @@ fail:
     return source_drop(s);
 }
 
+/* A contrastive task on a shard set: the hard negatives (num_negatives)
+ * go into its model batches when its loss uses them (mnrl: extra
+ * candidates; triplet: needs exactly one; with mini_batch each chunk
+ * carries its pairs' negatives). Refusals name task and file. */
+static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t errlen) {
+    const TaskSetup *ts = &t->cfg->task[task];
+    const char *name = t->cfg->model.tasks[task].name;
+    int K = loader_num_negatives(s->loader);
+    if (ts->ctr_loss == CTR_TRIPLET && K != 1) {
+        if (K == 0)
+            snprintf(err, errlen, "%s: task '%s' has loss triplet, which needs (anchor, positive, negative) rows; these "
+                     "shards have no hard negatives (prepare with --format triplets, or --negative-columns / "
+                     "--negatives-key)", s->path, name);
+        else
+            snprintf(err, errlen, "%s: task '%s' has loss triplet, which takes one negative per example; these shards "
+                     "have %d (use loss mnrl, which takes them all as candidates)", s->path, name, K);
+        return -1;
+    }
+    if (!K) return 0;
+    if (ts->ctr_loss == CTR_COSENT || ts->ctr_loss == CTR_ANGLE) {
+        snprintf(err, errlen, "%s: task '%s' has loss %s, which scores pairs and has no use for the shards' %d hard "
+                 "negatives per example (use loss mnrl or triplet, or pair shards)", s->path, name,
+                 ctr_loss_name((CtrLoss)ts->ctr_loss), K);
+        return -1;
+    }
+    s->num_neg = K;
+    return 0;
+}
+
 /* Match the configured tasks to the tasks a shard set labels; fill label
  * counts and names from the shards where the config left them open. */
 static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err, size_t errlen) {
@@ -135,6 +165,7 @@ static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err,
         } else {
             tc->num_labels = 1;
             s->has_similarity = 1;
+            if (task_external_loss(tc->type) && bind_negatives(t, s, task, err, errlen)) return -1;
         }
         s->shard_task[task] = found;
     }
@@ -403,7 +434,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     for (int pass = 0; pass < 2; pass++) {
         const Source *src = pass ? t->eval_src : t->src;
         for (int s = 0; s < (pass ? t->neval : t->nsources); s++) {
-            int b = src[s].has_similarity ? 2 : 1;
+            int b = src[s].has_similarity ? 2 + src[s].num_neg : 1; /* [a; p; negatives] */
             int per = cfg->data.mixed_batches && !pass ? cfg->data.batch_size : src[s].batch_size;
             /* a contrastive task with mini_batch (its source's only task) runs chunks of that many pairs */
             for (int k = 0; k < cfg->model.ntasks; k++)

@@ -22,6 +22,8 @@ typedef struct {
     Loader *loader;
     int shard_task[MAX_TASKS];   /* model task t -> task index in the shards, or -1 */
     int has_similarity;
+    int num_neg;                 /* hard negatives per example the model batch carries (a contrastive
+                                    task on shards with negatives), else 0 */
     int64_t examples;
     int batch_size;              /* examples per loader batch (its tasks' batch_size; 1 for mixed batches) */
 } Source;

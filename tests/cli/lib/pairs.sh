@@ -38,3 +38,32 @@ pair_shards() {
     "$BIN" prepare --format pairs --pair-columns 0,1,2 --task pairs:similarity --vocab "$4" --max-len 32 \
         --out "$2" --name "$3" --quiet "$1" >/dev/null 2>&1 || fail "prepare --format pairs $1"
 }
+#
+#   mktriplets JSONL K >TSV    anchor<TAB>positive<TAB>neg_1 ... neg_K, one
+#                              line per sentence: anchor a, positive as
+#                              mkpairs (a without every third word), negative
+#                              j = sentence i+j without every second word;
+#                              on every 5th line the last negative is the
+#                              positive itself (masked as a duplicate).
+#   triplet_shards TSV OUT NAME VOCAB   mtbert prepare --format triplets of
+#                              the TSV into OUT/NAME-*.h5, task 'pairs'.
+mktriplets() {
+    sed 's/.*"tokens":\[\([^]]*\)\].*/\1/; s/","/ /g; s/"//g' "$1" | awk -v K="$2" '
+    function drop(s, m,   w, n, i, o) {
+        n = split(s, w, " "); o = ""
+        for (i = 1; i <= n; i++) if (i % m) o = o (o == "" ? "" : " ") w[i]
+        return o == "" ? w[1] : o
+    }
+    { s[NR] = $0 }
+    END {
+        for (i = 1; i <= NR; i++) {
+            p = drop(s[i], 3); line = s[i] "\t" p
+            for (j = 1; j <= K; j++) line = line "\t" ((j == K && i % 5 == 0) ? p : drop(s[(i + j - 1) % NR + 1], 2))
+            print line
+        }
+    }'
+}
+triplet_shards() {
+    "$BIN" prepare --format triplets --task pairs:similarity --vocab "$4" --max-len 32 \
+        --out "$2" --name "$3" --quiet "$1" >/dev/null 2>&1 || fail "prepare --format triplets $1"
+}
