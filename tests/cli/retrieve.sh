@@ -18,7 +18,9 @@
 #   4. the model ranks: a set whose queries are the corpus texts themselves
 #      has MRR@10 = recall@1 = 1, and two differently trained models give
 #      different numbers on the fixture;
-#   5. --out writes the printed line; bad input is exit 2 naming FILE:LINE.
+#   5. --out writes the printed line; bad input is exit 2 naming FILE:LINE;
+#   6. tasks[].eval_retrieval during training: the last eval record's ir_*
+#      metrics equal mtbert retrieve --model RUN/latest; its refusals.
 . "$(dirname "$0")/lib/common.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
 F=$SRC/tests/fixtures/retrieval
@@ -169,4 +171,55 @@ bad x5 '' "--gain must be linear or exp" "${E[@]}" --queries "$Q" --corpus "$C" 
 bad x6 '' "--qrels FILE is required" "${E[@]}" --queries "$Q" --corpus "$C"
 bad x7 '' "give --model DIR, or both" --model "$M" "${E[@]}" --queries "$Q" --corpus "$C" --qrels "$R"
 "$BIN" retrieve --help | grep -q -- "--per-query FILE" || fail "--help"
+
+# ---- 6. during training: tasks[].eval_retrieval ------------------------------
+# a contrastive task (MNRL on synthetic pairs) evaluated on the fixture: its eval record's ir_*
+# metrics equal mtbert retrieve --model on the final checkpoint (the same weights)
+. "$(dirname "$0")/lib/pairs.sh"
+mkpairs "$T/d/train.jsonl" pos >"$T/pairs.tsv"
+pair_shards "$T/pairs.tsv" "$T/p" train "$T/d/vocab.txt"
+ir_yaml() {
+    tiny_model_yaml "$T/d"
+    cat <<EOF
+tasks:
+  - name: pairs
+    type: contrastive
+    loss: mnrl
+    data: {train: "$T/p/train-*.h5"}
+    eval_retrieval: {$1}
+data: {batch_size: 16, max_len: 32}
+optimizer: {lr: 1e-3}
+train: {steps: 6, threads: 2, backend: cpu}
+eval: {every: 3}
+logging: {every: 1}
+EOF
+}
+ir_yaml "queries: $Q, corpus: $C, qrels: $R" >"$T/ir.yaml"
+"$BIN" train "$T/ir.yaml" --set "train.run_dir=$T/irun" --quiet >/dev/null 2>"$T/stderr" || fail "train with eval_retrieval"
+ev=$(grep '"event": "eval"' "$T/irun/metrics.jsonl" | tail -1)
+[ "$(grep -c '"event": "eval"' "$T/irun/metrics.jsonl")" -ge 2 ] || fail "eval records: $(cat "$T/irun/metrics.jsonl")"
+ret --model "$T/irun/latest" >"$T/irm.json" 2>"$T/stderr" || fail "retrieve on the eval_retrieval run"
+python3 - "$ev" "$T/irm.json" <<'PY' || fail "eval_retrieval metrics differ from mtbert retrieve"
+import json, sys
+ev, got = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+pairs = {"ir_mrr_10": "mrr@10", "ir_ndcg_10": "ndcg@10", "ir_map_100": "map@100", "ir_recall_1": "recall@1",
+         "ir_recall_10": "recall@10", "ir_recall_100": "recall@100"}
+for k, g in pairs.items():
+    v = ev["pairs." + k]
+    assert abs(v - got[g]) <= 1e-6, (k, v, got[g])
+print("eval_retrieval: mrr@10 %.6f ndcg@10 %.6f (mtbert retrieve %.6f %.6f)" %
+      (ev["pairs.ir_mrr_10"], ev["pairs.ir_ndcg_10"], got["mrr@10"], got["ndcg@10"]))
+PY
+ir_yaml "queries: $Q, corpus: $C" >"$T/ir2.yaml"
+"$BIN" train "$T/ir2.yaml" --set "train.run_dir=$T/irun2" --quiet >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "tasks.0.eval_retrieval: needs queries, corpus and qrels (missing qrels)" "$T/err" ||
+    fail "eval_retrieval without qrels: rc $rc: $(cat "$T/err")"
+ir_yaml "queries: $Q, corpus: $C, qrels: $T/r1.tsv" >"$T/ir3.yaml"
+"$BIN" train "$T/ir3.yaml" --set "train.run_dir=$T/irun3" --quiet >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "r1.tsv:2: query id 'q99' is not in" "$T/err" || fail "eval_retrieval bad qrels: rc $rc: $(cat "$T/err")"
+"$BIN" train "$SRC/configs/demo.yaml" "${args[@]}" --set train.steps=1 --set "train.run_dir=$T/irun4" \
+    --set "tasks.0.eval_retrieval.queries=$Q" --set "tasks.0.eval_retrieval.corpus=$C" \
+    --set "tasks.0.eval_retrieval.qrels=$R" >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "only a contrastive task is evaluated on a retrieval set" "$T/err" ||
+    fail "eval_retrieval on a classifier: rc $rc: $(cat "$T/err")"
 echo "retrieve: ok"

@@ -165,17 +165,6 @@ static int embed_file(OpenModel *om, const IdTexts *t, const char *path, int bat
     return 0;
 }
 
-/* L2 norms in double (a zero row's cosines are 0) */
-static double *norms_of(const float *x, size_t n, int d) {
-    double *r = xmalloc(sizeof(double) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int c = 0; c < d; c++) s += (double)x[i * d + c] * x[i * d + c];
-        r[i] = sqrt(s);
-    }
-    return r;
-}
-
 static void put_metrics(json_t *o, const RetrSummary *s) {
     char key[64];
     snprintf(key, sizeof key, "mrr@%d", s->mrr_k);
@@ -193,31 +182,6 @@ static void put_metrics(json_t *o, const RetrSummary *s) {
         }
 }
 
-typedef struct {
-    const float *qe, *ce;
-    const double *qn, *cn; /* norms (cosine) or NULL (dot) */
-    size_t nq, nd;
-    int d;
-} Scorer;
-
-/* scores (nq_blk, nd) of queries [q0, q0 + nq_blk): double sums, stored as float */
-static void score_block(const Scorer *S, size_t q0, size_t nq_blk, float *out) {
-#pragma omp parallel for schedule(static)
-    for (long long qi = 0; qi < (long long)nq_blk; qi++) {
-        const float *q = S->qe + (q0 + (size_t)qi) * S->d;
-        for (size_t j = 0; j < S->nd; j++) {
-            const float *x = S->ce + j * S->d;
-            double s = 0;
-            for (int c = 0; c < S->d; c++) s += (double)q[c] * x[c];
-            if (S->qn) {
-                double den = S->qn[q0 + (size_t)qi] * S->cn[j];
-                s = den > 0 ? s / den : 0.0;
-            }
-            out[(size_t)qi * S->nd + j] = (float)s;
-        }
-    }
-}
-
 static int write_line(FILE *f, json_t *o) {
     char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     int rc = !s || fprintf(f, "%s\n", s) < 0;
@@ -227,6 +191,13 @@ static int write_line(FILE *f, json_t *o) {
 
 /* Ranks and scores every query; the per-query lines go to pq when not NULL.
  * 0, or the exit code after printing why. */
+typedef struct {
+    const float *qe, *ce;
+    const double *qn, *cn; /* norms (cosine) or NULL (dot) */
+    size_t nq, nd;
+    int d;
+} Scorer;
+
 static int evaluate(const Scorer *S, const IdTexts *Q, const IdTexts *C, const Qrels *R, RetrMetrics *m,
                     FsAtomicFile *pq) {
     size_t blk = 64;
@@ -238,7 +209,7 @@ static int evaluate(const Scorer *S, const IdTexts *Q, const IdTexts *C, const Q
     char err[4200];
     for (size_t q0 = 0; !rc && q0 < S->nq; q0 += blk) {
         size_t nb = S->nq - q0 < blk ? S->nq - q0 : blk;
-        score_block(S, q0, nb, sc);
+        rf_scores(S->qe, S->qn, q0, nb, S->ce, S->cn, S->nd, S->d, sc);
         for (size_t i = 0; !rc && i < nb; i++) {
             size_t q = q0 + i;
             const float *row = sc + i * S->nd;
@@ -376,8 +347,8 @@ int cmd_retrieve(int argc, char **argv) {
         if (rc) goto out;
     }
     if (!dot) {
-        qn = norms_of(qe, Q.n, d);
-        cn = norms_of(ce, C.n, d);
+        qn = rf_norms(qe, Q.n, d);
+        cn = rf_norms(ce, C.n, d);
     }
     RetrMetrics m;
     if (retr_init(&m, cuts, ncuts, mrr_k, ndcg_k, map_k, gain)) {

@@ -22,4 +22,10 @@ enum { EMBED_OK = 0, EMBED_BAD_UTF8 = -1, EMBED_NONFINITE = -2 };
  * model's max_batch (OpenOptions). */
 int embed_texts(OpenModel *om, char *const *texts, size_t n, int batch, float *emb, EmbedInfo *info);
 
+/* The core of embed_texts on texts already framed: ids[i] (lens[i] <= maxT
+ * ids each), longest first in batches of `batch` rows (<= the model's
+ * maxB; maxT <= its maxT), padding with `pad`; the model's mode (eval or
+ * training) is the caller's. emb (n, model_embedding_dim). */
+void embed_ids(Model *m, int *const *ids, const int *lens, size_t n, int batch, int maxT, int pad, float *emb);
+
 #endif

@@ -2,6 +2,7 @@
 #include "trainer/cli/retrieval_files.h"
 
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -285,4 +286,52 @@ void rf_free_qrels(Qrels *q) {
     free(q->docs);
     free(q->grades);
     memset(q, 0, sizeof *q);
+}
+
+double *rf_norms(const float *x, size_t n, int d) {
+    double *r = xmalloc(sizeof(double) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int c = 0; c < d; c++) s += (double)x[i * d + c] * x[i * d + c];
+        r[i] = sqrt(s);
+    }
+    return r;
+}
+
+void rf_scores(const float *qe, const double *qn, size_t q0, size_t nq, const float *ce, const double *cn, size_t nd,
+               int d, float *out) {
+#pragma omp parallel for schedule(static)
+    for (long long qi = 0; qi < (long long)nq; qi++) {
+        const float *q = qe + (q0 + (size_t)qi) * d;
+        for (size_t j = 0; j < nd; j++) {
+            const float *x = ce + j * d;
+            double s = 0;
+            for (int c = 0; c < d; c++) s += (double)q[c] * x[c];
+            if (qn) {
+                double den = qn[q0 + (size_t)qi] * cn[j];
+                s = den > 0 ? s / den : 0.0;
+            }
+            out[(size_t)qi * nd + j] = (float)s;
+        }
+    }
+}
+
+int rf_evaluate(const float *qe, size_t nq, const float *ce, size_t nd, int d, int dot, const Qrels *R,
+                RetrMetrics *m) {
+    double *qn = dot ? NULL : rf_norms(qe, nq, d), *cn = dot ? NULL : rf_norms(ce, nd, d);
+    size_t blk = 64;
+    float *sc = xmalloc(sizeof(float) * blk * (nd ? nd : 1));
+    int rc = 0;
+    for (size_t q0 = 0; !rc && q0 < nq; q0 += blk) {
+        size_t nb = nq - q0 < blk ? nq - q0 : blk;
+        rf_scores(qe, qn, q0, nb, ce, cn, nd, d, sc);
+        for (size_t i = 0; !rc && i < nb; i++) {
+            int o = R->off[q0 + i], nr = R->off[q0 + i + 1] - o;
+            if (retr_add_query(m, sc + i * nd, (int)nd, R->docs + o, R->grades + o, nr)) rc = -1;
+        }
+    }
+    free(sc);
+    free(qn);
+    free(cn);
+    return rc;
 }

@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "trainer/train/retrieval.h"
+
 typedef struct {
     char **ids, **texts;
     int *lines;           /* 1-based line of each entry in its file */
@@ -41,6 +43,16 @@ typedef struct {
 int rf_read_texts(const char *cmd, const char *path, int corpus, IdTexts *out);
 int rf_read_qrels(const char *cmd, const char *path, const IdTexts *queries, const char *qname,
                   const IdTexts *corpus, const char *cname, Qrels *out);
+/* L2 norms of n rows of d floats, in double (malloc'ed). */
+double *rf_norms(const float *x, size_t n, int d);
+/* Scores of queries [q0, q0 + nq) against all nd documents into out
+ * (nq, nd): double dot products, divided by the two norms for cosine (qn,
+ * cn: rf_norms; a zero norm gives 0), NULL norms for dot; stored as float32. */
+void rf_scores(const float *qe, const double *qn, size_t q0, size_t nq, const float *ce, const double *cn, size_t nd,
+               int d, float *out);
+/* Every query of R into m (retrieval.h): 0, or -1 for a non-finite score. */
+int rf_evaluate(const float *qe, size_t nq, const float *ce, size_t nd, int d, int dot, const Qrels *R,
+                RetrMetrics *m);
 /* Index of id, or -1. */
 long rf_find(const IdTexts *t, const char *id);
 void rf_free_texts(IdTexts *t);

@@ -44,6 +44,7 @@ typedef struct {
     float ctr_scale;             /* contrastive: logits = scale x similarity; 20 */
     int ctr_symmetric;           /* contrastive mnrl: add the positive -> anchors term */
     int ctr_mini_batch;          /* contrastive: embed in chunks of this many pairs (GradCache); 0 off */
+    char *ir_queries, *ir_corpus, *ir_qrels; /* contrastive: eval_retrieval files (retrieval_files.h); NULL: none */
 } TaskSetup;
 
 typedef struct {
