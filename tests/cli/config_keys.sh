@@ -21,6 +21,12 @@ D=$T/data
 mkpairs "$D/train.jsonl" pos >"$T/pairs.tsv"
 "$BIN" prepare --format pairs --pair-columns 0,1,2 --task topic:similarity --vocab "$D/vocab.txt" --max-len 32 \
     --out "$T/pairs" --name train --quiet "$T/pairs.tsv" >/dev/null 2>&1 || fail "prepare --format pairs"
+# a retrieval set for the contrastive task (tasks[].eval_retrieval), and variants of each file
+IRF=$SRC/tests/fixtures/retrieval
+IR="tasks.0.eval_retrieval.queries=$IRF/queries.jsonl tasks.0.eval_retrieval.corpus=$IRF/corpus.jsonl tasks.0.eval_retrieval.qrels=$IRF/qrels.tsv"
+sed 's/"text": "/"text": "the storm /' "$IRF/queries.jsonl" >"$T/ir_q2.jsonl"
+sed 's/"text": "/"text": "the storm /' "$IRF/corpus.jsonl" >"$T/ir_c2.jsonl"
+head -12 "$IRF/qrels.tsv" >"$T/ir_r2.tsv"
 CTR="tasks.0.type=contrastive tasks.0.num_labels=1 tasks.0.data.train=$T/pairs/train-*.h5 tasks.0.data.eval=$T/pairs/train-*.h5"
 # loss triplet (margin): (anchor, positive, negative) shards, task topic
 mktriplets "$D/train.jsonl" 1 >"$T/trip.tsv"
@@ -155,6 +161,9 @@ tasks.*.scale|weights|tasks.0.scale=5|$CTR
 tasks.*.symmetric|weights|tasks.0.symmetric=true|$CTR
 tasks.*.mini_batch|weights|tasks.0.mini_batch=2|$CTR
 tasks.*.margin|metrics|tasks.0.margin=1|$CTRT
+tasks.*.eval_retrieval.queries|metrics|tasks.0.eval_retrieval.queries=$T/ir_q2.jsonl|$CTR $IR
+tasks.*.eval_retrieval.corpus|metrics|tasks.0.eval_retrieval.corpus=$T/ir_c2.jsonl|$CTR $IR
+tasks.*.eval_retrieval.qrels|metrics|tasks.0.eval_retrieval.qrels=$T/ir_r2.tsv|$CTR $IR
 tasks.*.data.train|weights|tasks.0.data.train=$D/dev-*.h5||
 tasks.*.data.eval|metrics|tasks.0.data.eval=$D/train-*.h5||
 data.max_len|weights|data.max_len=8||

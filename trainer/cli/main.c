@@ -16,6 +16,7 @@ static const Command commands[] = {
     {"train", cmd_train, "multi-task fine-tuning from a YAML config"},
     {"eval", cmd_eval, "metrics per task on the eval splits"},
     {"encode", cmd_encode, "fixed-length sentence embeddings"},
+    {"retrieve", cmd_retrieve, "retrieval metrics (MRR, nDCG, recall@k) on queries/corpus/qrels"},
     {"predict", cmd_predict, "labels per sentence task, tags per token task"},
     {"prepare", cmd_prepare, "raw text (CoNLL, TSV, CSV, JSONL) -> sharded HDF5"},
     {"tokenize", cmd_tokenize, "WordPiece ids for each input line"},

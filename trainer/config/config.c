@@ -820,6 +820,23 @@ static void check_contrastive_keys(Ctx *c, int t, const char *p) {
         if (at && set[i] && !task_external_loss(tc->type))
             diag(c, at, "%s: only a contrastive task has a contrastive loss; this is a %s task", q, type_name(tc->type));
     }
+    /* eval_retrieval: a contrastive task's retrieval set, all three files */
+    int nir = !!ts->ir_queries + !!ts->ir_corpus + !!ts->ir_qrels;
+    const YNode *ir = NULL;
+    for (int i = 0; i < 3 && !ir; i++) {
+        static const char *const irk[] = {"queries", "corpus", "qrels"};
+        snprintf(q, sizeof q, "%s.eval_retrieval.%s", p, irk[i]);
+        ir = mark(c, q);
+    }
+    snprintf(q, sizeof q, "%s.eval_retrieval", p);
+    if (nir && ir) {
+        if (!task_external_loss(tc->type))
+            diag(c, ir, "%s: only a contrastive task is evaluated on a retrieval set; this is a %s task", q,
+                 type_name(tc->type));
+        else if (nir < 3)
+            diag(c, ir, "%s: needs queries, corpus and qrels (missing %s)", q,
+                 !ts->ir_queries ? "queries" : !ts->ir_corpus ? "corpus" : "qrels");
+    }
     snprintf(q, sizeof q, "%s.symmetric", p);
     if (task_external_loss(tc->type) && ts->ctr_symmetric && ts->ctr_loss != CTR_MNRL && mark(c, q))
         diag(c, mark(c, q), "%s: the symmetric term belongs to loss mnrl (multiple negatives ranking)", q);
@@ -1247,6 +1264,9 @@ void config_free(Config *cfg) {
         free(ts->labels);
         free(ts->train);
         free(ts->eval);
+        free(ts->ir_queries);
+        free(ts->ir_corpus);
+        free(ts->ir_qrels);
     }
     free(cfg->train.run_name);
     free(cfg->train.run_dir);

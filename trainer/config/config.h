@@ -45,6 +45,7 @@ typedef struct {
     int ctr_symmetric;           /* contrastive mnrl: add the positive -> anchors term */
     float ctr_margin;            /* contrastive triplet: relu(d(a,p) - d(a,n) + margin), Euclidean; 5 */
     int ctr_mini_batch;          /* contrastive: embed in chunks of this many pairs (GradCache); 0 off */
+    char *ir_queries, *ir_corpus, *ir_qrels; /* contrastive: eval_retrieval files (retrieval_files.h); NULL: none */
 } TaskSetup;
 
 typedef struct {

@@ -73,6 +73,10 @@ const KeyDef config_keys[] = {
     {"task", "data", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
     {"task.data", "train", K_STR, S(train), 0, 0, 0, NULL, NULL},
     {"task.data", "eval", K_STR, S(eval), 0, 0, 0, NULL, NULL},
+    {"task", "eval_retrieval", K_SECTION, BASE_CONFIG, 0, 0, 0, 0, NULL, NULL},
+    {"task.eval_retrieval", "queries", K_STR, S(ir_queries), 0, 0, 0, NULL, NULL},
+    {"task.eval_retrieval", "corpus", K_STR, S(ir_corpus), 0, 0, 0, NULL, NULL},
+    {"task.eval_retrieval", "qrels", K_STR, S(ir_qrels), 0, 0, 0, NULL, NULL},
 
     SECTION("", "data"),
     {"data", "max_len", K_INT, C(data.max_len), 2, 65536, 0, NULL, "128"},

@@ -192,8 +192,10 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
 
 int trainer_evaluate(Trainer *t, MetricSet *out) {
     memset(out, 0, sizeof *out);
-    if (t->comm->rank == 0)
+    if (t->comm->rank == 0) {
         for (int e = 0; e < t->neval; e++) evaluate_source(t, &t->eval_src[e], out);
+        eval_retrieval_run(t, out);
+    }
     /* everyone learns the numbers (they decide the best checkpoint) */
     double buf[MAX_METRICS + 1];
     buf[0] = out->n;

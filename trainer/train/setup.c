@@ -409,6 +409,8 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
 
     /* every rank must agree on evaluating: rank 0 evaluates, all wait for it */
     t->has_eval = t->neval > 0;
+    for (int k = 0; k < cfg->model.ntasks; k++)
+        if (cfg->task[k].ir_queries) t->has_eval = 1;
     comm_allreduce_max_int(comm, &t->has_eval, 1);
 
     /* what training really uses is recorded (config.yaml, checkpoints'
@@ -476,6 +478,8 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         model_dir_free(md);
         t->have_md = 0;
     }
+    int irc = eval_retrieval_open(t);
+    if (irc) return irc;
     if (!for_training) return 0;
 
     trainer_apply_freezing(t, 0);
@@ -523,6 +527,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
 }
 
 void trainer_free(Trainer *t) {
+    eval_retrieval_free(t);
     if (t->have_md) model_dir_free(&t->md);
     t->have_md = 0;
     for (int s = 0; s < t->nsources; s++) { loader_close(t->src[s].loader); free(t->src[s].path); }

@@ -56,6 +56,8 @@ typedef struct {
 
 double metricset_get(const MetricSet *m, const char *name, int *found);
 
+struct EvalRetrieval;
+
 typedef struct {
     Config *cfg;
     Comm *comm;
@@ -82,6 +84,7 @@ typedef struct {
     FILE *jsonl;               /* metrics.jsonl (rank 0, logging.jsonl) or NULL */
     TbLog tb;                  /* TensorBoard event file (rank 0, logging.tensorboard) */
     int quiet;
+    struct EvalRetrieval *ir[MAX_TASKS]; /* tasks[].eval_retrieval sets (rank 0), or NULL (eval_retrieval.c) */
 } Trainer;
 
 /* Set up from a validated config: data, model (random or loaded), freezing,

@@ -50,4 +50,11 @@ void metricset_put(MetricSet *m, const char *task, const char *what, double v);
 double trainer_selection_metric(const Trainer *t, const MetricSet *ms, int *ok);
 void trainer_log_eval(Trainer *t, const MetricSet *ms, long step);
 
+/* tasks[].eval_retrieval (eval_retrieval.c): open reads and frames every
+ * set on rank 0 after the model exists (0, or exit code 2 on every rank);
+ * run adds each task's ir_* metrics (rank 0); free releases them. */
+int eval_retrieval_open(Trainer *t);
+void eval_retrieval_run(Trainer *t, MetricSet *out);
+void eval_retrieval_free(Trainer *t);
+
 #endif
