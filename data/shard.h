@@ -5,7 +5,9 @@
  * dataset `input_ids`, with `offsets` (int64, start of each example in
  * input_ids) and `lengths` (int32). Token labels are a 1-D int32 dataset
  * aligned element by element with input_ids. Similarity tasks add the second
- * sentence as input_ids_b / offsets_b / lengths_b. */
+ * sentence as input_ids_b / offsets_b / lengths_b. Joined pairs (prepare
+ * --join-pairs: [CLS] a [SEP] b [SEP] in input_ids) add token_type_ids, a
+ * 1-D int32 dataset aligned element by element with input_ids. */
 #ifndef MTBERT_SHARD_H
 #define MTBERT_SHARD_H
 
@@ -24,7 +26,7 @@ typedef struct {
     int num_labels;     /* sentence/token: number of classes; similarity: 0 */
     char **label_names; /* num_labels strings */
     int32_t *labels;    /* sentence: (n); token: (n_tokens), LABEL_IGNORE where unlabelled */
-    float *scores;      /* similarity: (n) */
+    float *scores;      /* similarity, regression: (n) */
 } ShardTask;
 
 /* Attributes shared by every shard of a set. */
@@ -50,6 +52,8 @@ typedef struct {
     int32_t *input_ids_b; /* second sentences, when a similarity task is present */
     int64_t *offsets_b;
     int32_t *lengths_b;
+    int has_type_ids;   /* the set stores token_type_ids (joined pairs) */
+    int32_t *type_ids;  /* (n_tokens), aligned with input_ids, when has_type_ids */
     int n_tasks;
     ShardTask tasks[SHARD_MAX_TASKS];
 } ShardData;

@@ -6,6 +6,7 @@
  *   sentence task t: e -> dropout -> Linear(D, V_t) -> cross-entropy
  *   token task t:    h -> dropout -> Linear(C, V_t) -> cross-entropy per token
  *   similarity task: cos(e[a_i], e[b_i]) vs score_i, mean squared error
+ *   score task t:    e -> dropout -> Linear(D, 1) -> BCE-with-logits vs row score (cross-encoder regression)
  *   external-loss task (contrastive): its loss and d(loss)/d(e rows) come
  *                    from the caller (model_set_embedding_loss)
  *   total loss = sum_t weight_t * loss_t
@@ -31,6 +32,8 @@ typedef struct {
     /* similarity: pairs (row0 + i, row0 + npairs + i) for i < npairs, scores (npairs) */
     int sim_row0[MAX_TASKS], sim_npairs[MAX_TASKS];
     const float *sim_scores[MAX_TASKS];
+    /* score head (cross_encoder_regression): one target per row (B), NaN = unlabelled; NULL: absent */
+    const float *row_scores[MAX_TASKS];
 } Batch;
 
 /* Per-layer activations (backend memory), sized for maxB x maxT. */
