@@ -22,7 +22,15 @@
 #      type ids must be prepare's and the loader's); probabilities sum to
 #      1, scores in (0, 1); without --pairs the cross tasks are left out;
 #      --pairs on a line without a tab: exit 2 naming the line;
-#   4. refusals, exit 2: a cross_encoder task on shards without joined
+#   4. export --task-models writes both cross-encoder heads as
+#      transformers' BertForSequenceClassification (a short run pooling with
+#      `pooler`) or the remote-code MtbertForSequenceClassification (the
+#      trained run, `cls`), the regression one with one output; predict
+#      --pairs on the export equals it on the checkpoint; with torch + transformers
+#      (MTBERT_PYTHON, e.g. /opt/refvenv/bin/python) they give predict
+#      --pairs' probabilities and scores on tokenizer(a, b) within 1e-5
+#      (tests/export/compare_cross_encoder.py);
+#   5. refusals, exit 2: a cross_encoder task on shards without joined
 #      pairs (naming the task and the file), a sentence_classification task
 #      on joined pairs, regression scores outside [0, 1], regression labels
 #      without --join-pairs, --join-pairs on input without second sentences,
@@ -170,7 +178,38 @@ printf 'one sentence only\n' | "$BIN" predict --model "$T/r/latest" --pairs >/de
 [ $? -eq 2 ] && grep -q "<stdin>:1: expected two sentences separated by a tab" "$T/stderr" ||
     fail "predict --pairs on a line without a tab"
 
-# ---- 4. refusals ------------------------------------------------------------
+# ---- 4. export --task-models ----------------------------------------------
+# the trained run (pooling cls: the remote-code class) and a short one with pooling pooler (transformers' own)
+"$BIN" train "$T/c.yaml" --set "train.run_dir=$T/rp" --set model.pooling=pooler --set train.steps=30 \
+    --set eval.every=0 >/dev/null 2>"$T/stderr" || fail "pooler run"
+head -40 "$T/dev_pairs.tsv" >"$T/p40.tsv"
+py=${MTBERT_PYTHON:-python3}
+have_tf=0
+"$py" -c "import torch, transformers" 2>/dev/null && have_tf=1
+for v in "r MtbertForSequenceClassification" "rp BertForSequenceClassification"; do
+    set -- $v
+    "$BIN" export --checkpoint "$T/$1/latest" --out "$T/exp-$1" --task-models >/dev/null 2>"$T/stderr" ||
+        fail "$1: export --task-models"
+    for k in rel sim; do
+        grep -q "\"$2\"" "$T/exp-$1/tasks/$k/config.json" || fail "$1: $k not exported as $2"
+    done
+    grep -q '"1": "yes"' "$T/exp-$1/tasks/rel/config.json" || fail "$1: rel: id2label lacks the shards' labels"
+    grep -q '"0": "LABEL_0"' "$T/exp-$1/tasks/sim/config.json" && ! grep -q '"1":' "$T/exp-$1/tasks/sim/config.json" ||
+        fail "$1: sim is not a one-output model"
+    grep -q problem_type "$T/exp-$1/tasks/sim/config.json" && fail "$1: a problem_type for the score head"
+    "$BIN" predict --model "$T/exp-$1" --pairs --input "$T/p40.tsv" >"$T/pred-$1" 2>"$T/stderr" ||
+        fail "$1: predict --pairs on the export"
+    if [ "$have_tf" = 1 ]; then # transformers on tokenizer(a, b) against predict --pairs
+        "$py" "$SRC/tests/export/compare_cross_encoder.py" "$T/exp-$1/tasks" "$T/p40.tsv" "$T/pred-$1" rel sim \
+            >"$T/cmp" 2>"$T/cmp.err" || { cat "$T/cmp"; FAIL_LOG=$T/cmp.err; fail "$1: transformers differs from predict --pairs"; }
+        sed 's/^/  /' "$T/cmp"
+    fi
+done
+cmp -s <(head -40 "$T/pred") "$T/pred-r" || fail "predict --pairs differs between the checkpoint and its export"
+[ "$have_tf" = 1 ] ||
+    echo "train_cross_encoder: no torch + transformers ($py; set MTBERT_PYTHON): the transformers comparison is skipped"
+
+# ---- 5. refusals ------------------------------------------------------------
 expect2() { # message-regex command...
     local re=$1
     shift
