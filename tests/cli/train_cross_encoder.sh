@@ -34,7 +34,11 @@
 #      pairs (naming the task and the file), a sentence_classification task
 #      on joined pairs, regression scores outside [0, 1], regression labels
 #      without --join-pairs, --join-pairs on input without second sentences,
-#      a cross_encoder_regression task in mixed batches.
+#      a cross_encoder_regression task in mixed batches, joined pairs with
+#      type id 1 for a model with type_vocab_size 1, num_labels 2 on a
+#      regression task;
+#   6. the pairs format under --join-pairs gives a regression task that
+#      trains; a cross_encoder trains and evaluates in mixed batches.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/pairs.sh"
 export OMP_NUM_THREADS=2
@@ -238,4 +242,32 @@ expect2 "--join-pairs needs two sentences per example" \
     --vocab "$D/vocab.txt" --out "$T/x5" --quiet "$T/dev.csv"
 expect2 "data.mixed_batches cannot include the cross_encoder_regression task 'sim'" \
     "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/x6" --set data.mixed_batches=true
+expect2 "cls/train-\*\.h5: task 'rel': the joined pairs hold token type id 1, but the model has type_vocab_size 1" \
+    "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/x7" --set model.type_vocab_size=1
+expect2 "tasks.2: a cross_encoder_regression task predicts one score: num_labels is 1" \
+    "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/x8" --set tasks.2.num_labels=2
+
+# ---- 6. the pairs format joins too (its score: a regression task); cross_encoder in mixed batches
+"$BIN" prepare --format pairs --pair-columns 0,1,2 --join-pairs --vocab "$D/vocab.txt" --max-len 48 --out "$T/pj" \
+    --name train "$T/dev.tsv" >"$T/stdout" 2>"$T/stderr" || fail "prepare --format pairs --join-pairs"
+grep -q "^task task (regression)" "$T/stdout" || fail "pairs --join-pairs: the score is not a regression task: $(cat "$T/stdout")"
+{
+    tiny_model_yaml "$D"
+    cat <<EOF
+tasks:
+  - name: task
+    type: cross_encoder_regression
+    data: {train: "$T/pj/train-*.h5"}
+data: {batch_size: 16, max_len: 48}
+train: {threads: 2, backend: cpu}
+EOF
+} >"$T/pj.yaml"
+"$BIN" train "$T/pj.yaml" --set "train.run_dir=$T/m0" --set train.steps=20 --set eval.every=0 --set logging.every=5 \
+    >/dev/null 2>"$T/stderr" || fail "a run on pairs-format joined shards"
+grep -q '"loss.task": [0-9]' "$T/m0/metrics.jsonl" || fail "no loss logged for the pairs-format regression task"
+sed -n '1,/^  - name: sim/p' "$T/c.yaml" | sed '$d' >"$T/mixed.yaml"
+"$BIN" train "$T/mixed.yaml" --set "train.run_dir=$T/m1" --set data.mixed_batches=true --set train.steps=20 --set logging.every=5 \
+    --set eval.every=20 >/dev/null 2>"$T/stderr" || fail "cross_encoder in mixed batches"
+grep '"event": "eval"' "$T/m1/metrics.jsonl" | grep -q '"rel.accuracy": [0-9]' || fail "mixed batches: no rel.accuracy"
+grep '"event": "train"' "$T/m1/metrics.jsonl" | grep -q '"loss.rel": [0-9]' || fail "mixed batches: no rel loss"
 echo "train_cross_encoder: ok"

@@ -106,6 +106,27 @@ static int check_unit_scores(Source *s, int shard_task, const char *task, char *
     return -1;
 }
 
+/* Joined pairs carry the template's type ids (BERT: 0 and 1): a model whose
+ * token-type table is smaller cannot embed them (DistilBERT has none and
+ * ignores them). Reads this rank's share once; the loader is rewound. */
+static int check_type_ids(Trainer *t, Source *s, const char *task, char *err, size_t errlen) {
+    const BertConfig *bc = &t->cfg->model.bert;
+    if (!family_get(bc->family)->token_types) return 0;
+    int hi = 0;
+    int64_t nb = loader_batches_per_epoch(s->loader);
+    for (int64_t b = 0; b < nb; b++) {
+        const LoaderBatch *lb = loader_next_batch(s->loader);
+        for (size_t i = 0; i < (size_t)lb->B * lb->T; i++)
+            if (lb->type_ids[i] > hi) hi = lb->type_ids[i];
+    }
+    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
+    if (hi < bc->type_vocab_size) return 0;
+    snprintf(err, errlen, "%s: task '%s': the joined pairs hold token type id %d, but the model has "
+             "type_vocab_size %d (prepare them with the model's own tokenizer, whose pair template fits it)",
+             s->path, task, hi, bc->type_vocab_size);
+    return -1;
+}
+
 /* Match the configured tasks to the tasks a shard set labels; fill label
  * counts and names from the shards where the config left them open. */
 static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err, size_t errlen) {
@@ -141,6 +162,7 @@ static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err,
                      kind->name);
             return -1;
         }
+        if (kind->joined_pairs && check_type_ids(t, s, tc->name, err, errlen)) return -1;
         if (st->type != kind->labels) {
             snprintf(err, errlen, "%s: task '%s' has %s labels in the shards but is a %s task in the config",
                      s->path, tc->name, label_kind_name(st->type), kind->name);
