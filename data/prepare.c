@@ -310,6 +310,12 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
                o->max_len, ns + 1, ns);
         return -1;
     }
+    if (o->join_pairs && o->max_len < tok_num_special(tok, 1) + 2) {
+        seterr(err, errlen, "max_len %d is too small for joined pairs (at least %d: the pair template's %d special "
+               "tokens and one piece of each sentence)", o->max_len, tok_num_special(tok, 1) + 2,
+               tok_num_special(tok, 1));
+        return -1;
+    }
     if (vocab_txt && (tok_cls_id(tok) < 0 || tok_sep_id(tok) < 0 || tok_unk_id(tok) < 0)) {
         seterr(err, errlen, "the vocabulary lacks [CLS], [SEP] or [UNK]");
         return -1;

@@ -36,7 +36,7 @@
 #      without --join-pairs, --join-pairs on input without second sentences,
 #      a cross_encoder_regression task in mixed batches, joined pairs with
 #      type id 1 for a model with type_vocab_size 1, num_labels 2 on a
-#      regression task;
+#      regression task, a --max-len below the pair template's specials + 2;
 #   6. the pairs format under --join-pairs gives a regression task that
 #      trains; a cross_encoder trains and evaluates in mixed batches.
 . "$(dirname "$0")/lib/common.sh"
@@ -240,6 +240,9 @@ expect2 "task 'sim': regression labels are for joined pairs" \
 expect2 "--join-pairs needs two sentences per example" \
     "$BIN" prepare --format csv --text-column a --label-column label --join-pairs --task rel \
     --vocab "$D/vocab.txt" --out "$T/x5" --quiet "$T/dev.csv"
+expect2 "max_len 4 is too small for joined pairs \(at least 5: the pair template's 3 special tokens" \
+    "$BIN" prepare --format csv --text-column a --text-b-column b --label-column label --join-pairs --task rel \
+    --vocab "$D/vocab.txt" --max-len 4 --out "$T/x9" --quiet "$T/dev.csv"
 expect2 "data.mixed_batches cannot include the cross_encoder_regression task 'sim'" \
     "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/x6" --set data.mixed_batches=true
 expect2 "cls/train-\*\.h5: task 'rel': the joined pairs hold token type id 1, but the model has type_vocab_size 1" \
