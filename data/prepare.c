@@ -324,6 +324,18 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         seterr(err, errlen, "expected 1..%d tasks, got %d", SHARD_MAX_TASKS, o->n_tasks);
         return -1;
     }
+    for (int t = 0; t < o->n_tasks; t++) { /* joined pairs: class or score labels, nothing else */
+        const PrepareTask *pt = &o->tasks[t];
+        if (o->join_pairs && (pt->type == LABELS_TOKEN || pt->type == LABELS_SCORE)) {
+            seterr(err, errlen, "task '%s': joined pairs (--join-pairs) carry sentence (class) or regression (score) "
+                   "labels, not %s labels", pt->name, label_kind_name(pt->type));
+            return -1;
+        }
+        if (!o->join_pairs && pt->type == LABELS_REGRESSION) {
+            seterr(err, errlen, "task '%s': regression labels are for joined pairs (--join-pairs)", pt->name);
+            return -1;
+        }
+    }
     int rc = -1, n_token_tasks = 0, n_sim = 0, n_reg = 0, sent_idx[SHARD_MAX_TASKS];
     int n_sent = 0;
     for (int t = 0; t < o->n_tasks; t++) {
@@ -335,15 +347,6 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         n_token_tasks += pt->type == LABELS_TOKEN;
         n_sim += pt->type == LABELS_SCORE;
         n_reg += pt->type == LABELS_REGRESSION;
-        if (o->join_pairs && (pt->type == LABELS_TOKEN || pt->type == LABELS_SCORE)) {
-            seterr(err, errlen, "task '%s': joined pairs (--join-pairs) carry sentence (class) or regression (score) "
-                   "labels, not %s labels", pt->name, label_kind_name(pt->type));
-            return -1;
-        }
-        if (!o->join_pairs && pt->type == LABELS_REGRESSION) {
-            seterr(err, errlen, "task '%s': regression labels are for joined pairs (--join-pairs)", pt->name);
-            return -1;
-        }
         for (int u = 0; u < t; u++)
             if (!strcmp(o->tasks[u].name, pt->name)) {
                 seterr(err, errlen, "task name '%s' used twice", pt->name);

@@ -1,7 +1,8 @@
 /* mtbert predict — one JSON object per input sentence: each sentence task's
  * label and probabilities (with --pairs, one per `a<TAB>b` line: each
- * cross-encoder task's label and probabilities, or score), each token task's tag per word and the entity
- * spans, read from the tags with the task's recorded tag_scheme. Words are
+ * cross-encoder task's label and probabilities, or score), each token
+ * task's tag per word and the entity spans, read from the tags with the
+ * task's recorded tag_scheme. Words are
  * the sentence split on whitespace; the words are tokenized as prepare
  * tokenizes a token task's words (prepare_encode_words: each on its own, for
  * a tokenizer.json after a space) and a word's tag is read from its first
