@@ -312,6 +312,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             for (int t = 0; t < part.n_tasks; t++) part.tasks[t].labels = NULL, part.tasks[t].scores = NULL;
             part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
             part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
+            part.type_ids = NULL;
             if (open_s != s) {
                 shard_close(sf);
                 sf = shard_open(paths[by_index[s]], err, errlen);
@@ -321,6 +322,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             if (!r) append_range(&L->mine, &part);
             free(part.input_ids), free(part.offsets), free(part.lengths);
             free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
+            free(part.type_ids);
             for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
             if (r) {
                 shard_close(sf);
