@@ -8,6 +8,7 @@ typedef enum {
     LABELS_CLASS = 0, /* one class id per example (B) */
     LABELS_TOKEN = 1, /* one class id per token (B,T), LABEL_IGNORE where unlabelled */
     LABELS_SCORE = 2, /* a sentence pair with one float score */
+    LABELS_REGRESSION = 3, /* one float score per example on its one sequence (joined pairs) */
 } LabelKind;
 
 /* The ignore index of every cross-entropy and metric (PyTorch's -100). */
@@ -25,7 +26,7 @@ extern const char *const ner_scheme_names[];
 const char *ner_scheme_name(int scheme);
 int ner_scheme_parse(const char *name);
 
-/* Shard attribute names: "sentence", "token", "similarity". */
+/* Shard attribute names: "sentence", "token", "similarity", "regression". */
 const char *label_kind_name(LabelKind k);
 int label_kind_parse(const char *s, LabelKind *k); /* 0 ok, -1 unknown */
 

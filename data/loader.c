@@ -81,6 +81,8 @@ static int compare_sets(const char *path, const ShardData *a, const ShardData *b
         MISMATCH("total_examples", "%lld", (long long)b->info.total_examples, (long long)a->info.total_examples);
     if (a->num_neg != b->num_neg) MISMATCH("num_negatives", "%d", b->num_neg, a->num_neg);
     if (a->n_tasks != b->n_tasks) MISMATCH("tasks (count)", "%d", b->n_tasks, a->n_tasks);
+    if (a->has_type_ids != b->has_type_ids)
+        MISMATCH("token_type_ids (dataset present)", "%d", b->has_type_ids, a->has_type_ids);
     for (int t = 0; t < a->n_tasks; t++) {
         const ShardTask *x = &a->tasks[t], *y = &b->tasks[t];
         if (strcmp(x->name, y->name) || x->type != y->type || x->num_labels != y->num_labels)
@@ -101,6 +103,10 @@ static void append_range(ShardData *dst, const ShardData *src) {
     for (int64_t i = 0; i < n; i++) dst->offsets[n0 + i] = src->offsets[i] + t0;
     memcpy(dst->lengths + n0, src->lengths, (size_t)n * sizeof(int32_t));
     memcpy(dst->input_ids + t0, src->input_ids, (size_t)src->n_tokens * sizeof(int32_t));
+    if (src->type_ids) { /* joined pairs: the segment of every token */
+        dst->type_ids = xrealloc(dst->type_ids, (size_t)(t0 + src->n_tokens) * sizeof(int32_t));
+        memcpy(dst->type_ids + t0, src->type_ids, (size_t)src->n_tokens * sizeof(int32_t));
+    }
     if (src->input_ids_b) {
         dst->offsets_b = xrealloc(dst->offsets_b, (size_t)(n0 + n) * sizeof(int64_t));
         dst->lengths_b = xrealloc(dst->lengths_b, (size_t)(n0 + n) * sizeof(int32_t));
@@ -124,7 +130,7 @@ static void append_range(ShardData *dst, const ShardData *src) {
     for (int t = 0; t < src->n_tasks; t++) {
         ShardTask *d = &dst->tasks[t];
         const ShardTask *s = &src->tasks[t];
-        if (s->type == LABELS_SCORE) {
+        if (s->type == LABELS_SCORE || s->type == LABELS_REGRESSION) {
             d->scores = xrealloc(d->scores, (size_t)(n0 + n) * sizeof(float));
             memcpy(d->scores + n0, s->scores, (size_t)n * sizeof(float));
         } else if (s->type == LABELS_CLASS) {
@@ -297,6 +303,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
      * of the shard(s) it overlaps; adjacent blocks (one rank) are merged */
     L->mine.info = hdr[0].info;
     L->mine.n_tasks = hdr[0].n_tasks;
+    L->mine.has_type_ids = hdr[0].has_type_ids;
     for (int t = 0; t < hdr[0].n_tasks; t++) {
         L->mine.tasks[t].type = hdr[0].tasks[t].type;
         snprintf(L->mine.tasks[t].name, SHARD_NAME_LEN, "%s", hdr[0].tasks[t].name);
@@ -319,6 +326,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             part.input_ids = NULL, part.offsets = NULL, part.lengths = NULL;
             part.input_ids_b = NULL, part.offsets_b = NULL, part.lengths_b = NULL;
             part.input_ids_n = NULL, part.offsets_n = NULL, part.lengths_n = NULL;
+            part.type_ids = NULL;
             if (open_s != s) {
                 shard_close(sf);
                 sf = shard_open(paths[by_index[s]], err, errlen);
@@ -329,6 +337,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
             free(part.input_ids), free(part.offsets), free(part.lengths);
             free(part.input_ids_b), free(part.offsets_b), free(part.lengths_b);
             free(part.input_ids_n), free(part.offsets_n), free(part.lengths_n);
+            free(part.type_ids);
             for (int t = 0; t < part.n_tasks; t++) free(part.tasks[t].labels), free(part.tasks[t].scores);
             if (r) {
                 shard_close(sf);
@@ -403,7 +412,7 @@ Loader *loader_open(const LoaderConfig *cfg, char *err, size_t errlen) {
         k->name = L->info.tasks[t].name;
         k->type = L->info.tasks[t].type;
         k->num_labels = L->info.tasks[t].num_labels;
-        if (k->type == LABELS_SCORE) k->scores = xmalloc((size_t)B * sizeof(float));
+        if (k->type == LABELS_SCORE || k->type == LABELS_REGRESSION) k->scores = xmalloc((size_t)B * sizeof(float));
         else k->labels = xmalloc((k->type == LABELS_TOKEN ? bt : (size_t)B) * sizeof(int));
     }
     L->order = xmalloc((size_t)(L->count ? L->count : 1) * sizeof(int64_t));
@@ -520,11 +529,12 @@ const LoaderBatch *loader_next_batch(Loader *L) {
         int at_sep = cut && len > cut ? cut - 1 : -1;
         if (at_sep >= 0) len = cut;
         const int32_t *ids = m->input_ids + m->offsets[r];
+        const int32_t *tys = m->type_ids ? m->type_ids + m->offsets[r] : NULL; /* joined pairs */
         b->example[i] = global_index(L->total, L->block, L->cfg.world, L->cfg.rank, r);
         b->real_tokens += len;
         for (int j = 0; j < T; j++) {
             b->input_ids[i * T + j] = j < len ? (j == at_sep && sep >= 0 ? sep : ids[j]) : L->cfg.pad_id;
-            b->type_ids[i * T + j] = 0;
+            b->type_ids[i * T + j] = tys && j < len ? tys[j] : 0;
             b->mask[i * T + j] = j < len;
         }
         if (m->lengths_b) {
@@ -555,7 +565,7 @@ const LoaderBatch *loader_next_batch(Loader *L) {
             BatchTask *k = &b->tasks[t];
             const ShardTask *src = &m->tasks[t];
             if (k->type == LABELS_CLASS) k->labels[i] = src->labels[r];
-            else if (k->type == LABELS_SCORE) k->scores[i] = src->scores[r];
+            else if (k->type == LABELS_SCORE || k->type == LABELS_REGRESSION) k->scores[i] = src->scores[r];
             else {
                 const int32_t *tl = src->labels + m->offsets[r];
                 for (int j = 0; j < T; j++) k->labels[i * T + j] = j < len && j != at_sep ? tl[j] : LABEL_IGNORE;

@@ -235,6 +235,10 @@ int prepare_encode_words(const Tok *tok, const char *const *words, int n, TokEnc
     return 0;
 }
 
+int prepare_encode_text(const Tok *tok, const char *s, size_t n, TokEnc *out, size_t *bad) {
+    return pieces_of(tok, s, n, 0, out, bad);
+}
+
 /* Pieces of one text into e->ids; returns 0 or -1 (bad UTF-8 at *bad). */
 static int enc_text(Enc *e, const char *s, size_t *bad) {
     return pieces_of(e->tok, s, strlen(s), 0, &e->ids, bad);
@@ -262,6 +266,28 @@ static int emit_seq(Enc *e, Buf *ids, int *len_out) {
     return kept;
 }
 
+/* Joined pairs: the tokenizer's pair template around a = e->ids and b,
+ * truncated longest first to max_len; ids and token type ids appended;
+ * counts truncation (a pair cut counts once). */
+static void emit_pair(Enc *e, const TokEnc *b, Buf *ids, Buf *types, int *len_out) {
+    int np = (int)(e->ids.len + b->len), ns = tok_num_special(e->tok, 1);
+    if (np + ns > e->st->longest) e->st->longest = np + ns;
+    tok_post_process(e->tok, &e->ids, b, e->o->max_len, &e->framed);
+    int len = (int)e->framed.len, kept = 0;
+    for (int i = 0; i < len; i++) kept += e->framed.seq[i] >= 0;
+    if (np > kept) {
+        e->st->truncated++;
+        e->st->tokens_dropped += np - kept;
+    }
+    int32_t *dst = buf_grow(ids, (size_t)len), *ty = buf_grow(types, (size_t)len);
+    for (int i = 0; i < len; i++) {
+        dst[i] = e->framed.ids[i];
+        ty[i] = e->framed.type_ids[i];
+    }
+    *len_out = len;
+    e->st->tokens += len;
+}
+
 int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *raw, ShardData *out,
                    PrepareStats *st, char *err, size_t errlen) {
     Tok *t = tok_from_vocab((Tokenizer *)tok, 0);
@@ -284,6 +310,12 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
                o->max_len, ns + 1, ns);
         return -1;
     }
+    if (o->join_pairs && o->max_len < tok_num_special(tok, 1) + 2) {
+        seterr(err, errlen, "max_len %d is too small for joined pairs (at least %d: the pair template's %d special "
+               "tokens and one piece of each sentence)", o->max_len, tok_num_special(tok, 1) + 2,
+               tok_num_special(tok, 1));
+        return -1;
+    }
     if (vocab_txt && (tok_cls_id(tok) < 0 || tok_sep_id(tok) < 0 || tok_unk_id(tok) < 0)) {
         seterr(err, errlen, "the vocabulary lacks [CLS], [SEP] or [UNK]");
         return -1;
@@ -292,7 +324,19 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         seterr(err, errlen, "expected 1..%d tasks, got %d", SHARD_MAX_TASKS, o->n_tasks);
         return -1;
     }
-    int rc = -1, n_token_tasks = 0, n_sim = 0, sent_idx[SHARD_MAX_TASKS];
+    for (int t = 0; t < o->n_tasks; t++) { /* joined pairs: class or score labels, nothing else */
+        const PrepareTask *pt = &o->tasks[t];
+        if (o->join_pairs && (pt->type == LABELS_TOKEN || pt->type == LABELS_SCORE)) {
+            seterr(err, errlen, "task '%s': joined pairs (--join-pairs) carry sentence (class) or regression (score) "
+                   "labels, not %s labels", pt->name, label_kind_name(pt->type));
+            return -1;
+        }
+        if (!o->join_pairs && pt->type == LABELS_REGRESSION) {
+            seterr(err, errlen, "task '%s': regression labels are for joined pairs (--join-pairs)", pt->name);
+            return -1;
+        }
+    }
+    int rc = -1, n_token_tasks = 0, n_sim = 0, n_reg = 0, sent_idx[SHARD_MAX_TASKS];
     int n_sent = 0;
     for (int t = 0; t < o->n_tasks; t++) {
         const PrepareTask *pt = &o->tasks[t];
@@ -302,12 +346,13 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         sent_idx[t] = pt->type == LABELS_CLASS ? n_sent++ : -1;
         n_token_tasks += pt->type == LABELS_TOKEN;
         n_sim += pt->type == LABELS_SCORE;
+        n_reg += pt->type == LABELS_REGRESSION;
         for (int u = 0; u < t; u++)
             if (!strcmp(o->tasks[u].name, pt->name)) {
                 seterr(err, errlen, "task name '%s' used twice", pt->name);
                 return -1;
             }
-        if (pt->type == LABELS_SCORE) continue;
+        if (pt->type == LABELS_SCORE || pt->type == LABELS_REGRESSION) continue;
         if (pt->labels) {
             k->label_names = xrealloc(NULL, (size_t)pt->num_labels * sizeof(char *));
             for (int i = 0; i < pt->num_labels; i++) k->label_names[i] = strdup(pt->labels[i]);
@@ -315,8 +360,8 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         } else collect_labels(pt, sent_idx[t], raw, &k->label_names, &k->num_labels);
     }
     out->n_tasks = o->n_tasks;
-    if (n_token_tasks > 1 || n_sim > 1) {
-        seterr(err, errlen, "at most one token task and one similarity task per data source");
+    if (n_token_tasks > 1 || n_sim > 1 || n_reg > 1) {
+        seterr(err, errlen, "at most one token task and one similarity (or regression) task per data source");
         goto fail;
     }
     out->info.vocab_hash = tok_vocab_hash(tok);
@@ -328,7 +373,8 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
     Buf ids = {0, 0, 0, sizeof(int32_t)}, ids_b = {0, 0, 0, sizeof(int32_t)};
     Buf offs = {0, 0, 0, sizeof(int64_t)}, lens = {0, 0, 0, sizeof(int32_t)};
     Buf offs_b = {0, 0, 0, sizeof(int64_t)}, lens_b = {0, 0, 0, sizeof(int32_t)};
-    Buf tlab = {0, 0, 0, sizeof(int32_t)};
+    Buf tlab = {0, 0, 0, sizeof(int32_t)}, types = {0, 0, 0, sizeof(int32_t)};
+    TokEnc eb = {0}; /* joined pairs: the second sentence's pieces */
     /* hard negatives: K per example, every example the same K */
     Buf ids_n = {0, 0, 0, sizeof(int32_t)}, offs_n = {0, 0, 0, sizeof(int64_t)}, lens_n = {0, 0, 0, sizeof(int32_t)};
     int K = raw->n ? raw->ex[0].n_neg : 0;
@@ -371,7 +417,8 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
                         goto fail_bufs;
                     }
             } else if (!r->has_score || !r->text_b) {
-                seterr(err, errlen, "%s:%ld: similarity task '%s' needs two sentences and a score", src, r->line, k->name);
+                seterr(err, errlen, "%s:%ld: %s task '%s' needs two sentences and a score", src, r->line,
+                       label_kind_name(k->type), k->name);
                 goto fail_bufs;
             }
         }
@@ -379,6 +426,11 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
             const RawExample *r0 = &raw->ex[0];
             seterr(err, errlen, "%s:%ld: %d hard negative%s, but %s:%ld has %d (every row of a set needs the same number)",
                    src, r->line, r->n_neg, r->n_neg == 1 ? "" : "s", r0->src ? r0->src : "input", r0->line, K);
+            goto fail_bufs;
+        }
+        if (K && o->join_pairs) {
+            seterr(err, errlen, "%s:%ld: --join-pairs makes one cross-encoder sequence of a pair; rows with hard "
+                   "negatives are for contrastive tasks (drop --join-pairs, or the negative columns)", src, r->line);
             goto fail_bufs;
         }
         if (K && !n_sim) {
@@ -405,6 +457,11 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
             st->skipped++;
             continue;
         }
+        if (o->join_pairs && (!r->text || !r->text_b)) {
+            seterr(err, errlen, "%s:%ld: --join-pairs needs two sentences per example (csv/jsonl: --text-b-column; "
+                   "or the pairs format)", src, r->line);
+            goto fail_bufs;
+        }
         /* first sentence: from words (aligned) or from text */
         e.ids.len = 0;
         if (r->words) {
@@ -421,7 +478,10 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
                 goto fail_bufs;
             }
         } else if (enc_text(&e, r->text, &bad)) goto bad_utf8;
-        if (n_sim && r->text_b) {
+        if (o->join_pairs) {
+            tok_enc_clear(&eb);
+            if (pieces_of(tok, r->text_b, strlen(r->text_b), 0, &eb, &bad)) goto bad_utf8_b;
+        } else if (n_sim && r->text_b) {
             /* check the second sentence before emitting anything */
             TokEnc tmp = {0};
             int bb = pieces_of(tok, r->text_b, strlen(r->text_b), 0, &tmp, &bad);
@@ -431,12 +491,15 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
         int64_t start = (int64_t)ids.n;
         *(int64_t *)buf_grow(&offs, 1) = start;
         int len;
-        int keep = emit_seq(&e, &ids, &len);
+        int keep = 0;
+        if (o->join_pairs) emit_pair(&e, &eb, &ids, &types, &len);
+        else keep = emit_seq(&e, &ids, &len);
         *(int32_t *)buf_grow(&lens, 1) = len;
         for (int t = 0; t < o->n_tasks; t++) {
             const ShardTask *k = &out->tasks[t];
             if (k->type == LABELS_CLASS) *(int32_t *)buf_grow(&lab[t], 1) = lab_ids[t];
-            else if (k->type == LABELS_SCORE) *(float *)buf_grow(&score, 1) = r->score * o->score_scale;
+            else if (k->type == LABELS_SCORE || k->type == LABELS_REGRESSION)
+                *(float *)buf_grow(&score, 1) = r->score * o->score_scale;
             else {
                 int32_t *tl = buf_grow(&tlab, (size_t)len);
                 for (int j = 0; j < len; j++) tl[j] = LABEL_IGNORE;
@@ -504,6 +567,11 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
     out->input_ids = ids.p;
     out->offsets = offs.p;
     out->lengths = lens.p;
+    if (o->join_pairs) {
+        out->has_type_ids = 1;
+        out->type_ids = types.p;
+        types.p = NULL;
+    }
     if (n_sim) {
         out->n_tokens_b = (int64_t)ids_b.n;
         out->input_ids_b = ids_b.p;
@@ -526,11 +594,13 @@ int prepare_encode_tok(const PrepareOptions *o, const Tok *tok, const RawSet *ra
     tok_enc_free(&e.ids);
     free(e.wstart);
     tok_enc_free(&e.framed);
+    tok_enc_free(&eb);
     return 0;
 fail_bufs:
     free(ids.p), free(ids_b.p), free(offs.p), free(lens.p), free(offs_b.p), free(lens_b.p), free(tlab.p),
-        free(score.p);
+        free(score.p), free(types.p);
     free(ids_n.p), free(offs_n.p), free(lens_n.p);
+    tok_enc_free(&eb);
     for (int t = 0; t < SHARD_MAX_TASKS; t++) free(lab[t].p);
     tok_enc_free(&e.ids);
     free(e.wstart);

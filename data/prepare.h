@@ -7,7 +7,9 @@
  * silent). Token tasks put each word's label on its first piece and
  * LABEL_IGNORE (-100) on the other pieces and the special tokens (or, with
  * label_all_wordpieces, on every piece, B-X becoming I-X after the first).
- * Similarity tasks keep the two sentences apart, each framed on its own. */
+ * Similarity tasks keep the two sentences apart, each framed on its own;
+ * with join_pairs the two sentences are one sequence with token type ids
+ * (ShardData.type_ids) for cross-encoder tasks. */
 #ifndef MTBERT_PREPARE_H
 #define MTBERT_PREPARE_H
 
@@ -34,6 +36,9 @@ typedef struct {
     int label_all_wordpieces; /* token tasks */
     float score_scale;        /* similarity scores are multiplied by this */
     int skip_bad;             /* skip examples with invalid UTF-8 instead of failing */
+    int join_pairs;           /* 1: each example's two texts become ONE sequence, the tokenizer's pair
+                                 template ([CLS] a [SEP] b [SEP]), truncated longest first, with
+                                 token type ids (cross-encoder tasks); tasks: sentence or regression */
 } PrepareOptions;
 
 typedef struct {
@@ -75,6 +80,13 @@ int prepare_encode(const PrepareOptions *o, const Tokenizer *tok, const RawSet *
  * piece and no unk (*bad_word, *bad_off = (size_t)-1, err). */
 int prepare_encode_words(const Tok *tok, const char *const *words, int n, TokEnc *out, int *wstart,
                          int64_t *empty, int *bad_word, size_t *bad_off, char *err, size_t errlen);
+
+/* The pieces of one text as prepare tokenizes a sentence (no special
+ * tokens), appended to out (seq 0). With those of a pair's two texts,
+ * tok_post_process(tok, &a, &b, max_len, &framed) gives the joined sequence
+ * prepare --join-pairs stores (predict --pairs builds its input so). 0, or
+ * -1: invalid UTF-8 at byte *bad (out unchanged). */
+int prepare_encode_text(const Tok *tok, const char *s, size_t n, TokEnc *out, size_t *bad);
 
 /* Writes d as num_shards files DIR/NAME-0000i-of-0000N.h5 (contiguous,
  * near-equal ranges of examples). progress: print a line per shard. */

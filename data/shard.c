@@ -55,13 +55,15 @@ int ner_scheme_parse(const char *name) {
 }
 
 const char *label_kind_name(LabelKind t) {
-    return t == LABELS_CLASS ? "sentence" : t == LABELS_TOKEN ? "token" : t == LABELS_SCORE ? "similarity" : "?";
+    return t == LABELS_CLASS ? "sentence" : t == LABELS_TOKEN ? "token" : t == LABELS_SCORE ? "similarity"
+           : t == LABELS_REGRESSION ? "regression" : "?";
 }
 
 int label_kind_parse(const char *s, LabelKind *t) {
     if (!strcmp(s, "sentence") || !strcmp(s, "classification")) *t = LABELS_CLASS;
     else if (!strcmp(s, "token") || !strcmp(s, "tagging")) *t = LABELS_TOKEN;
     else if (!strcmp(s, "similarity")) *t = LABELS_SCORE;
+    else if (!strcmp(s, "regression")) *t = LABELS_REGRESSION;
     else return -1;
     return 0;
 }
@@ -76,6 +78,7 @@ void shard_data_free(ShardData *d) {
     free(d->input_ids_n);
     free(d->offsets_n);
     free(d->lengths_n);
+    free(d->type_ids);
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
         for (int i = 0; i < k->num_labels; i++) free(k->label_names[i]);
@@ -171,6 +174,7 @@ static int write_body(hid_t f, const ShardData *d, int64_t lo, int64_t hi, int i
     DS("input_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, d->input_ids + tok_lo, tok_n);
     DS("offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, offs, n);
     DS("lengths", H5T_STD_I32LE, H5T_NATIVE_INT32, d->lengths + lo, n);
+    if (d->type_ids) DS("token_type_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, d->type_ids + tok_lo, tok_n);
     if (has_similarity(d)) {
         int64_t blo = n ? d->offsets_b[lo] : 0;
         int64_t bn = n ? d->offsets_b[hi - 1] + d->lengths_b[hi - 1] - blo : 0;
@@ -466,14 +470,14 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
         if (ds < 0 || read_str_attr(ds, "task_type", &strs, &nstr) || nstr != 1 || label_kind_parse(strs[0], &k->type)) {
             free_strs(strs, nstr);
             if (ds >= 0) H5Dclose(ds);
-            seterr(err, errlen, "%s: dataset '%s': attribute 'task_type' missing or not sentence|token|similarity", path,
+            seterr(err, errlen, "%s: dataset '%s': attribute 'task_type' missing or not sentence|token|similarity|regression", path,
                    dname);
             goto out;
         }
         free_strs(strs, nstr);
         strs = NULL; /* a later failure path frees strs again */
         nstr = 0;
-        if (k->type != LABELS_SCORE &&
+        if (k->type != LABELS_SCORE && k->type != LABELS_REGRESSION &&
             (read_str_attr(ds, "label_names", &k->label_names, &k->num_labels) || k->num_labels < 1)) {
             H5Dclose(ds);
             seterr(err, errlen, "%s: dataset '%s': attribute 'label_names' missing or empty", path, dname);
@@ -484,6 +488,9 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
             sim = 1;
             snprintf(expect, sizeof expect, "float32 (%lld) = num_examples (similarity scores)", (long long)d->n);
             if (check_ds(f, path, dname, H5T_FLOAT, d->n, expect, NULL, err, errlen)) goto out;
+        } else if (k->type == LABELS_REGRESSION) {
+            snprintf(expect, sizeof expect, "float32 (%lld) = num_examples (regression scores)", (long long)d->n);
+            if (check_ds(f, path, dname, H5T_FLOAT, d->n, expect, NULL, err, errlen)) goto out;
         } else if (k->type == LABELS_CLASS) {
             snprintf(expect, sizeof expect, "int32 (%lld) = num_examples (sentence labels)", (long long)d->n);
             if (check_ds(f, path, dname, H5T_INTEGER, d->n, expect, NULL, err, errlen)) goto out;
@@ -491,6 +498,11 @@ int shard_read_header(const char *path, ShardData *d, char *err, size_t errlen) 
             snprintf(expect, sizeof expect, "int32 (%lld) aligned with input_ids (token labels)", (long long)d->n_tokens);
             if (check_ds(f, path, dname, H5T_INTEGER, d->n_tokens, expect, NULL, err, errlen)) goto out;
         }
+    }
+    if (H5Lexists(f, "token_type_ids", H5P_DEFAULT) > 0) {
+        snprintf(expect, sizeof expect, "int32 (%lld) aligned with input_ids (token type ids)", (long long)d->n_tokens);
+        if (check_ds(f, path, "token_type_ids", H5T_INTEGER, d->n_tokens, expect, NULL, err, errlen)) goto out;
+        d->has_type_ids = 1;
     }
     if (sim) {
         snprintf(expect, sizeof expect, "int64 (%lld) = num_examples", (long long)d->n);
@@ -664,6 +676,7 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
     free(d->input_ids_b);
     free(d->offsets_b);
     free(d->lengths_b);
+    free(d->type_ids);
     d->input_ids_b = NULL;
     d->offsets_b = NULL;
     d->lengths_b = NULL;
@@ -673,6 +686,7 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
     d->input_ids_n = NULL;
     d->offsets_n = NULL;
     d->lengths_n = NULL;
+    d->type_ids = NULL;
     int rc = -1;
     int64_t tok_lo, tok_n, blo, bn;
     int64_t file_tokens = d->n_tokens, file_tokens_b = d->n_tokens_b;
@@ -692,6 +706,19 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
             goto out;
         d->n_tokens_n = nn;
     }
+    if (d->has_type_ids) {
+        d->type_ids = malloc((size_t)(tok_n ? tok_n : 1) * sizeof(int32_t));
+        if (read_slab(f, "token_type_ids", H5T_NATIVE_INT32, tok_lo, tok_n, d->type_ids)) {
+            seterr(err, errlen, "%s: reading dataset 'token_type_ids' failed (HDF5: %s)", path, h5_msg(hmsg));
+            goto out;
+        }
+        for (int64_t i = 0; i < tok_n; i++)
+            if (d->type_ids[i] < 0 || d->type_ids[i] > 255) {
+                seterr(err, errlen, "%s: dataset 'token_type_ids' element %lld is %d, expected 0..255", path,
+                       (long long)(tok_lo + i), d->type_ids[i]);
+                goto out;
+            }
+    }
     for (int t = 0; t < d->n_tasks; t++) {
         ShardTask *k = &d->tasks[t];
         char dname[SHARD_NAME_LEN + 16];
@@ -701,7 +728,10 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
         k->labels = NULL;
         k->scores = NULL;
         int r;
-        if (k->type == LABELS_SCORE) {
+        if (k->type == LABELS_REGRESSION) {
+            k->scores = malloc((size_t)(n ? n : 1) * sizeof(float));
+            r = read_slab(f, dname, H5T_NATIVE_FLOAT, lo, n, k->scores);
+        } else if (k->type == LABELS_SCORE) {
             if (!d->input_ids_b) { /* once, however many similarity tasks */
                 if (read_ragged(f, path, "_b", lo, hi, file_tokens_b, &d->input_ids_b, &d->offsets_b, &d->lengths_b,
                                 &blo, &bn, err, errlen) ||
@@ -723,7 +753,7 @@ int shard_read(ShardFile *f, ShardData *d, int64_t lo, int64_t hi, char *err, si
             seterr(err, errlen, "%s: reading dataset '%s' failed (HDF5: %s)", path, dname, h5_msg(hmsg));
             goto out;
         }
-        if (k->type != LABELS_SCORE) {
+        if (k->type != LABELS_SCORE && k->type != LABELS_REGRESSION) {
             int64_t m = k->type == LABELS_CLASS ? n : tok_n;
             for (int64_t i = 0; i < m; i++)
                 if (k->labels[i] != LABEL_IGNORE && (k->labels[i] < 0 || k->labels[i] >= k->num_labels)) {

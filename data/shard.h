@@ -9,7 +9,10 @@
  * hard negatives) add a third ragged column input_ids_n / offsets_n /
  * lengths_n of num_neg sentences per example, example-major (sentence
  * i*num_neg + j = negative j of example i), attribute num_negatives, and
- * format_version 2 (sets without negatives stay version 1, byte for byte). */
+ * format_version 2 (sets without negatives stay version 1, byte for byte).
+ * Joined pairs (prepare --join-pairs: [CLS] a [SEP] b [SEP] in input_ids)
+ * add token_type_ids, a 1-D int32 dataset aligned element by element with
+ * input_ids. */
 #ifndef MTBERT_SHARD_H
 #define MTBERT_SHARD_H
 
@@ -30,7 +33,7 @@ typedef struct {
     int num_labels;     /* sentence/token: number of classes; similarity: 0 */
     char **label_names; /* num_labels strings */
     int32_t *labels;    /* sentence: (n); token: (n_tokens), LABEL_IGNORE where unlabelled */
-    float *scores;      /* similarity: (n) */
+    float *scores;      /* similarity, regression: (n) */
 } ShardTask;
 
 /* Attributes shared by every shard of a set. */
@@ -61,6 +64,8 @@ typedef struct {
     int32_t *input_ids_n; /* (n_tokens_n) negative sentences, example-major */
     int64_t *offsets_n;   /* (n * num_neg) */
     int32_t *lengths_n;   /* (n * num_neg) */
+    int has_type_ids;   /* the set stores token_type_ids (joined pairs) */
+    int32_t *type_ids;  /* (n_tokens), aligned with input_ids, when has_type_ids */
     int n_tasks;
     ShardTask tasks[SHARD_MAX_TASKS];
 } ShardData;

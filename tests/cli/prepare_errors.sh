@@ -90,6 +90,8 @@ fi
 printf 'a\tb\tc\tn\nd\te\tf\tg\nh\ti\tj\n' >"$T/k.tsv"
 expect_err "k.tsv:3: 1 hard negative, but $T/k.tsv:1 has 2 (every row of a set needs the same number)" \
     --format triplets --task pairs:similarity "$T/k.tsv"
+expect_err "k.tsv:1: --join-pairs makes one cross-encoder sequence of a pair; rows with hard negatives are for contrastive tasks" \
+    --format triplets --join-pairs "$T/k.tsv"
 printf 'a\tb\tc\nd\te\n' >"$T/m.tsv"
 expect_err "m.tsv:2: expected anchor, positive and 1..256 negatives separated by tabs, got 2 fields" \
     --format triplets --task pairs:similarity "$T/m.tsv"

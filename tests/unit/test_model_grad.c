@@ -2,7 +2,7 @@
  * differences of its own forward, with dropout ON (the masks are
  * counter-based, so forward is a deterministic function of the weights),
  * for every pooling mode, projection + normalisation, a similarity task and
- * a token task; and freezing: frozen parts get exactly zero gradient. */
+ * a token task, the cross-encoder heads (classes, and one BCE logit); and freezing: frozen parts get exactly zero gradient. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +98,39 @@ int main(void) {
         model_backward(&m, &b, 1.0f);
         const ParamTensor *pt = params_find(&m.table, "loss_weights.log_var");
         for (int t = 0; pt && t < 3; t++) CHECKF(m.grads[pt->offset + t] != 0.0f, "log_var[%d] has no gradient", t);
+        model_free(&m);
+    }
+
+    /* a cross-encoder regression head (one logit, BCE-with-logits against
+     * row scores; NaN = unlabelled) beside a cross_encoder classifier: the
+     * gradients agree with finite differences, and the task's loss is the
+     * mean of log(1 + e^z) - z y over the labelled rows, recomputed here
+     * from the logits */
+    for (int pool = 0; pool < 4; pool += 3) {
+        ModelConfig mc = test_tiny_model(pool, 0, 0);
+        test_task(&mc, "nli", TASK_CROSS_ENCODER, 3, 1.0f, 0.2f);
+        test_task(&mc, "rerank", TASK_CROSS_ENCODER_REGRESSION, 1, 0.8f, 0.1f);
+        Model m;
+        CHECK(model_create(&m, &mc, ops_cpu(), B, T, 1, 2468 + pool, err, sizeof err) == 0);
+        m.dropout_key = 11;
+        float y[B] = {0.2f, NAN, 0.9f, 0.5f};
+        Batch bc = b;
+        memset(bc.labels, 0, sizeof bc.labels);
+        memset(bc.sim_npairs, 0, sizeof bc.sim_npairs);
+        bc.labels[0] = ysent;
+        bc.row_scores[1] = y;
+        int bad = gradcheck(&m, &bc, pool ? "cross-encoder (pooler)" : "cross-encoder (mean)");
+        CHECKF(bad == 0, "cross-encoder heads: %d gradient entries disagree", bad);
+        m.training = 0;
+        model_forward(&m, &bc);
+        float z[B];
+        model_get_logits(&m, 1, z);
+        double want = 0;
+        for (int i = 0; i < B; i++)
+            if (i != 1) want += log(1.0 + exp((double)z[i])) - (double)z[i] * y[i];
+        want /= 3;
+        CHECKF(m.task_count[1] == 3, "score head counted %d rows, want 3 (one NaN)", m.task_count[1]);
+        CHECKF(fabs(m.task_loss[1] - want) < 1e-5, "score head loss %.7f, want %.7f", m.task_loss[1], want);
         model_free(&m);
     }
 

@@ -1,7 +1,7 @@
 /* test_shards.c — shard write -> read round trip (attributes and data
  * exact), rank slicing, per-epoch deterministic shuffle, resume state,
- * bucketing, corrupted shards and vocabulary mismatch (named errors), and
- * the synthetic corpus. */
+ * bucketing, corrupted shards and vocabulary mismatch (named errors), the
+ * synthetic corpus, and joined pairs (token_type_ids, regression scores). */
 #include <hdf5.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -657,6 +657,101 @@ static void test_synthetic(void) {
     loader_close(L);
 }
 
+/* Joined pairs (prepare --join-pairs): token_type_ids aligned with
+ * input_ids and a regression task round-trip, reach the loader's batches
+ * (padding 0) and survive a max_len cut; a type id outside 0..255 is a
+ * named error. */
+static void test_joined_pairs(void) {
+    enum { N = 13 };
+    ShardData d;
+    memset(&d, 0, sizeof d);
+    d.info.vocab_hash = 7;
+    d.info.vocab_size = 1 << 20;
+    d.info.max_len = 16;
+    d.n = N;
+    d.offsets = malloc(N * sizeof(int64_t));
+    d.lengths = malloc(N * sizeof(int32_t));
+    int64_t tot = 0;
+    for (int i = 0; i < N; i++) {
+        d.lengths[i] = 4 + i % 9;
+        d.offsets[i] = tot;
+        tot += d.lengths[i];
+    }
+    d.n_tokens = tot;
+    d.input_ids = malloc((size_t)tot * sizeof(int32_t));
+    d.type_ids = malloc((size_t)tot * sizeof(int32_t));
+    d.has_type_ids = 1;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < d.lengths[i]; j++) {
+            d.input_ids[d.offsets[i] + j] = i * 100 + j;
+            d.type_ids[d.offsets[i] + j] = j >= d.lengths[i] / 2 ? 1 + i % 2 : 0; /* 0 then 1 or 2 */
+        }
+    d.n_tasks = 2;
+    ShardTask *c = &d.tasks[0], *r = &d.tasks[1];
+    snprintf(c->name, SHARD_NAME_LEN, "nli");
+    c->type = LABELS_CLASS;
+    c->num_labels = 2;
+    c->label_names = malloc(2 * sizeof(char *));
+    c->label_names[0] = strdup("no");
+    c->label_names[1] = strdup("yes");
+    c->labels = malloc(N * sizeof(int32_t));
+    snprintf(r->name, SHARD_NAME_LEN, "rank");
+    r->type = LABELS_REGRESSION;
+    r->scores = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) c->labels[i] = i % 2, r->scores[i] = (float)i / N;
+    if (write_set(&d, "jp", 2)) return;
+    char path[512];
+    shard_file_name(path, sizeof path, dir, "jp", 1, 2);
+    ShardData h;
+    CHECKF(shard_read_header(path, &h, err, sizeof err) == 0, "%s", err);
+    CHECK(h.has_type_ids == 1 && h.tasks[1].type == LABELS_REGRESSION && h.tasks[1].num_labels == 0 &&
+          h.input_ids_b == NULL && h.n_tokens_b == 0);
+    shard_data_free(&h);
+    for (int cut = 0; cut <= 6; cut += 6) {
+        LoaderConfig lc;
+        loader_config_default(&lc);
+        char pat[300];
+        snprintf(pat, sizeof pat, "%s/jp-*.h5", dir);
+        const char *pp = pat;
+        lc.paths = &pp;
+        lc.n_paths = 1;
+        lc.batch_size = 4;
+        lc.shuffle = 0;
+        lc.max_len = cut;
+        lc.sep_id = cut ? 99999 : -1;
+        Loader *L = loader_open(&lc, err, sizeof err);
+        CHECKF(L != NULL, "loader_open: %s", err);
+        if (!L) break;
+        CHECK(loader_info(L)->has_type_ids == 1);
+        int seen = 0;
+        for (int64_t bi = 0; bi < loader_batches_per_epoch(L); bi++) {
+            const LoaderBatch *b = loader_next_batch(L);
+            for (int i = 0; i < b->B; i++, seen++) {
+                int g = (int)b->example[i], len = d.lengths[g] < (cut ? cut : 99) ? d.lengths[g] : cut;
+                for (int j = 0; j < b->T; j++) {
+                    int want = j < len ? d.type_ids[d.offsets[g] + j] : 0;
+                    CHECKF(b->type_ids[i * b->T + j] == want, "example %d position %d (cut %d): type id %d, want %d", g,
+                           j, cut, b->type_ids[i * b->T + j], want);
+                }
+                CHECK(b->tasks[1].scores[i] == r->scores[g] && b->tasks[0].labels[i] == c->labels[g]);
+            }
+        }
+        CHECK(seen == N);
+        loader_close(L);
+    }
+    /* a type id outside 0..255 */
+    d.type_ids[d.offsets[9] + 2] = 300;
+    if (write_set(&d, "jpbad", 1) == 0) {
+        shard_file_name(path, sizeof path, dir, "jpbad", 0, 1);
+        ShardData q;
+        shard_read_header(path, &q, err, sizeof err);
+        CHECK(shard_read_range(path, &q, 0, q.n, err, sizeof err) != 0 && strstr(err, "token_type_ids") &&
+              strstr(err, "300") && strstr(err, path));
+        shard_data_free(&q);
+    }
+    shard_data_free(&d);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/mtbert_test_shards_%ld", (long)getpid());
     mkdir(dir, 0777);
@@ -669,6 +764,7 @@ int main(void) {
     test_token_ids();
     test_max_len();
     test_synthetic();
+    test_joined_pairs();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (test_failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

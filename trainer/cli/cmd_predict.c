@@ -1,6 +1,8 @@
 /* mtbert predict — one JSON object per input sentence: each sentence task's
- * label and probabilities, each token task's tag per word and the entity
- * spans, read from the tags with the task's recorded tag_scheme. Words are
+ * label and probabilities (with --pairs, one per `a<TAB>b` line: each
+ * cross-encoder task's label and probabilities, or score), each token
+ * task's tag per word and the entity spans, read from the tags with the
+ * task's recorded tag_scheme. Words are
  * the sentence split on whitespace; the words are tokenized as prepare
  * tokenizes a token task's words (prepare_encode_words: each on its own, for
  * a tokenizer.json after a space) and a word's tag is read from its first
@@ -30,6 +32,12 @@ static void usage(FILE *f) {
             "  {\"text\": ..., \"TASK\": {\"label\": ..., \"probs\": {LABEL: p, ...}},\n"
             "   \"NERTASK\": {\"words\": [...], \"tags\": [...], \"probs\": [p of each tag, ...],\n"
             "   \"entities\": [{\"type\", \"start\", \"end\", \"text\"}]}}\n"
+            "With --pairs each line is a sentence pair 'A<TAB>B' and only the cross-encoder\n"
+            "tasks run, on the tokenizer's pair template ([CLS] A [SEP] B [SEP], cut longest\n"
+            "first to --max-len, token type ids as prepare --join-pairs stores them):\n"
+            "  {\"text\": A, \"text_b\": B, \"TASK\": {\"label\": ..., \"probs\": {...}},\n"
+            "   \"REGTASK\": {\"score\": sigmoid(logit)}}\n"
+            "Without --pairs the cross-encoder tasks are left out.\n"
             "DIR is an mtbert checkpoint or export (it must hold mtbert_tasks.json and\n"
             "mtbert_heads.safetensors). Words are whitespace-separated; entity start/end are\n"
             "word indices, end inclusive, read from the tags with the task's tag_scheme as\n"
@@ -38,6 +46,7 @@ static void usage(FILE *f) {
             "\n"
             "  --model DIR     checkpoint, export, RUN/latest, RUN/best or a run directory\n"
             "  --input FILE    sentences (default stdin)\n"
+            "  --pairs         lines are 'A<TAB>B' pairs for the cross-encoder tasks\n"
             "  --max-len N     tokens incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N     CPU threads (default: all cores)\n"
             "  --backend B     auto | cpu | cuda (default auto)\n"
@@ -205,12 +214,79 @@ static int init_entity_decoders(const ModelDir *d, NerMetrics *ner, int *have_ne
     return 0;
 }
 
+/* A pair line "A<TAB>B" framed as prepare --join-pairs frames it: ids
+ * and token type ids (T entries each). 0; -1 without a tab (*bad = -1) or
+ * for invalid UTF-8 at byte *bad of the line. */
+static int encode_pair_line(const Tok *tok, const char *line, int max_len, IntVec *ids, IntVec *types, size_t *bad) {
+    const char *tab = strchr(line, '\t');
+    if (!tab) {
+        *bad = (size_t)-1;
+        return -1;
+    }
+    TokEnc a = {0}, b = {0}, framed = {0};
+    size_t na = (size_t)(tab - line), off = 0;
+    int rc = -1;
+    if (prepare_encode_text(tok, line, na, &a, bad)) goto out;
+    off = na + 1;
+    if (prepare_encode_text(tok, tab + 1, strlen(tab + 1), &b, bad)) {
+        *bad += off;
+        goto out;
+    }
+    tok_post_process(tok, &a, &b, max_len, &framed);
+    ids->len = types->len = 0;
+    for (size_t i = 0; i < framed.len; i++) {
+        intvec_push(ids, framed.ids[i]);
+        intvec_push(types, framed.type_ids[i]);
+    }
+    if (!ids->len) { /* never length 0 */
+        intvec_push(ids, tok_unk_id(tok) >= 0 ? tok_unk_id(tok) : 0);
+        intvec_push(types, 0);
+    }
+    rc = 0;
+out:
+    tok_enc_free(&a);
+    tok_enc_free(&b);
+    tok_enc_free(&framed);
+    return rc;
+}
+
+/* The cross-encoder tasks of one pair line: label and probabilities, or
+ * the score (sigmoid of the one logit). */
+static int predict_pair_line(OpenModel *om, const char *text, IntVec *ids, IntVec *types, int *mask, float *logits,
+                             double *p, json_t *o, const char *in_name, size_t li) {
+    const ModelDir *d = &om->dir;
+    int T = (int)ids->len;
+    for (int j = 0; j < T; j++) mask[j] = 1;
+    Batch b = {.B = 1, .T = T, .input_ids = ids->data, .type_ids = types->data, .mask = mask};
+    model_forward(&om->model, &b);
+    const char *tab = strchr(text, '\t');
+    json_object_set_new(o, "text", json_stringn(text, (size_t)(tab - text)));
+    json_object_set_new(o, "text_b", json_string(tab + 1));
+    for (int t = 0; t < d->mc.ntasks; t++) {
+        const TaskConfig *tc = &d->mc.tasks[t];
+        if (!task_joined_pairs(tc->type)) continue;
+        model_get_logits(&om->model, t, logits);
+        for (int k = 0; k < tc->num_labels; k++)
+            if (!isfinite(logits[k])) {
+                fprintf(stderr, "mtbert predict: %s:%zu: task %s: the model's scores are not finite\n", in_name, li + 1,
+                        tc->name);
+                return 1;
+            }
+        if (task_score_head(tc->type))
+            json_object_set_new(o, tc->name, json_pack("{s:f}", "score", 1.0 / (1.0 + exp(-(double)logits[0]))));
+        else
+            json_object_set_new(o, tc->name, predict_sentence_task(d, t, logits, p));
+    }
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *input = NULL, *backend = NULL, *precision = NULL;
-    int max_len = 0, threads = 0;
+    int max_len = 0, threads = 0, pairs = 0;
     const OptSpec opts[] = {
         {"model", OPT_STRING, &model_path, 0, 0, 0},
         {"input", OPT_STRING, &input, 0, 0, 0},
+        {"pairs", OPT_FLAG, &pairs, 0, 0, 1},
         {"max-len", OPT_INT, &max_len, 2, 1 << 20, 0},
         {"threads", OPT_INT, &threads, 1, 4096, 0},
         CLI_BACKEND_OPTS(backend, precision),
@@ -247,7 +323,41 @@ int cmd_predict(int argc, char **argv) {
     float *logits = xmalloc(sizeof(float) * om.max_len * maxV);
     double *p = xmalloc(sizeof(double) * maxV);
     int *mask = xmalloc(sizeof(int) * om.max_len);
-    for (size_t li = 0; li < L.n && !rc; li++) {
+    int n_cross = 0;
+    for (int t = 0; t < nt; t++) n_cross += task_joined_pairs(d->mc.tasks[t].type);
+    if (pairs && !n_cross) {
+        fprintf(stderr, "mtbert predict: --pairs: %s has no cross-encoder task (cross_encoder, "
+                "cross_encoder_regression)\n", d->dir);
+        rc = 2;
+    } else if (!pairs && n_cross)
+        fprintf(stderr, "mtbert predict: note: %d cross-encoder task%s left out: give --pairs and 'A<TAB>B' lines\n",
+                n_cross, n_cross == 1 ? "" : "s");
+    IntVec pids = {0}, ptypes = {0};
+    for (size_t li = 0; li < L.n && !rc && pairs; li++) {
+        size_t bad;
+        if (encode_pair_line(om.tok, L.lines[li], om.max_len, &pids, &ptypes, &bad)) {
+            if (bad == (size_t)-1)
+                fprintf(stderr, "mtbert predict: %s:%zu: expected two sentences separated by a tab (--pairs)\n",
+                        in_name, li + 1);
+            else fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, li + 1, bad);
+            rc = 2;
+            break;
+        }
+        json_t *o = json_object();
+        rc = predict_pair_line(&om, L.lines[li], &pids, &ptypes, mask, logits, p, o, in_name, li);
+        char *s = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        if (!rc && !s) {
+            fprintf(stderr, "mtbert predict: %s:%zu: cannot write the line as JSON\n", in_name, li + 1);
+            rc = 1;
+        } else if (s) {
+            printf("%s\n", s);
+            free(s);
+        }
+        json_decref(o);
+    }
+    intvec_free(&pids);
+    intvec_free(&ptypes);
+    for (size_t li = 0; li < L.n && !rc && !pairs; li++) {
         char *text = L.lines[li], *words = xstrdup(text);
         Encoded e;
         size_t bad;
@@ -267,7 +377,7 @@ int cmd_predict(int argc, char **argv) {
         json_object_set_new(o, "text", json_string(text));
         for (int t = 0; t < nt && !rc; t++) {
             HeadKind h = task_kind(d->mc.tasks[t].type)->head;
-            if (h == HEAD_COSINE) continue;
+            if (h == HEAD_COSINE || task_joined_pairs(d->mc.tasks[t].type)) continue;
             model_get_logits(&om.model, t, logits);
             size_t rows = h == HEAD_TOKEN ? (size_t)T : 1;
             for (size_t i = 0; i < rows * d->mc.tasks[t].num_labels; i++)

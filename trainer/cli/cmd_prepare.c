@@ -36,9 +36,14 @@ static void usage(FILE *f) {
             "\n"
             "tasks and labels:\n"
             "  --task NAME[:TYPE]    a task of this data (repeatable); TYPE sentence | token |\n"
-            "                        similarity; default one task named 'task' whose type\n"
-            "                        follows the format (conll: token, pairs: similarity,\n"
-            "                        jsonl with tokens/tags: token, else sentence)\n"
+            "                        similarity | regression; default one task named 'task'\n"
+            "                        whose type follows the format (conll: token, pairs:\n"
+            "                        similarity, jsonl with tokens/tags: token, else sentence;\n"
+            "                        with --join-pairs a score is regression)\n"
+            "  --join-pairs          cross-encoder data: each example's two sentences become one\n"
+            "                        sequence, the tokenizer's pair template ([CLS] a [SEP] b\n"
+            "                        [SEP]), cut longest first to --max-len, stored with\n"
+            "                        token_type_ids; tasks sentence (class) or regression (score)\n"
             "  --labels SPEC         label set: 'A,B,C' or a file with one label a line; with\n"
             "                        several tasks write TASK=SPEC (repeatable). Without it the\n"
             "                        labels are collected from the data (sorted; tags: O first)\n"
@@ -172,6 +177,7 @@ int cmd_prepare(int argc, char **argv) {
     const char *neg_cols = NULL, *negatives_key = NULL;
     int tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
     int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0, write_manifest = 0;
+    int join_pairs = 0;
     double score_scale = 1.0;
     const OptSpec opts[] = {
         {"format", OPT_STRING, &format, 0, 0, 0},
@@ -202,6 +208,7 @@ int cmd_prepare(int argc, char **argv) {
         {"lower-case", OPT_FLAG, &lower, 0, 0, 1},
         {"max-len", OPT_INT, &max_len, 3, 1 << 20, 0},
         {"label-all-wordpieces", OPT_FLAG, &label_all, 0, 0, 1},
+        {"join-pairs", OPT_FLAG, &join_pairs, 0, 0, 1},
         {"out", OPT_STRING, &out_dir, 0, 0, 0},
         {"name", OPT_STRING, &name, 0, 0, 0},
         {"shards", OPT_INT, &shards, 1, 99999, 0},
@@ -349,6 +356,7 @@ int cmd_prepare(int argc, char **argv) {
     po.label_all_wordpieces = label_all;
     po.score_scale = (float)score_scale;
     po.skip_bad = skip_bad;
+    po.join_pairs = join_pairs;
     if (!n_tasks) task_specs[n_tasks++] = "task";
     po.n_tasks = n_tasks;
     int rc = 2;
@@ -364,12 +372,13 @@ int cmd_prepare(int argc, char **argv) {
         snprintf(pt->name, SHARD_NAME_LEN, "%.*s", (int)nl, task_specs[t]);
         if (colon) {
             if (label_kind_parse(colon + 1, &pt->type)) {
-                fprintf(stderr, "mtbert prepare: --task '%s': type must be sentence, token or similarity\n", task_specs[t]);
+                fprintf(stderr, "mtbert prepare: --task '%s': type must be sentence, token, similarity or regression\n",
+                        task_specs[t]);
                 goto done;
             }
         } else if (n_tasks == 1) {
             pt->type = kind == FMT_CONLL ? LABELS_TOKEN
-                       : raw.ex[0].has_score ? LABELS_SCORE
+                       : raw.ex[0].has_score ? (join_pairs ? LABELS_REGRESSION : LABELS_SCORE)
                        : raw.ex[0].words ? LABELS_TOKEN : LABELS_CLASS;
         } else pt->type = LABELS_CLASS;
     }
@@ -389,15 +398,15 @@ int cmd_prepare(int argc, char **argv) {
             spec = eq + 1;
         } else {
             for (int t = 0; t < n_tasks && target < 0; t++)
-                if (po.tasks[t].type != LABELS_SCORE) target = t;
+                if (po.tasks[t].type != LABELS_SCORE && po.tasks[t].type != LABELS_REGRESSION) target = t;
             if (n_tasks > 1 || target < 0) {
                 fprintf(stderr, "mtbert prepare: --labels: with several tasks write TASK=LIST\n");
                 goto done;
             }
         }
-        if (po.tasks[target].type == LABELS_SCORE) {
-            fprintf(stderr, "mtbert prepare: --labels: task '%s' is a similarity task (scores, no labels)\n",
-                    po.tasks[target].name);
+        if (po.tasks[target].type == LABELS_SCORE || po.tasks[target].type == LABELS_REGRESSION) {
+            fprintf(stderr, "mtbert prepare: --labels: task '%s' is a %s task (scores, no labels)\n",
+                    po.tasks[target].name, label_kind_name(po.tasks[target].type));
             goto done;
         }
         prepare_free_labels(po.tasks[target].labels, po.tasks[target].num_labels);

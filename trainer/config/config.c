@@ -881,7 +881,7 @@ static void check_tasks(Ctx *c) {
         snprintf(q, sizeof q, "%s.type", p);
         if (!mark(c, q)) {
             if (!ynode_is_null(ynode_map_get(item, "type"))) continue;   /* bad type: reported */
-            char kinds[160];
+            char kinds[256];
             task_kind_list(kinds, sizeof kinds);
             diag(c, item, "%s: missing 'type' (%s)", p, kinds);
             continue;
@@ -890,7 +890,7 @@ static void check_tasks(Ctx *c) {
         snprintf(qn, sizeof qn, "%s.num_labels", p);
         snprintf(ql, sizeof ql, "%s.labels", p);
         const YNode *mn = mark(c, qn), *ml = mark(c, ql);
-        if (!task_has_head(tc->type)) {
+        if (!task_has_head(tc->type) || task_score_head(tc->type)) {
             if ((mn && tc->num_labels != 1) || (ml && ts->nlabels))
                 diag(c, mn ? mn : ml, "%s: a %s task %s: num_labels is 1 and it has no labels", p,
                      type_name(tc->type), task_external_loss(tc->type) ? "trains embeddings, it has no classes"

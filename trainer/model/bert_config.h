@@ -7,7 +7,14 @@
 #define MAX_NAME 64
 #define MAX_LABELS 256
 
-typedef enum { TASK_SENTENCE_CLS = 0, TASK_TOKEN_CLS = 1, TASK_SIMILARITY = 2, TASK_CONTRASTIVE = 3 } TaskType;
+typedef enum {
+    TASK_SENTENCE_CLS = 0,
+    TASK_TOKEN_CLS = 1,
+    TASK_SIMILARITY = 2,
+    TASK_CONTRASTIVE = 3,
+    TASK_CROSS_ENCODER = 4,            /* joined pair -> classes */
+    TASK_CROSS_ENCODER_REGRESSION = 5, /* joined pair -> one score */
+} TaskType;
 
 typedef struct {
     int vocab_size;              /* 30522 */

@@ -404,6 +404,33 @@ static int count_labels(const int *labels, size_t n, int V, int *bad) {
     return c;
 }
 
+/* Mean BCE-with-logits of task t's logits (B) against y (NaN: unlabelled),
+ * BCEWithLogitsLoss's stable form max(z, 0) - z y + log(1 + exp(-|z|));
+ * sets task_count[t]. */
+static float score_bce_loss(Model *m, int t, const float *y, int B) {
+    m->ops->to_host(m->host_scratch, m->logits[t], sizeof(float) * B);
+    double s = 0;
+    int n = 0;
+    for (int i = 0; i < B; i++) {
+        if (!isfinite(y[i])) continue;
+        double z = m->host_scratch[i];
+        s += fmax(z, 0.0) - z * y[i] + log1p(exp(-fabs(z)));
+        n++;
+    }
+    m->task_count[t] = n;
+    return n ? (float)(s / n) : 0.0f;
+}
+
+/* d(scale x summed BCE)/d(logits) = scale (sigmoid(z) - y) into m->dlogits (B). */
+static void score_bce_backward(Model *m, int t, const float *y, int B, float scale) {
+    m->ops->to_host(m->host_scratch, m->logits[t], sizeof(float) * B);
+    for (int i = 0; i < B; i++) {
+        float z = m->host_scratch[i];
+        m->host_scratch[i] = isfinite(y[i]) ? scale * (1.0f / (1.0f + expf(-z)) - y[i]) : 0.0f;
+    }
+    m->ops->to_device(m->dlogits, m->host_scratch, sizeof(float) * B);
+}
+
 float model_forward(Model *m, const Batch *b) {
     const Ops *o = m->ops;
     const BertConfig *bc = &m->cfg.bert;
@@ -487,6 +514,14 @@ float model_forward(Model *m, const Batch *b) {
             hin = m->head_in[t];
         }
         o->matmul_forward(m->logits[t], hin, head_w(m, t), head_b(m, t), rows, in, V);
+        if (task_score_head(tc->type)) { /* one logit per row vs a score in [0, 1] */
+            if (!b->row_scores[t]) continue;
+            float l = score_bce_loss(m, t, b->row_scores[t], B);
+            if (!m->task_count[t]) continue;
+            m->task_loss[t] = l;
+            total += m->task_weight[t] * l + (lv ? logvar[t] : 0.0f);
+            continue;
+        }
         if (!b->labels[t]) continue;
         int bad = 0;
         m->task_count[t] = count_labels(b->labels[t], rows, V, &bad);
@@ -656,8 +691,12 @@ void model_backward(Model *m, const Batch *b, float scale) {
         const float *hin = m->head_in[t] && m->training && tc->dropout > 0 ? m->head_in[t]
                            : token ? hidden_out(m) : m->final_embed;
         float *dtarget = token ? dh : m->dembed;
-        o->zero(m->dlogits, sizeof(float) * rows * V);
-        o->crossentropy_backward(m->dlogits, m->probs[t], m->d_labels[t], rows, V, s);
+        if (task_score_head(tc->type)) {
+            score_bce_backward(m, t, b->row_scores[t], rows, s);
+        } else {
+            o->zero(m->dlogits, sizeof(float) * rows * V);
+            o->crossentropy_backward(m->dlogits, m->probs[t], m->d_labels[t], rows, V, s);
+        }
         float *dhin = NULL;
         if (need) {
             if (hin == m->head_in[t]) {

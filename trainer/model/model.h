@@ -6,6 +6,7 @@
  *   sentence task t: e -> dropout -> Linear(D, V_t) -> cross-entropy
  *   token task t:    h -> dropout -> Linear(C, V_t) -> cross-entropy per token
  *   similarity task: cos(e[a_i], e[b_i]) vs score_i, mean squared error
+ *   score task t:    e -> dropout -> Linear(D, 1) -> BCE-with-logits vs row score (cross-encoder regression)
  *   external-loss task (contrastive): its loss and d(loss)/d(e rows) come
  *                    from the caller (model_set_embedding_loss)
  *   total loss = sum_t weight_t * loss_t
@@ -35,6 +36,8 @@ typedef struct {
      * row0 + 2*npairs + npairs*nneg), example-major (negative j of pair i at
      * row0 + 2*npairs + i*nneg + j); 0 = none */
     int sim_nneg[MAX_TASKS];
+    /* score head (cross_encoder_regression): one target per row (B), NaN = unlabelled; NULL: absent */
+    const float *row_scores[MAX_TASKS];
 } Batch;
 
 /* Per-layer activations (backend memory), sized for maxB x maxT. */

@@ -17,15 +17,19 @@ static const char *const metrics_ctr[] = {"spearman", "pearson", "top1", "mrr_10
 
 /* Indexed by TaskType. */
 static const TaskKind kinds[] = {
-    {TASK_SENTENCE_CLS, "sentence_classification", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls, 0},
-    {TASK_TOKEN_CLS, "token_classification", LABELS_TOKEN, HEAD_TOKEN, 1, metrics_tok, 0},
-    {TASK_SIMILARITY, "sentence_similarity", LABELS_SCORE, HEAD_COSINE, 2, metrics_sim, 0},
-    {TASK_CONTRASTIVE, "contrastive", LABELS_SCORE, HEAD_COSINE, 2, metrics_ctr, 1},
+    {TASK_SENTENCE_CLS, "sentence_classification", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls, 0, 0},
+    {TASK_TOKEN_CLS, "token_classification", LABELS_TOKEN, HEAD_TOKEN, 1, metrics_tok, 0, 0},
+    {TASK_SIMILARITY, "sentence_similarity", LABELS_SCORE, HEAD_COSINE, 2, metrics_sim, 0, 0},
+    {TASK_CONTRASTIVE, "contrastive", LABELS_SCORE, HEAD_COSINE, 2, metrics_ctr, 1, 0},
+    /* a joined pair is one row: the classifier's head and metrics */
+    {TASK_CROSS_ENCODER, "cross_encoder", LABELS_CLASS, HEAD_SENTENCE, 1, metrics_cls, 0, 1},
+    /* spearman / pearson: sigmoid(logit) vs the score; loss: BCE-with-logits */
+    {TASK_CROSS_ENCODER_REGRESSION, "cross_encoder_regression", LABELS_REGRESSION, HEAD_SCORE, 1, metrics_sim, 0, 1},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
-const char *const task_kind_names[] = {"sentence_classification", "token_classification",
-                                       "sentence_similarity", "contrastive", NULL};
+const char *const task_kind_names[] = {"sentence_classification", "token_classification", "sentence_similarity",
+                                       "contrastive", "cross_encoder", "cross_encoder_regression", NULL};
 
 const TaskKind *task_kind(TaskType t) {
     return (int)t >= 0 && (int)t < NKINDS ? &kinds[t] : &kinds[0];

@@ -34,7 +34,10 @@ const char *task_export_class(const ModelConfig *mc, int task, int *native) {
         if (native) *native = 1;
         return name;
     }
-    if (h != HEAD_SENTENCE) return NULL;
+    /* a score head (cross_encoder_regression) is the same class with one
+     * output: its logit, as sentence-transformers' CrossEncoder (num_labels
+     * 1) reads it, applying the sigmoid itself */
+    if (h != HEAD_SENTENCE && h != HEAD_SCORE) return NULL;
     if (native_sequence_head(mc)) {
         if (native) *native = 1;
         return "BertForSequenceClassification";

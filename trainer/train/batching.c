@@ -44,8 +44,11 @@ void batch_convert(const Source *s, const LoaderBatch *lb, const ModelConfig *mc
         out->input_ids = lb->input_ids;
         out->type_ids = lb->type_ids;
         out->mask = lb->mask;
-        for (int t = 0; t < mc->ntasks; t++)
-            if (s->shard_task[t] >= 0) out->labels[t] = lb->tasks[s->shard_task[t]].labels;
+        for (int t = 0; t < mc->ntasks; t++) {
+            if (s->shard_task[t] < 0) continue;
+            if (task_score_head(mc->tasks[t].type)) out->row_scores[t] = lb->tasks[s->shard_task[t]].scores;
+            else out->labels[t] = lb->tasks[s->shard_task[t]].labels;
+        }
         return;
     }
     /* pairs: rows [0,B) first sentences, [B,2B) second sentences, then

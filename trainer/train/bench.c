@@ -28,7 +28,7 @@ double bench_flops_per_token(const ModelConfig *mc, int seq, int frozen, long lo
     for (int t = 0; t < mc->ntasks; t++) {
         HeadKind h = task_kind(mc->tasks[t].type)->head;
         if (h == HEAD_TOKEN) top += C * mc->tasks[t].num_labels;
-        else if (h == HEAD_SENTENCE) per_seq += (long long)D * mc->tasks[t].num_labels;
+        else if (h == HEAD_SENTENCE || h == HEAD_SCORE) per_seq += (long long)D * mc->tasks[t].num_labels;
     }
     if (linear_params) *linear_params = encoder + top + per_seq;
     double attn = 12.0 * L * seq * C; /* QK^T and AV: 2 x 2 x T x C forward, x3 with backward */
@@ -76,6 +76,12 @@ int bench_run(const ModelConfig *mc, const Ops *ops, const BenchOptions *o, Benc
         for (int i = 0; i < rows; i++)
             labels[t][i] = (int)(philox_uniform(key, (uint64_t)(t + 1) << 32 | (uint64_t)i) * tc->num_labels);
         b.labels[t] = labels[t];
+        if (h == HEAD_SCORE) { /* targets in [0, 1] for the BCE head, in the labels' memory */
+            float *sc = (float *)labels[t];
+            for (int i = 0; i < rows; i++) sc[i] = philox_uniform(key, (uint64_t)(t + 1) << 32 | (uint64_t)i);
+            b.row_scores[t] = sc;
+            b.labels[t] = NULL;
+        }
     }
     double tf = 0, tb = 0, to = 0;
     int total = o->warmup + o->steps;

@@ -108,6 +108,18 @@ static void evaluate_source(Trainer *t, Source *s, MetricSet *out) {
                     }
                     if (n) ner_add_sentence(&ner[k], gold, pred, n);
                 }
+            } else if (task_score_head(tc->type)) { /* sigmoid(logit) vs the score */
+                model_get_logits(m, k, logits);
+                if (sim_n[k] + (size_t)b.B > sim_cap[k]) {
+                    sim_cap[k] = 2 * (sim_n[k] + (size_t)b.B);
+                    sim_x[k] = realloc(sim_x[k], sim_cap[k] * sizeof(double));
+                    sim_y[k] = realloc(sim_y[k], sim_cap[k] * sizeof(double));
+                }
+                for (int r = 0; r < b.B; r++) {
+                    if (!isfinite(b.row_scores[k][r])) continue;
+                    sim_x[k][sim_n[k]] = 1.0 / (1.0 + exp(-(double)logits[r]));
+                    sim_y[k][sim_n[k]++] = b.row_scores[k][r];
+                }
             } else {
                 int P = b.sim_npairs[k], D = model_embedding_dim(m);
                 if (cached < 0) model_get_embeddings(m, emb); /* else embed_cached_eval filled it */

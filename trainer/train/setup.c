@@ -113,6 +113,50 @@ static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t err
     return 0;
 }
 
+/* A regression cross-encoder trains BCE-with-logits: its scores must lie in
+ * [0, 1]. Reads this rank's share once; the loader is rewound. */
+static int check_unit_scores(Source *s, int shard_task, const char *task, char *err, size_t errlen) {
+    double lo = INFINITY, hi = -INFINITY;
+    int64_t nb = loader_batches_per_epoch(s->loader), bad = -1;
+    for (int64_t b = 0; b < nb; b++) {
+        const LoaderBatch *lb = loader_next_batch(s->loader);
+        const float *sc = lb->tasks[shard_task].scores;
+        for (int r = 0; sc && r < lb->B; r++) {
+            double v = sc[r];
+            if (!(v >= 0.0 && v <= 1.0) && bad < 0) bad = lb->example[r];
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    }
+    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
+    if (bad < 0) return 0;
+    snprintf(err, errlen, "%s: task '%s': regression scores range over [%g, %g] (first outside at example %lld); "
+             "a cross_encoder_regression task trains BCE-with-logits on scores in [0, 1]: rescale them with "
+             "`mtbert prepare --score-scale` (e.g. 0.2 for 0-5 scores)", s->path, task, lo, hi, (long long)bad);
+    return -1;
+}
+
+/* Joined pairs carry the template's type ids (BERT: 0 and 1): a model whose
+ * token-type table is smaller cannot embed them (DistilBERT has none and
+ * ignores them). Reads this rank's share once; the loader is rewound. */
+static int check_type_ids(Trainer *t, Source *s, const char *task, char *err, size_t errlen) {
+    const BertConfig *bc = &t->cfg->model.bert;
+    if (!family_get(bc->family)->token_types) return 0;
+    int hi = 0;
+    int64_t nb = loader_batches_per_epoch(s->loader);
+    for (int64_t b = 0; b < nb; b++) {
+        const LoaderBatch *lb = loader_next_batch(s->loader);
+        for (size_t i = 0; i < (size_t)lb->B * lb->T; i++)
+            if (lb->type_ids[i] > hi) hi = lb->type_ids[i];
+    }
+    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
+    if (hi < bc->type_vocab_size) return 0;
+    snprintf(err, errlen, "%s: task '%s': the joined pairs hold token type id %d, but the model has "
+             "type_vocab_size %d (prepare them with the model's own tokenizer, whose pair template fits it)",
+             s->path, task, hi, bc->type_vocab_size);
+    return -1;
+}
+
 /* Match the configured tasks to the tasks a shard set labels; fill label
  * counts and names from the shards where the config left them open. */
 static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err, size_t errlen) {
@@ -136,12 +180,28 @@ static int bind_tasks(Trainer *t, Source *s, const int *tasks, int n, char *err,
         }
         const ShardTask *st = &info->tasks[found];
         const TaskKind *kind = task_kind(tc->type);
+        if (kind->joined_pairs && !info->has_type_ids) {
+            snprintf(err, errlen, "%s: task '%s' is a %s task, but the shards hold no joined pairs (no dataset "
+                     "'token_type_ids'); prepare them with `mtbert prepare --join-pairs`", s->path, tc->name,
+                     kind->name);
+            return -1;
+        }
+        if (!kind->joined_pairs && info->has_type_ids) {
+            snprintf(err, errlen, "%s: the shards hold joined pairs (prepare --join-pairs) but task '%s' is a %s "
+                     "task; joined pairs train cross_encoder or cross_encoder_regression tasks", s->path, tc->name,
+                     kind->name);
+            return -1;
+        }
+        if (kind->joined_pairs && check_type_ids(t, s, tc->name, err, errlen)) return -1;
         if (st->type != kind->labels) {
             snprintf(err, errlen, "%s: task '%s' has %s labels in the shards but is a %s task in the config",
                      s->path, tc->name, label_kind_name(st->type), kind->name);
             return -1;
         }
-        if (task_has_head(tc->type)) {
+        if (kind->head == HEAD_SCORE) {
+            if (check_unit_scores(s, found, tc->name, err, errlen)) return -1;
+            tc->num_labels = 1;
+        } else if (task_has_head(tc->type)) {
             TaskSetup *ts = &cfg->task[task];
             if (ts->nlabels > 0) {
                 int same = ts->nlabels == st->num_labels;
@@ -305,6 +365,12 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
         if (task_kind(cfg->model.tasks[k].type)->head == HEAD_COSINE) {
             fprintf(stderr, "mtbert: %s: data.mixed_batches cannot include the similarity task '%s' "
                     "(pairs need batches of their own); set data.mixed_batches: false\n", cfg->source,
+                    cfg->model.tasks[k].name);
+            return 2;
+        }
+        else if (task_score_head(cfg->model.tasks[k].type)) {
+            fprintf(stderr, "mtbert: %s: data.mixed_batches cannot include the cross_encoder_regression task '%s' "
+                    "(mixed batches carry class labels only); set data.mixed_batches: false\n", cfg->source,
                     cfg->model.tasks[k].name);
             return 2;
         }
