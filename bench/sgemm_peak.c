@@ -27,13 +27,9 @@ extern char *openblas_get_config(void) __attribute__((weak));
 extern void openblas_set_num_threads(int) __attribute__((weak));
 extern void bli_thread_set_num_threads(long) __attribute__((weak));
 
-/* MTBERT_CPUTIME=1: the process's CPU time instead of the wall clock (on a
- * machine other jobs share, with 1 thread: the time this product ran) */
 static double now_s(void) {
     struct timespec ts;
-    static int cpu = -1;
-    if (cpu < 0) cpu = getenv("MTBERT_CPUTIME") && *getenv("MTBERT_CPUTIME") == '1';
-    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
