@@ -7,10 +7,14 @@
 # Prints: CPU model and SIMD flags; sgemm GFLOP/s of OpenBLAS as this
 # environment configures it (OPENBLAS_CORETYPE honoured), of OpenBLAS
 # choosing its kernels itself (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for
-# that one command only) and of mtbert's own GEMM; then mtbert bench,
+# that one command only) and of mtbert's own GEMM, the best shape and the
+# mix of the step's own 12 layer products (sgemm_peak THREADS shapes: what
+# the GEMMs of the step could reach on their own); then mtbert bench,
 # bench/torch_bench.py (transformers BertModel) and bench/torch_plain_bert.py
 # (own nn.Module, SDPA), each with dropout 0.1 and 0; then a table of
-# tokens/s, ratios and the share of the sgemm peak.
+# tokens/s, ratios and the share of the sgemm peak, and where mtbert's step
+# goes (bench's per-op timings: matrix products at their in-model rate,
+# attention, the other ops) against those peaks.
 # Environment: MTBERT_BIN (default build/mtbert), ROUNDS (default 1: each
 # measurement once; with more, the best of ROUNDS alternating runs is kept,
 # for a machine that other jobs share), STEPS (timed steps, default 10).
@@ -27,11 +31,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== machine"
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni|amx_tile' | tr '\n' ' ')
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_fp16|avx512_vnni|avx_vnni|amx_tile|amx_bf16' | tr '\n' ' ')
 echo "cpu: $model, $(nproc) cores; SIMD: $flags"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
-threads=$("$bin" bench "$config" --quiet --set bench.steps=1 --set bench.warmup=0 | tail -n 1 |
-          python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["threads"])')
+read -r threads tokens hidden inter < <("$bin" bench "$config" --quiet --set bench.steps=1 --set bench.warmup=0 |
+  tail -n 1 | python3 -c 'import json,sys; r = json.loads(sys.stdin.read())
+print(r["threads"], r["batch"] * r["seq"], r["hidden"], r["intermediate"])')
 
 echo "== sgemm peak, $threads threads"
 cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
@@ -39,6 +44,8 @@ cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/
 "$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_env.json"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_auto.json"
 OMP_NUM_THREADS=$threads "$tmp/sgemm_peak" "$threads" mtbert | tee "$tmp/peak_own.json"
+OMP_NUM_THREADS=$threads "$tmp/sgemm_peak" "$threads" shapes "$tokens" "$hidden" "$inter" |
+  tee "$tmp/peak_shapes.json"
 
 nodrop="--set model.hidden_dropout=0 --set model.attention_dropout=0"
 ntasks=$(python3 - "$config" <<'PY'
@@ -50,13 +57,23 @@ PY
 )
 for ((i = 0; i < ntasks; i++)); do nodrop+=" --set tasks.$i.dropout=0"; done
 
-# best (highest tokens/s) of $rounds runs of a command printing JSON last
+# best (highest tokens/s) of $rounds runs of a command printing JSON last;
+# mtbert bench's per-op line (the one before, "impl": "mtbert-ops") is kept
+# under "op_timings"
 best() {
   local out=$1; shift
-  for ((r = 0; r < rounds; r++)); do "$@" | tail -n 1 >>"$out.all"; done
+  for ((r = 0; r < rounds; r++)); do "$@" | tail -n 2 | paste -sd '\t' >>"$out.all"; done
   python3 - "$out.all" >"$out" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = []
+for l in open(sys.argv[1]):
+    parts = [json.loads(p) for p in l.split("\t") if p.strip().startswith("{")]
+    if not parts:
+        continue
+    r = parts[-1]
+    if len(parts) > 1 and parts[0].get("impl") == "mtbert-ops":
+        r["op_timings"] = parts[0]
+    rows.append(r)
 print(json.dumps(max(rows, key=lambda r: r["tokens_per_s"])))
 PY
 }
@@ -89,6 +106,7 @@ import json, sys
 d = sys.argv[1]
 j = lambda n: json.load(open(f"{d}/{n}"))
 pe, pa, po = j("peak_env.json"), j("peak_auto.json"), j("peak_own.json")
+ps = j("peak_shapes.json")
 peak = max(pe["peak_gflops"], pa["peak_gflops"], po["peak_gflops"])
 print()
 print(f"sgemm peak ({pe['threads']} threads): OpenBLAS {pe['core']} (as configured) {pe['peak_gflops']:.0f}, "
@@ -104,4 +122,22 @@ for drop, tag in (("0.1", "1"), ("0", "0")):
         print(f"{name + ', dropout ' + drop:30s} {r['tokens_per_s']:9.0f} {r['step_ms']:8.1f}"
               f"   mtbert/this: {m['tokens_per_s'] / r['tokens_per_s']:.2f}x")
 print(f"(torch {hf['torch']}, {m['threads']} threads; best of the rounds run)")
+print(f"the step's 12 layer products stand-alone (mtbert GEMM, same threads): {ps['all_gflops']:.0f} GFLOP/s "
+      f"({100 * ps['all_gflops'] / peak:.0f}% of the peak)")
+# where the step goes: bench's per-op timings (each op synchronised and
+# timed, so their sum exceeds the plain step a little; shares are what count)
+for drop, tag in (("0.1", "1"), ("0", "0")):
+    o = j(f"m{tag}.json").get("op_timings")
+    if not o:
+        continue
+    ops, tot = o["ops"], sum(v["ms"] for v in o["ops"].values())
+    mm = ops.get("matmul_forward", {"ms": 0})["ms"] + ops.get("matmul_backward", {"ms": 0})["ms"]
+    att = ops.get("attention_forward", {"ms": 0})["ms"] + ops.get("attention_backward", {"ms": 0})["ms"]
+    fl = sum(s["gflops_per_s"] * s["ms"] for s in o["matmul_shapes"]) / 1e3  # GFLOP
+    mms = sum(s["ms"] for s in o["matmul_shapes"])
+    rest = sorted(((v["ms"], k) for k, v in ops.items() if not k.startswith(("matmul", "attention"))), reverse=True)
+    print(f"dropout {drop}, op shares: matrix products {100 * mm / tot:.0f}% "
+          f"({fl / (mms / 1e3) if mms else 0:.0f} GFLOP/s in the model), attention {100 * att / tot:.0f}%, "
+          f"other ops {100 * (tot - mm - att) / tot:.0f}% (largest: "
+          + ", ".join(f"{k} {100 * ms / tot:.1f}%" for ms, k in rest[:5]) + ")")
 PY

@@ -6,7 +6,8 @@
  *   cc -O2 -fopenmp bench/sgemm_peak.c -o sgemm_peak $(pkg-config --cflags --libs openblas)
  *   cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
  *      $(pkg-config --cflags --libs openblas) -o sgemm_peak
- *   ./sgemm_peak [THREADS [blas|mtbert]]      (default 2 blas) */
+ *   ./sgemm_peak [THREADS [blas|mtbert]]      (default 2 blas)
+ *   ./sgemm_peak THREADS shapes [T H FF]       mtbert GEMM on the step's products */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +58,66 @@ static double gflops(int M, int N, int K, int reps) {
     return 2.0 * M * N * K / best / 1e9;
 }
 
+#ifdef WITH_MTBERT_GEMM
+/* best of `reps` calls of one product of the training step, with the
+ * transposes and beta the model uses: fwd C = X W^T + b (NT), bwd dX += dY W
+ * (NN, beta 1), dW += dY^T X (TN, beta 1). M x N x K is the product's. */
+static double shape_gflops(int kind, int M, int N, int K, int reps) {
+    size_t na = (size_t)M * K, nb = (size_t)N * K;
+    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+    float *C = calloc((size_t)M * N, sizeof(float)), *bias = calloc((size_t)N, sizeof(float));
+    for (size_t i = 0; i < na; i++) A[i] = (float)((i * 7) % 13) * 0.01f;
+    for (size_t i = 0; i < nb; i++) B[i] = (float)((i * 5) % 11) * 0.01f;
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = now_s();
+        if (kind == 0) cpu_gemm_bias(0, 1, M, N, K, A, K, B, K, bias, C, N);
+        else if (kind == 1) cpu_gemm(0, 0, M, N, K, A, K, B, N, 1, C, N);
+        else cpu_gemm(1, 0, M, N, K, A, M, B, N, 1, C, N);
+        double dt = now_s() - t0;
+        if (r > 0 && dt < best) best = dt;
+    }
+    free(A), free(B), free(C), free(bias);
+    return 2.0 * M * N * K / best / 1e9;
+}
+
+/* `sgemm_peak THREADS shapes [T H FF]`: the bert-mini step's products
+ * (tokens T, hidden H, intermediate FF; default 4096 256 1024) one by one */
+static int run_shapes(int threads, int argc, char **argv) {
+    int T = argc > 3 ? atoi(argv[3]) : 4096, H = argc > 4 ? atoi(argv[4]) : 256;
+    int FF = argc > 5 ? atoi(argv[5]) : 1024;
+    omp_set_num_threads(threads);
+    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    if (cpu_gemm_kind() == CPU_GEMM_BLAS) {
+        fprintf(stderr, "sgemm_peak: no mtbert GEMM kernel on this CPU\n");
+        return 2;
+    }
+    const int lin[4][2] = {{H, 3 * H}, {H, H}, {H, FF}, {FF, H}}; /* (C, OC) */
+    static const char *tag[3] = {"fwd", "dinp", "dw"};
+    double flop = 0, sec = 0;
+    printf("{\"impl\": \"sgemm_shapes\", \"threads\": %d, \"core\": \"%s\", \"shapes\": {",
+           threads, cpu_gemm_name());
+    for (int l = 0; l < 4; l++)
+        for (int k = 0; k < 3; k++) {
+            int C = lin[l][0], OC = lin[l][1];
+            int M = k == 0 ? T : k == 1 ? T : OC, N = k == 0 ? OC : k == 1 ? C : C;
+            int K = k == 0 ? C : k == 1 ? OC : T;
+            double g = shape_gflops(k, M, N, K, 6);
+            flop += 2.0 * M * N * K, sec += 2.0 * M * N * K / (g * 1e9);
+            printf("%s\"%s %dx%dx%d\": %.1f", l + k ? ", " : "", tag[k], M, N, K, g);
+        }
+    printf("}, \"all_gflops\": %.1f}\n", flop / sec / 1e9);
+    return 0;
+}
+#endif
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     if (threads < 1) threads = 1;
     use_own = argc > 2 && !strcmp(argv[2], "mtbert");
+#ifdef WITH_MTBERT_GEMM
+    if (argc > 2 && !strcmp(argv[2], "shapes")) return run_shapes(threads, argc, argv);
+#endif
     const char *lib = openblas_get_config ? openblas_get_config() : "non-OpenBLAS";
     const char *core = openblas_get_corename ? openblas_get_corename() : "";
 #ifdef WITH_MTBERT_GEMM

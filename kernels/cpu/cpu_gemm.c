@@ -230,6 +230,11 @@ void cpu_gemm_pack_a(int on) {
     G.pack_rows = on;
 }
 
+void cpu_gemm_pack_at(int on) {
+    gemm_init();
+    G.pack_t = on;
+}
+
 int cpu_gemm_kind(void) {
     gemm_init();
     return G.kind;
@@ -292,6 +297,10 @@ static void pack_b_panel(float *Bp, const float *B, long ldb, int tb, int j0, in
 static _Thread_local float *abuf, *bbuf;
 static _Thread_local size_t bbuf_len;
 
+/* the stride A rows that are 4 KiB apart are copied to: KC + 16 floats puts
+ * the MR rows of a panel in different L1 sets */
+#define A_COPY_LD (KC + 16)
+
 static float *aligned_floats(size_t n) {
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
     return aligned_alloc(64, bytes);
@@ -303,7 +312,7 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
                        const float *B, long ldb, int beta, const float *bias, float *C,
                        long ldc) {
     const int MR = G.MR, NR = G.NR;
-    if (!abuf && !(abuf = aligned_floats((size_t)MC_ROWS * KC))) return -1;
+    if (!abuf && !(abuf = aligned_floats((size_t)MC_ROWS * A_COPY_LD))) return -1;
     int ncols = N < NC ? N : NC;
     size_t need = (size_t)((ncols + NR - 1) / NR) * NR * KC;
     if (need > bbuf_len) {
@@ -329,7 +338,19 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
                  * L1 sets and evict each other (kernel alone on L1 data:
                  * 215 GFLOP/s at lda 256 or 768, 162 at lda 1024) */
                 int alias = lda % 1024 == 0;
-                int inplace = !ta && !G.pack_rows && !alias;
+                int inplace = !ta && !G.pack_rows;
+                /* such rows (ta = 0) are copied a row at a time to a
+                 * stride that does not alias and read in place there: a
+                 * contiguous copy instead of pack_a's transposition into
+                 * MR-float depths, the same products in the same order */
+                const float *Arows = A + (size_t)ic * lda + pc;
+                long ldr = lda;
+                if (inplace && alias) {
+                    for (int r = 0; r < mc; r++)
+                        memcpy(Ap + (size_t)r * A_COPY_LD, Arows + (size_t)r * lda,
+                               sizeof(float) * (size_t)kc);
+                    Arows = Ap, ldr = A_COPY_LD;
+                }
                 /* ta = 1: full panels read in place (MR floats per depth, lda apart) */
                 int inplace_t = ta && !G.pack_t && !alias;
                 if (!inplace && !inplace_t) pack_a(Ap, A, lda, ta, ic, mc, pc, kc, MR);
@@ -343,16 +364,16 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
                     for (int p = 0; p < mc; p += MR) {
                         int m = mc - p < MR ? mc - p : MR;
                         float *c = C + (size_t)(ic + p) * ldc + j;
-                        const float *arow = A + (size_t)(ic + p) * lda + pc;
+                        const float *arow = Arows + (size_t)p * ldr;
                         const float *ap = Ap + (size_t)p * kc;
                         long ak = MR;
                         if (inplace_t && m == MR) ap = A + (size_t)pc * lda + ic + p, ak = lda;
                         const float *bj = bias ? bias + j : NULL;
                         if (m == MR && n == NR) {
-                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, c, ldc, acc, bj);
+                            if (inplace) G.ukr_rows(kc, arow, ldr, m, bp, c, ldc, acc, bj);
                             else G.ukr(kc, ap, ak, bp, c, ldc, acc, bj);
                         } else {
-                            if (inplace) G.ukr_rows(kc, arow, lda, m, bp, tile, NR, 0, NULL);
+                            if (inplace) G.ukr_rows(kc, arow, ldr, m, bp, tile, NR, 0, NULL);
                             else G.ukr(kc, ap, ak, bp, tile, NR, 0, NULL);
                             for (int r = 0; r < m; r++)
                                 for (int t = 0; t < n; t++)

@@ -1,9 +1,10 @@
 /* test_cpu_gemm.c — the packed GEMM of kernels/cpu/cpu_gemm.c against a
  * double-precision triple loop, for every kernel this CPU can run (AVX-512,
  * AVX2), both transposes of each operand, beta 0 and 1 and a bias row,
- * packed and in-place A (rows 4 KiB apart are always packed), and shapes
- * that leave partial tiles and cross the KC, MC and NC block edges; on 1
- * and 2 OpenMP threads. */
+ * packed and in-place A, transposed or not (rows 4 KiB apart are copied
+ * or packed), and shapes that leave partial tiles and cross the KC, MC and
+ * NC block edges; on 1 and 2 OpenMP threads; and rows 4 KiB apart, copied
+ * to another stride and read in place, give the bits of the packed path. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ int main(void) {
             omp_set_num_threads(threads);
             for (int pack = 0; pack <= 1; pack++) {
                 cpu_gemm_pack_a(pack);
+                cpu_gemm_pack_at(pack);
                 for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                     for (int t = 0; t < 4; t++)
                         for (int beta = 0; beta <= 2; beta++)
@@ -91,6 +93,34 @@ int main(void) {
             }
         }
     }
+    /* A rows 4 KiB apart (lda 1024, 2048): the row copy read in place and
+     * pack_a's panels feed the same kernel sums in the same order */
+    for (int ki = 0; ki < 2; ki++) {
+        if (cpu_gemm_select(kinds[ki]) != kinds[ki]) continue;
+        for (int threads = 1; threads <= 2; threads++)
+            for (int tb = 0; tb <= 1; tb++)
+                for (long lda = 1024; lda <= 2048; lda *= 2) {
+                    omp_set_num_threads(threads);
+                    int M = 250, N = 70, K = (int)lda - 3 * tb; /* K < lda: a padded row */
+                    long ldb = tb ? K : N;
+                    size_t na = (size_t)M * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * N;
+                    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+                    float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
+                    test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
+                    test_fill_uniform(B, nb, &rng, -1.0f, 1.0f);
+                    test_fill_uniform(C0, nc, &rng, -1.0f, 1.0f);
+                    memcpy(C1, C0, sizeof(float) * nc);
+                    cpu_gemm_pack_a(1);
+                    int r1 = cpu_gemm(0, tb, M, N, K, A, lda, B, ldb, 1, C0, N);
+                    cpu_gemm_pack_a(0);
+                    int r0 = cpu_gemm(0, tb, M, N, K, A, lda, B, ldb, 1, C1, N);
+                    CHECKF(r0 == 0 && r1 == 0 && !memcmp(C0, C1, sizeof(float) * nc),
+                           "%s tb=%d lda=%ld, %d threads: row copy and packed A differ", cpu_gemm_name(),
+                           tb, lda, threads);
+                    free(A), free(B), free(C0), free(C1);
+                }
+    }
+    cpu_gemm_pack_at(0);
     /* the BLAS choice hands the product back to the caller */
     cpu_gemm_select(CPU_GEMM_BLAS);
     float a = 1, b = 1, c = 0;
