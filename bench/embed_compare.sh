@@ -8,6 +8,8 @@
 #   mnrl    multiple-negatives ranking (scale 20) on the train pairs scored >= 4
 #           as (anchor, positive)
 #           mtbert configs/embed-minilm-stsb-mnrl.yaml   | bench/embed_st.py train --loss mnrl
+#           (both from all train pairs: mtbert prepare --min-score 4 keeps the pairs scored
+#           >= 4, embed_st.py --min-score 4 the same rows; the counts are checked equal)
 #
 # Same recipe in both: 1 epoch, batch 16, lr 2e-5, warm-up floor(0.1 x steps)
 # linear then linear decay, weight decay 0.01, clipping 1.0, max_len 128, mean
@@ -75,10 +77,9 @@ mkdir -p "$OUT" || die "cannot make $OUT"
 ln -sfn "$MODEL" "$OUT/minilm"   # the configs' model.path
 tsv() { awk -F'\t' -v n="$2" -v min="$3" 'BEGIN { OFS = "\t" } n > 0 && NR > n { exit } $5 + 0 >= min { print $5, $6, $7 }' "$1"; }
 tsv "$DS/sts-train.csv" "$N" 0 >"$OUT/cosent-train.tsv" || die "reading $DS/sts-train.csv"
-tsv "$DS/sts-train.csv" "$N" 4 >"$OUT/mnrl-train.tsv" || die "reading $DS/sts-train.csv"
 tsv "$DS/sts-dev.csv" 0 0 >"$OUT/dev.tsv" || die "reading $DS/sts-dev.csv"
 n_cos=$(wc -l <"$OUT/cosent-train.tsv")
-n_mnrl=$(wc -l <"$OUT/mnrl-train.tsv")
+n_mnrl=$(awk -F'\t' '$1 + 0 >= 4' "$OUT/cosent-train.tsv" | wc -l) # what both tools' --min-score 4 must keep
 n_dev=$(wc -l <"$OUT/dev.tsv")
 [ "$n_cos" -gt 0 ] && [ "$n_mnrl" -gt 0 ] && [ "$n_dev" -gt 0 ] || die "empty TSV (train $n_cos, mnrl $n_mnrl, dev $n_dev)"
 echo "data: STS-B train $n_cos pairs$([ "$N" -gt 0 ] && echo " (first $N lines)"), of them $n_mnrl scored >= 4; dev $n_dev pairs"
@@ -86,11 +87,16 @@ cut -f2,3 "$OUT/dev.tsv" >"$OUT/dev-pairs.txt"
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-prep() { # name tsv [score-scale]
+prep() { # name tsv [score-scale [min-score]]
     rm -f "$OUT/$1"-*.h5
     "$BIN" prepare --format pairs --pair-columns 0,1,2 --task sts:similarity --vocab "$OUT/minilm" --max-len 128 \
-        ${3:+--score-scale "$3"} --out "$OUT" --name "$1" --quiet "$2" >"$OUT/prepare-$1.log" 2>&1 ||
+        ${3:+--score-scale "$3"} ${4:+--min-score "$4"} --out "$OUT" --name "$1" "$2" >"$OUT/prepare-$1.log" 2>&1 ||
         die "mtbert prepare $1 failed: $(tail -3 "$OUT/prepare-$1.log")"
+    if [ -n "${4:-}" ]; then
+        local kept
+        kept=$(sed -n 's/^--min-score .*: kept \([0-9]*\) of .*/\1/p' "$OUT/prepare-$1.log")
+        [ "$kept" = "$n_mnrl" ] || die "mtbert prepare --min-score $4 kept ${kept:-?} pairs, awk counts $n_mnrl"
+    fi
 }
 # Spearman x 100 of `mtbert encode --pairs` cosines on dev, with the model MODEL_OR_RUN
 mt_score() { # model-or-run tag
@@ -117,7 +123,7 @@ mt_run() { # recipe
     local r=$1 cfg=configs/embed-minilm-stsb-$1.yaml run=$OUT/run-mt-$1 t0 t1 t2 t3 score ev steps
     echo "== mtbert $r ($cfg)"
     t0=$(now)
-    if [ "$r" = cosent ]; then prep cosent-train "$OUT/cosent-train.tsv" 0.2; else prep mnrl-train "$OUT/mnrl-train.tsv"; fi
+    if [ "$r" = cosent ]; then prep cosent-train "$OUT/cosent-train.tsv" 0.2; else prep mnrl-train "$OUT/cosent-train.tsv" "" 4; fi
     t1=$(now)
     "$BIN" train "$cfg" --set train.threads="$THREADS" --set train.run_dir="$run" --set checkpoint.overwrite=true \
         --set model.path="$OUT/minilm" --set "tasks.sts.data.train=$OUT/$r-train-*.h5" --set "tasks.sts.data.eval=$OUT/dev-*.h5" \
@@ -134,9 +140,14 @@ mt_run() { # recipe
 st_run() { # recipe
     local r=$1 j=$OUT/st-$1.json
     echo "== sentence-transformers $r"
-    "$PY" bench/embed_st.py train --loss "$r" --model "$MODEL" --train "$OUT/$r-train.tsv" --dev "$OUT/dev.tsv" \
-        --threads "$THREADS" --out-dir "$OUT/st-out" --json "$j" >"$OUT/st-$r.log" 2>&1 ||
+    "$PY" bench/embed_st.py train --loss "$r" --model "$MODEL" --train "$OUT/cosent-train.tsv" --dev "$OUT/dev.tsv" \
+        $([ "$r" = mnrl ] && echo --min-score 4) --threads "$THREADS" --out-dir "$OUT/st-out" --json "$j" \
+        >"$OUT/st-$r.log" 2>&1 ||
         { echo "sentence-transformers $r failed (log: $OUT/st-$r.log)"; tail -5 "$OUT/st-$r.log"; fail=1; return; }
+    if [ "$r" = mnrl ]; then
+        "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["train_pairs"] != int(sys.argv[2]))' "$j" "$n_mnrl" ||
+            { echo "sentence-transformers --min-score 4 kept another number of pairs than $n_mnrl"; fail=1; return; }
+    fi
     "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("%s\tsentence-transformers\t%d\t%d\t%.4f\t%.1f\t%.1f" % (r["loss"], r["train_pairs"], r["steps"], r["score"], r["train_s"], r["wall_s"]))' \
         "$j" >>"$RES"
 }

@@ -3,7 +3,7 @@
 score both sides share.
 
     embed_st.py train --loss cosent|mnrl --model DIR --train TSV --dev TSV
-                      [--threads 2] [--seed 42] [--json OUT]
+                      [--min-score X] [--threads 2] [--seed 42] [--json OUT]
     embed_st.py spearman --dev TSV --cos FILE      # prints Spearman x 100
 
 TSV files are the compare script's: score<TAB>sentence1<TAB>sentence2, the
@@ -14,8 +14,9 @@ the folder's modules.json; dropout 0.1 from its config.json), max_seq_length
 128, SentenceTransformerTrainer with
   * cosent: CoSENTLoss(scale=20) on (sentence1, sentence2, score / 5);
   * mnrl:   MultipleNegativesRankingLoss(scale=20) on (anchor, positive) =
-            (sentence1, sentence2) of the lines given (the script passes the
-            pairs scored >= 4);
+            (sentence1, sentence2) of the lines given, with --min-score X
+            only of those scored >= X (the compare script passes all train
+            pairs and 4, as it gives mtbert prepare --min-score 4);
 1 epoch, batch 16, lr 2e-5, warm-up floor(0.1 x steps) steps linear then
 linear decay to 0 (as mtbert computes its warm-up), weight decay 0.01,
 clipping 1.0 (Trainer default), seed 42, torch.set_num_threads(THREADS),
@@ -68,6 +69,8 @@ def cmd_train(a):
     model = SentenceTransformer(a.model, device="cpu")
     model.max_seq_length = a.max_len
     train = read_tsv(a.train)
+    if a.min_score is not None:  # as datasets' Dataset.filter(lambda r: r["score"] >= X), in file order
+        train = [r for r in train if r[0] >= a.min_score]
     if a.loss == "cosent":
         ds = Dataset.from_dict({"sentence1": [r[1] for r in train], "sentence2": [r[2] for r in train],
                                 "score": [r[0] / 5.0 for r in train]})
@@ -116,6 +119,7 @@ def main():
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=2e-5)
     t.add_argument("--scale", type=float, default=20.0)
+    t.add_argument("--min-score", type=float, default=None)
     t.add_argument("--max-len", type=int, default=128)
     t.add_argument("--out-dir", default="checkpoints/embed-data/st-out")
     t.add_argument("--json")

@@ -48,6 +48,22 @@ void rawset_free(RawSet *s) {
     memset(s, 0, sizeof *s);
 }
 
+long rawset_keep_min_score(RawSet *s, float min_score, size_t *bad) {
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->ex[i].has_score) {
+            *bad = i;
+            return -1;
+        }
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->ex[i].score < min_score) rawex_free(&s->ex[i]);
+        else s->ex[kept++] = s->ex[i];
+    }
+    long dropped = (long)(s->n - kept);
+    s->n = kept;
+    return dropped;
+}
+
 RawExample *rawset_add(RawSet *s) {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 1024;

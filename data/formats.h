@@ -70,6 +70,11 @@ void rawset_init(RawSet *s);
 void rawset_free(RawSet *s);
 /* Appends a new zeroed example and returns it. */
 RawExample *rawset_add(RawSet *s);
+/* Drops the examples whose score is below min_score (score < min_score, the
+ * score as read, before any scaling), keeping the others in order; returns
+ * how many were dropped, or -1 (nothing dropped, *bad = the first example
+ * without a score) when an example has no score. `mtbert prepare --min-score`. */
+long rawset_keep_min_score(RawSet *s, float min_score, size_t *bad);
 
 /* Reads `path` in the given format, appending to `out`. Returns 0, or -1
  * with "FILE:LINE: what was wrong (expected ...)" in err. An empty file (no

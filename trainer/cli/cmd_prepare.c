@@ -1,5 +1,6 @@
 /* cmd_prepare.c — `mtbert prepare`: raw corpus -> tokenized HDF5 shards,
  * and `mtbert prepare --synthetic DIR`: the demo data set. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,9 @@ static void usage(FILE *f) {
             "  --pair-columns S,A,B  pairs: score and sentence columns from 0 (default 4,5,6:\n"
             "                        the STS Benchmark layout)\n"
             "  --score-scale X       multiply similarity scores by X (e.g. 0.2 maps 0..5 to 0..1)\n"
+            "  --min-score X         keep only the pairs scored >= X (the score as in the file,\n"
+            "                        before --score-scale), e.g. 4 for STS-B positives for MNRL;\n"
+            "                        pairs and csv/jsonl with --score-column only\n"
             "\n"
             "tokenization and output:\n"
             "  --vocab PATH          the tokenizer (its vocabulary hash is stored in every shard):\n"
@@ -178,7 +182,7 @@ int cmd_prepare(int argc, char **argv) {
     int tag_column = -1, max_len = -1, shards = 1, seed = 1, n_train = 4000, n_dev = 500;
     int skip_bad = 0, iob = 0, label_first = 1, lower = 1, label_all = 0, quiet = 0, write_manifest = 0;
     int join_pairs = 0;
-    double score_scale = 1.0;
+    double score_scale = 1.0, min_score = -INFINITY; /* -inf: --min-score not given */
     const OptSpec opts[] = {
         {"format", OPT_STRING, &format, 0, 0, 0},
         {"input", OPT_LIST, &input_opts, 0, 0, 0},
@@ -202,6 +206,7 @@ int cmd_prepare(int argc, char **argv) {
         {"tags-key", OPT_STRING, &tags_key, 0, 0, 0},
         {"pair-columns", OPT_STRING, &pair_cols, 0, 0, 0},
         {"score-scale", OPT_DOUBLE, &score_scale, 0, 0, 0},
+        {"min-score", OPT_DOUBLE, &min_score, 0, 0, 0},
         {"vocab", OPT_STRING, &vocab, 0, 0, 0},
         {"tokenizer", OPT_STRING, &vocab, 0, 0, 0},
         {"no-lower-case", OPT_FLAG, &lower, 0, 0, 0},
@@ -327,6 +332,18 @@ int cmd_prepare(int argc, char **argv) {
         fo.pair_score_idx = s, fo.pair_a_idx = a, fo.pair_b_idx = b;
     }
 
+    int want_min = !(isinf(min_score) && min_score < 0);
+    if (want_min && kind != FMT_PAIRS && !((kind == FMT_CSV || kind == FMT_JSONL) && score_col)) {
+        fprintf(stderr, "mtbert prepare: --min-score needs scored pairs (--format pairs, or csv/jsonl with "
+                        "--score-column), not --format %s%s\n", format,
+                kind == FMT_CSV || kind == FMT_JSONL ? " without --score-column" : "");
+        return 2;
+    }
+    if (want_min && (!isfinite(min_score) || fabs(min_score) > 3.4e38)) {
+        fprintf(stderr, "mtbert prepare: --min-score expects a finite number\n");
+        return 2;
+    }
+
     /* ---- read */
     RawSet raw;
     rawset_init(&raw);
@@ -347,6 +364,25 @@ int cmd_prepare(int argc, char **argv) {
             printf(" (%.2f s)\n", now() - t0);
             fflush(stdout);
         }
+    }
+
+    if (want_min) { /* before the tasks: the kept pairs are the whole input from here on */
+        size_t bad = 0;
+        size_t before = raw.n;
+        long dropped = rawset_keep_min_score(&raw, (float)min_score, &bad);
+        if (dropped < 0) {
+            fprintf(stderr, "mtbert prepare: %s:%ld: --min-score: this example has no score\n",
+                    raw.ex[bad].src ? raw.ex[bad].src : "input", raw.ex[bad].line);
+            rawset_free(&raw);
+            return 2;
+        }
+        if (!raw.n) {
+            fprintf(stderr, "mtbert prepare: --min-score %g: none of the %zu pairs is scored >= %g\n", min_score, before,
+                    min_score);
+            rawset_free(&raw);
+            return 2;
+        }
+        if (!quiet) printf("--min-score %g: kept %zu of %zu pairs (dropped %ld scored below)\n", min_score, raw.n, before, dropped);
     }
 
     /* ---- tasks */

@@ -350,6 +350,24 @@ static int anything_trainable(const Model *m, int ntasks, int L) {
     return any;
 }
 
+/* The config's sentence settings apply to a sentence-transformers folder
+ * given as model.path (docs/config.md); say so where its modules differ,
+ * since training then optimises another embedding than the folder's (e.g.
+ * loss triplet's distances without its Normalize module). */
+static void warn_st_modules(const ModelDir *md, const Config *cfg) {
+    static const char *const pool[] = {"mean", "cls", "max", "pooler"};
+    int a = md->mc.pooling, b = cfg->model.pooling;
+    if (a != b && a >= 0 && a < 4 && b >= 0 && b < 4)
+        fprintf(stderr, "mtbert: warning: %s: its sentence-transformers Pooling is %s, the config says model.pooling: "
+                "%s; training with %s (set model.pooling: %s to keep the folder's)\n", cfg->model_path, pool[a], pool[b],
+                pool[b], pool[a]);
+    if (md->mc.normalize != cfg->model.normalize)
+        fprintf(stderr, "mtbert: warning: %s: %s a Normalize module, the config says model.normalize: %s; training %s "
+                "L2 normalisation (set model.normalize: %s to keep the folder's)\n", cfg->model_path,
+                md->mc.normalize ? "it has" : "it has no", cfg->model.normalize ? "true" : "false",
+                cfg->model.normalize ? "with" : "without", md->mc.normalize ? "true" : "false");
+}
+
 int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
     char err[4096];
     memset(t, 0, sizeof *t);
@@ -425,6 +443,7 @@ int trainer_setup(Trainer *t, Config *cfg, Comm *comm, int for_training) {
             fprintf(stderr, "mtbert: %s: %s\n", cfg->source, err);
             return 2;
         }
+        if (rank0 && for_training && md->is_sentence_transformer) warn_st_modules(md, cfg);
     }
     char dflt[1100]; /* config.c's default model.vocab, PATH/vocab.txt, gives way to PATH/tokenizer.json */
     snprintf(dflt, sizeof dflt, "%s/vocab.txt", cfg->model_path ? cfg->model_path : "");
