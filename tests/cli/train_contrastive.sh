@@ -29,26 +29,8 @@ mkpairs "$D/train.jsonl" pos >"$T/train.tsv"
 mkpairs "$D/dev.jsonl" mixed >"$T/dev.tsv"
 pair_shards "$T/train.tsv" "$T/p" train "$D/vocab.txt"
 pair_shards "$T/dev.tsv" "$T/p" dev "$D/vocab.txt"
-{
-    tiny_model_yaml "$D"
-    cat <<EOF
-tasks:
-  - name: pairs
-    type: contrastive
-    loss: mnrl
-    data: {train: "$T/p/train-*.h5", eval: "$T/p/dev-*.h5"}
-data: {batch_size: 16, max_len: 32}
-optimizer: {lr: 1e-3}
-train: {steps: 30, threads: 1, backend: cpu}
-logging: {every: 1}
-EOF
-} >"$T/c.yaml"
+ctr_yaml "$D" "$T/p/train-*.h5" "$T/p/dev-*.h5" >"$T/c.yaml"
 
-# mean of the first / last 3 logged values of KEY in a metrics.jsonl
-loss_drop() { # file key -> "first last"
-    grep '"event": "train"' "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{ v[NR] = $2 }
-        END { if (NR < 6) { print "none"; exit } printf "%g %g\n", (v[1] + v[2] + v[3]) / 3, (v[NR] + v[NR-1] + v[NR-2]) / 3 }'
-}
 
 # ---- 1. MNRL alone ------------------------------------------------------
 "$BIN" train "$T/c.yaml" --set "train.run_dir=$T/r1" >/dev/null 2>"$T/stderr" || fail "MNRL run"

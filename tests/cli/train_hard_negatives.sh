@@ -28,25 +28,8 @@ mktriplets "$D/train.jsonl" 1 >"$T/n1.tsv"
 triplet_shards "$T/n2.tsv" "$T/n2" train "$D/vocab.txt"
 triplet_shards "$T/n2dev.tsv" "$T/n2" dev "$D/vocab.txt"
 triplet_shards "$T/n1.tsv" "$T/n1" train "$D/vocab.txt"
-{
-    tiny_model_yaml "$D"
-    cat <<EOF
-tasks:
-  - name: pairs
-    type: contrastive
-    loss: mnrl
-    data: {train: "$T/n2/train-*.h5", eval: "$T/n2/dev-*.h5"}
-data: {batch_size: 16, max_len: 32}
-optimizer: {lr: 1e-3}
-train: {steps: 30, threads: 1, backend: cpu}
-logging: {every: 1}
-EOF
-} >"$T/c.yaml"
+ctr_yaml "$D" "$T/n2/train-*.h5" "$T/n2/dev-*.h5" >"$T/c.yaml"
 
-loss_drop() { # file key -> "first last" (means of the first / last 3 logged values)
-    grep '"event": "train"' "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{ v[NR] = $2 }
-        END { if (NR < 6) { print "none"; exit } printf "%g %g\n", (v[1] + v[2] + v[3]) / 3, (v[NR] + v[NR-1] + v[NR-2]) / 3 }'
-}
 first_loss() { grep '"event": "train"' "$1/metrics.jsonl" | head -1 | grep -o '"loss.pairs": [0-9.e+-]*' | awk '{ print $2 }'; }
 
 # ---- 1. MNRL with hard negatives ----------------------------------------

@@ -67,3 +67,30 @@ triplet_shards() {
     "$BIN" prepare --format triplets --task pairs:similarity --vocab "$4" --max-len 32 \
         --out "$2" --name "$3" --quiet "$1" >/dev/null 2>&1 || fail "prepare --format triplets $1"
 }
+
+#   ctr_yaml VOCAB_DIR TRAIN EVAL >YAML   the tiny contrastive run both
+#                              contrastive tests start from: task 'pairs'
+#                              (mnrl) on the shard globs TRAIN / EVAL, batch
+#                              16 of at most 32 tokens, 30 steps, lr 1e-3,
+#                              every step logged (needs common.sh's
+#                              tiny_model_yaml).
+#   loss_drop METRICS KEY      "first last": the means of the first and the
+#                              last 3 logged values of KEY ("none" under 6).
+ctr_yaml() {
+    tiny_model_yaml "$1"
+    cat <<EOF
+tasks:
+  - name: pairs
+    type: contrastive
+    loss: mnrl
+    data: {train: "$2", eval: "$3"}
+data: {batch_size: 16, max_len: 32}
+optimizer: {lr: 1e-3}
+train: {steps: 30, threads: 1, backend: cpu}
+logging: {every: 1}
+EOF
+}
+loss_drop() {
+    grep '"event": "train"' "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{ v[NR] = $2 }
+        END { if (NR < 6) { print "none"; exit } printf "%g %g\n", (v[1] + v[2] + v[3]) / 3, (v[NR] + v[NR-1] + v[NR-2]) / 3 }'
+}
