@@ -31,9 +31,16 @@ with open(sys.argv[2], "w") as f:
 PY
 n=$(wc -l < "$work/in.txt")
 
-# ---- encode: .npy (float32 bits) against --batch 1
+# ---- encode: .npy (float32 bits) against --batch 1, which is itself checked
+# row by row against one process per line (input order, independently of
+# the sorting)
 "$BIN" encode --model "$ck" --input "$work/in.txt" --out "$work/e1.npy" --batch 1 --threads 2 2>"$FAIL_LOG" ||
     fail "encode --batch 1"
+for i in $(seq "$n"); do
+    sed -n "${i}p" "$work/in.txt" > "$work/line.txt"
+    "$BIN" encode --model "$ck" --input "$work/line.txt" --out "$work/line$i.npy" --threads 2 2>"$FAIL_LOG" ||
+        fail "encode line $i"
+done
 cmp_npy() {  # reference candidate what
     python3 - "$1" "$2" "$3" <<'PY'
 import array, ast, sys
@@ -55,6 +62,20 @@ if not diff <= 1e-6:
     sys.exit(f"{sys.argv[3]}: max |diff| {diff} > 1e-6")
 PY
 }
+python3 - "$work/e1.npy" "$work" "$n" <<'PY' || fail "encode --batch 1: rows not in input order"
+import array, sys
+def rows(p):
+    b = open(p, "rb").read()
+    hl = b[8] | b[9] << 8
+    a = array.array("f")
+    a.frombytes(b[10 + hl:])
+    return a
+whole, n = rows(sys.argv[1]), int(sys.argv[3])
+d = len(whole) // n
+for i in range(n):
+    one = rows(f"{sys.argv[2]}/line{i + 1}.npy")
+    assert one == whole[i * d:(i + 1) * d], f"row {i + 1} is not line {i + 1}'s embedding"
+PY
 for opt in "" "--max-tokens 64" "--max-tokens 1" "--max-tokens 100 --batch 3" "--max-tokens 0 --batch 5" \
            "--max-tokens 100000 --batch-size 4096"; do
     # shellcheck disable=SC2086
