@@ -1,7 +1,9 @@
 /* test_token_batches.c — the token-budget batching of encode and predict:
  *   token_plan: every sentence once, longest first with ties in input
  *     order, each batch within the row cap and the budget (a sentence longer
- *     than the budget alone), padded length = the batch's first row;
+ *     than the budget alone), padded length = the batch's first row, the
+ *     cuts the cheapest (padded tokens + TOKEN_BATCH_OVERHEAD a batch, against
+ *     every cut tried);
  *   model_create_tokens: allocates what model_alloc_bytes_tokens says, less
  *     than the full maxB x maxT model, refuses a batch over its tokens, and
  *     gives the same embeddings, bit for bit, as the full-size model for
@@ -16,6 +18,20 @@
 #include "trainer/cli/token_batches.h"
 #include "trainer/model/model.h"
 
+/* Every cut of order[s..n) into batches within the limits, tried
+ * (exponential: small n only): the least padded tokens + overhead. */
+static double least_cost(const int *lens, const int *order, size_t s, size_t n, int rows, long budget) {
+    if (s == n) return 0;
+    int T = lens[order[s]];
+    double best = -1;
+    for (size_t r = 1; s + r <= n && (int)r <= rows; r++) {
+        if (r > 1 && budget > 0 && (long)r * T > budget) break;
+        double c = TOKEN_BATCH_OVERHEAD + (double)r * T + least_cost(lens, order, s + r, n, rows, budget);
+        if (best < 0 || c < best) best = c;
+    }
+    return best;
+}
+
 static void check_plan(const int *lens, size_t n, int rows, long budget) {
     TokenPlan p;
     CHECK(token_plan(&p, lens, n, rows, budget) == 0);
@@ -28,15 +44,21 @@ static void check_plan(const int *lens, size_t n, int rows, long budget) {
         CHECKF(budget <= 0 || tb->rows == 1 || (long)tb->rows * tb->T <= budget, "batch %zu: %d x %d over %ld", b,
                tb->rows, tb->T, budget);
         CHECK(tb->T == lens[p.order[tb->start]]);
-        /* a full batch could not take one more row: the budget or the cap */
-        if (tb->start + tb->rows < n)
-            CHECKF(tb->rows == rows || (budget > 0 && (long)(tb->rows + 1) * tb->T > budget),
-                   "batch %zu: %d rows x %d stopped early", b, tb->rows, tb->T);
         padded += (size_t)tb->rows * tb->T;
         pos += (size_t)tb->rows;
     }
     CHECK(pos == n);
     CHECK(padded == p.padded_tokens);
+    /* the cuts are the cheapest: padded tokens + TOKEN_BATCH_OVERHEAD a batch */
+    double best = budget > 0 ? least_cost(lens, p.order, 0, n, rows, budget) : 0;
+    if (budget <= 0) /* no budget: full batches of `rows` */
+        for (size_t b = 0; b < p.nbatches; b++) {
+            int want = n - p.batches[b].start < (size_t)rows ? (int)(n - p.batches[b].start) : rows;
+            CHECK(p.batches[b].rows == want);
+            best += TOKEN_BATCH_OVERHEAD + (double)p.batches[b].rows * p.batches[b].T;
+        }
+    double got = (double)padded + (double)TOKEN_BATCH_OVERHEAD * p.nbatches;
+    CHECKF(got == best, "cap %d budget %ld: plan costs %g, the cheapest %g", rows, budget, got, best);
     for (size_t i = 0; i < n; i++) {
         int k = p.order[i];
         CHECK(k >= 0 && (size_t)k < n && !seen[k]);
@@ -91,6 +113,16 @@ int main(void) {
                "%zu batches: %d %d %d", p.nbatches, p.batches[0].rows, p.batches[1].rows, p.batches[2].rows);
         CHECK(p.order[0] == 2 && p.order[1] == 5 && p.order[2] == 13 && p.order[n - 1] == 14);
         CHECK(p.real_tokens == 99);
+        token_plan_free(&p);
+        /* many short rows behind one long one: the long one alone (greedy
+         * filling would pad 100 rows of 2 to 300) */
+        int skew[101];
+        skew[0] = 300;
+        for (int i = 1; i < 101; i++) skew[i] = 2;
+        CHECK(token_plan(&p, skew, 101, 256, 100000) == 0);
+        CHECKF(p.nbatches == 2 && p.batches[0].rows == 1 && p.padded_tokens == 500, "%zu batches, %zu padded",
+               p.nbatches, p.padded_tokens);
+        CHECK(p.real_tokens == 500);
         token_plan_free(&p);
     }
 

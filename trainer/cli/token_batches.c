@@ -25,12 +25,38 @@ int token_plan(TokenPlan *p, const int *lens, size_t n, int max_rows, long max_t
     for (size_t i = 0; i < n; i++) p->order[i] = (int)i;
     qsort_r(p->order, n, sizeof(int), by_length_desc, (void *)lens);
     if (max_rows < 1) max_rows = 1;
+    /* The cut: over the sorted order, the batches that minimise the sum of
+     * (TOKEN_BATCH_OVERHEAD + rows x T), by dynamic programming from the
+     * end: cost[s] = the least cost of sentences s..n-1, take[s] = the rows
+     * of the batch that starts at s (more rows on a tie). Greedy filling
+     * would put up to the budget of short rows behind a long one; this
+     * cuts where the padding costs more than another pass. */
+    double *cost = malloc(sizeof(double) * (n + 1));
+    int *take = malloc(sizeof(int) * (n ? n : 1));
+    if (!cost || !take) {
+        free(cost);
+        free(take);
+        token_plan_free(p);
+        return -1;
+    }
+    cost[n] = 0;
+    for (size_t s = n; s-- > 0;) {
+        int T = lens[p->order[s]] > 0 ? lens[p->order[s]] : 1;
+        long fit = max_tokens > 0 ? max_tokens / T : max_rows;
+        int most = fit < 1 ? 1 : fit < max_rows ? (int)fit : max_rows;
+        if ((size_t)most > n - s) most = (int)(n - s);
+        cost[s] = -1;
+        /* no budget: --batch rows a batch, as before budgets */
+        for (int r = most; r >= (max_tokens > 0 ? 1 : most); r--) {
+            double c = TOKEN_BATCH_OVERHEAD + (double)r * T + cost[s + r];
+            if (cost[s] < 0 || c < cost[s]) {
+                cost[s] = c;
+                take[s] = r;
+            }
+        }
+    }
     for (size_t s = 0; s < n;) {
-        int T = lens[p->order[s]];
-        /* rows x T <= budget, at least one row */
-        long fit = max_tokens > 0 ? max_tokens / (T > 0 ? T : 1) : max_rows;
-        int rows = fit < 1 ? 1 : fit < max_rows ? (int)fit : max_rows;
-        if ((size_t)rows > n - s) rows = (int)(n - s);
+        int T = lens[p->order[s]], rows = take[s];
         TokenBatch *b = &p->batches[p->nbatches++];
         b->start = s;
         b->rows = rows;
@@ -41,6 +67,8 @@ int token_plan(TokenPlan *p, const int *lens, size_t n, int max_rows, long max_t
         if ((size_t)rows * T > p->max_tokens) p->max_tokens = (size_t)rows * T;
         s += (size_t)rows;
     }
+    free(cost);
+    free(take);
     return 0;
 }
 

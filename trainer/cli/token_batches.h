@@ -2,7 +2,11 @@
  * token length (longest first, ties in input order), cut so that each
  * batch's rows x padded length (its first, longest row) stays within a
  * token budget and its rows within a row cap. A sentence longer than the
- * budget is a batch of its own. The results go back in input order: every
+ * budget is a batch of its own. Within those limits the cuts minimise the
+ * padded tokens plus TOKEN_BATCH_OVERHEAD tokens a batch (the fixed cost of
+ * a forward pass, in tokens), so a long row does not carry up to the
+ * budget of much shorter ones. Without a budget (max_tokens 0) every batch
+ * but the last has max_rows rows, as before budgets. The results go back in input order: every
  * row is computed on its own (padding is masked), so the batching changes
  * only speed and memory. */
 #ifndef MTBERT_TOKEN_BATCHES_H
@@ -12,6 +16,7 @@
 
 #define TOKEN_BATCH_DEFAULT_TOKENS 4096 /* --max-tokens default (docs/performance.md) */
 #define TOKEN_BATCH_DEFAULT_ROWS 256    /* --batch default: the row cap under the budget */
+#define TOKEN_BATCH_OVERHEAD 64         /* tokens a batch costs beyond its rows x T (docs/performance.md) */
 
 typedef struct {
     size_t start; /* first position in `order` */
