@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/tokenizer_json.h"
 #include "trainer/cli/cli.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/input.h"
+#include "trainer/cli/token_batches.h"
 #include "trainer/store/model_open.h"
 #include "util/fsutil.h"
 
@@ -30,13 +32,19 @@ static void usage(FILE *f) {
             "  --pooling MODE     mean | cls | max | pooler (default: the folder's, else mean)\n"
             "  --normalize        L2-normalise the embeddings (default: the folder's)\n"
             "  --no-normalize     do not normalise\n"
-            "  --batch N          sentences per forward pass (default 32)\n"
+            "  --max-tokens N     tokens per forward pass: sentences are sorted by length and\n"
+            "                     cut into batches of rows x longest <= N (default %d; 0: no\n"
+            "                     budget, --batch rows a batch); a longer sentence runs alone\n"
+            "  --batch N          at most N sentences per forward pass (default %d);\n"
+            "                     also --batch-size\n"
             "  --max-len N        tokens per sentence incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --backend B        auto | cpu | cuda (default auto: a GPU when there is one)\n"
             "  --precision P      fp32 | bf16 (bf16: tensor cores on a GPU; on the CPU the\n"
             "                     slower bf16 numerics reference, docs/precision.md)\n"
-            "  --pairs            each line is SENTENCE<TAB>SENTENCE: print their cosine similarity\n");
+            "  --pairs            each line is SENTENCE<TAB>SENTENCE: print their cosine similarity\n"
+            "MTBERT_BATCH_STATS=1 prints the batches and the time spent to stderr.\n",
+            TOKEN_BATCH_DEFAULT_TOKENS, TOKEN_BATCH_DEFAULT_ROWS);
 }
 
 /* .npy version 1.0: magic, header dict padded to 64 bytes, raw float32 rows;
@@ -150,15 +158,17 @@ static int write_h5(const char *path, const float *x, size_t rows, int cols, cha
     return fs_commit_rename(tmp, path, err, errlen);
 }
 
-static int by_length_desc(const void *a, const void *b, void *lens) {
-    const int *l = lens;
-    int x = *(const int *)a, y = *(const int *)b;
-    return l[y] != l[x] ? l[y] - l[x] : x - y;
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-/* Embeddings of every line, in input order: tokenized and framed, run
- * longest first in batches of `batch` (little padding), written out. */
-static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char *output, int pairs, int batch) {
+/* Embeddings of every line, in input order: tokenized and framed, sorted
+ * longest first and run in batches of at most `batch` rows and
+ * `max_tokens` rows x padded length (token_batches.h), written out. */
+static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char *output, int pairs, int batch,
+                        long max_tokens) {
     char err[4096];
     const Tok *tok = om->tok;
     int pad = tok_pad_id(tok) >= 0 ? tok_pad_id(tok) : 0;
@@ -166,7 +176,8 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
     int **ids = calloc(N ? N : 1, sizeof(int *));
     int *lens = calloc(N ? N : 1, sizeof(int));
     size_t truncated = 0;
-    int rc = 0;
+    int rc = 0, stats = token_stats_enabled();
+    double t0 = now_s();
     for (size_t i = 0; i < N; i++) {
         IntVec v = {0};
         size_t bad;
@@ -186,18 +197,25 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         fprintf(stderr, "mtbert encode: %zu of %zu sentences truncated to %d wordpieces\n", truncated, N, om->max_len);
 
     Model *m = &om->model;
-    int B = batch, D = model_embedding_dim(m), maxT = om->max_len;
+    int D = model_embedding_dim(m);
+    TokenPlan plan;
+    if (token_plan(&plan, lens, N, batch, max_tokens)) {
+        fprintf(stderr, "mtbert encode: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    double t1 = now_s();
+    size_t cap = m->maxN;
     float *emb = malloc(sizeof(float) * (N ? N : 1) * D);
-    float *out = malloc(sizeof(float) * B * D);
-    int *bid = malloc(sizeof(int) * B * maxT), *bmask = malloc(sizeof(int) * B * maxT);
-    int *order = malloc(sizeof(int) * (N ? N : 1));
-    for (size_t i = 0; i < N; i++) order[i] = (int)i;
-    qsort_r(order, N, sizeof(int), by_length_desc, lens);
-    for (size_t s = 0; s < N; s += B) {
-        int nb = (int)(N - s < (size_t)B ? N - s : (size_t)B);
-        int T = lens[order[s]];
+    float *out = malloc(sizeof(float) * (size_t)m->maxB * D);
+    int *bid = malloc(sizeof(int) * cap), *bmask = malloc(sizeof(int) * cap);
+    for (size_t bi = 0; bi < plan.nbatches; bi++) {
+        const TokenBatch *tb = &plan.batches[bi];
+        int nb = tb->rows, T = tb->T;
+        const int *order = plan.order + tb->start;
+        if (stats) token_stats_batch("encode", bi, tb);
         for (int r = 0; r < nb; r++) {
-            int k = order[s + r];
+            int k = order[r];
             for (int j = 0; j < T; j++) {
                 bid[r * T + j] = j < lens[k] ? ids[k][j] : pad;
                 bmask[r * T + j] = j < lens[k];
@@ -206,8 +224,10 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         Batch b = {.B = nb, .T = T, .input_ids = bid, .mask = bmask};
         model_forward(m, &b);
         model_get_embeddings(m, out);
-        for (int r = 0; r < nb; r++) memcpy(emb + (size_t)order[s + r] * D, out + (size_t)r * D, sizeof(float) * D);
+        for (int r = 0; r < nb; r++) memcpy(emb + (size_t)order[r] * D, out + (size_t)r * D, sizeof(float) * D);
     }
+    if (stats) token_stats_summary("encode", &plan, max_tokens, batch, t1 - t0, now_s() - t1);
+    token_plan_free(&plan);
     for (size_t i = 0; i < N * (size_t)D; i++)
         if (!isfinite(emb[i])) {
             fprintf(stderr, "mtbert encode: %s:%zu: the embedding is not finite (%g); nothing written\n", in_name,
@@ -229,7 +249,7 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         rc = 1;
     }
 written:
-    free(order); free(bid); free(bmask); free(out); free(emb);
+    free(bid); free(bmask); free(out); free(emb);
 done:
     for (size_t i = 0; i < N; i++) free(ids[i]);
     free(ids); free(lens);
@@ -239,7 +259,8 @@ done:
 int cmd_encode(int argc, char **argv) {
     const char *model_path = NULL, *input = NULL, *output = NULL, *pooling = NULL;
     const char *backend = NULL, *precision = NULL;
-    int normalize = -1, batch = 32, max_len = 0, threads = 0, pairs = 0;
+    int normalize = -1, batch = TOKEN_BATCH_DEFAULT_ROWS, max_len = 0, threads = 0, pairs = 0;
+    int max_tokens = TOKEN_BATCH_DEFAULT_TOKENS;
     const OptSpec opts[] = {
         {"model", OPT_STRING, &model_path, 0, 0, 0},
         {"input", OPT_STRING, &input, 0, 0, 0},
@@ -249,6 +270,8 @@ int cmd_encode(int argc, char **argv) {
         {"normalize", OPT_FLAG, &normalize, 0, 0, 1},
         {"no-normalize", OPT_FLAG, &normalize, 0, 0, 0},
         {"batch", OPT_INT, &batch, 1, 4096, 0},
+        {"batch-size", OPT_INT, &batch, 1, 4096, 0},
+        {"max-tokens", OPT_INT, &max_tokens, 0, 1 << 24, 0},
         {"max-len", OPT_INT, &max_len, 2, 1 << 20, 0},
         {"threads", OPT_INT, &threads, 1, 4096, 0},
         {"pairs", OPT_FLAG, &pairs, 0, 0, 1},
@@ -288,7 +311,7 @@ int cmd_encode(int argc, char **argv) {
     }
     OpenOptions oo = {.backend = backend, .precision = precision, .threads = threads,
                       .max_batch = batch < (int)L.n ? batch : (int)(L.n ? L.n : 1), .max_len = max_len,
-                      .pooling = pool, .normalize = normalize};
+                      .pooling = pool, .normalize = normalize, .max_tokens = max_tokens};
     OpenModel om;
     char err[4096];
     int status;
@@ -298,7 +321,7 @@ int cmd_encode(int argc, char **argv) {
         return status;
     }
     input_note_tokenizer("encode", om.dir.vocab, om.dir.vocab_txt_unused);
-    int rc = encode_lines(&om, &L, in_name, output, pairs, oo.max_batch);
+    int rc = encode_lines(&om, &L, in_name, output, pairs, oo.max_batch, max_tokens);
     model_close(&om);
     lines_free(&L);
     return rc;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/prepare.h"
 #include "data/tokenizer_json.h"
@@ -20,6 +21,7 @@
 #include "trainer/train/metrics.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/input.h"
+#include "trainer/cli/token_batches.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_open.h"
 #include "util/xalloc.h"
@@ -49,9 +51,15 @@ static void usage(FILE *f) {
             "  --pairs         lines are 'A<TAB>B' pairs for the cross-encoder tasks\n"
             "  --max-len N     tokens incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N     CPU threads (default: all cores)\n"
+            "  --max-tokens N  tokens per forward pass: sentences are sorted by length and\n"
+            "                  cut into batches of rows x longest <= N (default %d; 0: no\n"
+            "                  budget); a longer sentence runs alone. Output stays in input order\n"
+            "  --batch N       at most N sentences per forward pass (default %d); also --batch-size\n"
             "  --backend B     auto | cpu | cuda (default auto)\n"
             "  --precision P   fp32 | bf16 (bf16: tensor cores on a GPU; on the CPU the\n"
-            "                  slower bf16 numerics reference, docs/precision.md)\n");
+            "                  slower bf16 numerics reference, docs/precision.md)\n"
+            "MTBERT_BATCH_STATS=1 prints the batches and the time spent to stderr.\n",
+            TOKEN_BATCH_DEFAULT_TOKENS, TOKEN_BATCH_DEFAULT_ROWS);
 }
 
 /* One line: its whitespace words, each tokenized on its own; the framed
@@ -280,15 +288,176 @@ static int predict_pair_line(OpenModel *om, const char *text, IntVec *ids, IntVe
     return 0;
 }
 
+/* ---- batched prediction: token_batches.h ----
+ * Lines are read in windows of PREDICT_WINDOW; each window's sentences are
+ * sorted by length and cut into batches by the token budget, and the JSON
+ * lines are written in input order once the window is done. The output is
+ * the one a sentence-at-a-time run writes: on an invalid line or scores
+ * that are not finite, the lines before it are written, then the error. */
+#define PREDICT_WINDOW 4096
+
+typedef struct {
+    const char *text; /* the line */
+    char *words;   /* the line's copy that Encoded.words point into */
+    Encoded e;
+    char *json;    /* the output line (NULL until made, or when it fails) */
+    int bad_task;  /* >= 0: that task's scores are not finite */
+} PredLine;
+
+typedef struct {
+    OpenModel *om;
+    const char *in_name;
+    int batch;
+    long max_tokens;
+    int stats;
+    NerMetrics *ner;
+    const int *have_ner;
+    float *logits;  /* (maxN x the largest num_labels) */
+    double *p;
+    int *bid, *bmask; /* (maxN) */
+    double tok_s, fwd_s;
+    TokenPlan total; /* the sums over windows, for the statistics line */
+} PredictRun;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* One batch: forward, then each task's scores row by row into each line's
+ * JSON object; a row whose scores are not finite gets bad_task. */
+static void predict_batch(PredictRun *pr, PredLine *pl, const int *order, const TokenBatch *tb) {
+    const ModelDir *d = &pr->om->dir;
+    int nb = tb->rows, T = tb->T, nt = d->mc.ntasks;
+    int pad = tok_pad_id(pr->om->tok) >= 0 ? tok_pad_id(pr->om->tok) : 0;
+    for (int r = 0; r < nb; r++) {
+        const IntVec *ids = &pl[order[r]].e.ids;
+        for (int j = 0; j < T; j++) {
+            pr->bid[r * T + j] = (size_t)j < ids->len ? ids->data[j] : pad;
+            pr->bmask[r * T + j] = (size_t)j < ids->len;
+        }
+    }
+    Batch b = {.B = nb, .T = T, .input_ids = pr->bid, .mask = pr->bmask};
+    model_forward(&pr->om->model, &b);
+    json_t **o = xmalloc(sizeof(json_t *) * (size_t)nb);
+    for (int r = 0; r < nb; r++) {
+        o[r] = json_object();
+        json_object_set_new(o[r], "text", json_string(pl[order[r]].text));
+    }
+    for (int t = 0; t < nt; t++) {
+        HeadKind h = task_kind(d->mc.tasks[t].type)->head;
+        if (h == HEAD_COSINE || task_joined_pairs(d->mc.tasks[t].type)) continue; /* pairs: --pairs */
+        int V = d->mc.tasks[t].num_labels;
+        model_get_logits(&pr->om->model, t, pr->logits);
+        for (int r = 0; r < nb; r++) {
+            PredLine *l = &pl[order[r]];
+            if (l->bad_task >= 0) continue;
+            /* this row's scores: (len, V) of a token task's (T, V) row block, or (V) */
+            const float *lg = pr->logits + (size_t)r * (h == HEAD_TOKEN ? (size_t)T * V : (size_t)V);
+            size_t n = (h == HEAD_TOKEN ? l->e.ids.len : 1) * (size_t)V;
+            for (size_t i = 0; i < n; i++)
+                if (!isfinite(lg[i])) { l->bad_task = t; break; }
+            if (l->bad_task >= 0) continue;
+            int nw = l->e.nwords ? l->e.nwords : 1;
+            int *pred = xmalloc(sizeof(int) * nw);
+            NerChunk *chunks = xmalloc(sizeof(NerChunk) * nw);
+            json_object_set_new(o[r], d->mc.tasks[t].name,
+                                h == HEAD_SENTENCE ? predict_sentence_task(d, t, lg, pr->p)
+                                                   : predict_token_task(d, t, lg, &l->e,
+                                                                        pr->have_ner[t] ? &pr->ner[t] : NULL, pred,
+                                                                        chunks));
+            free(pred);
+            free(chunks);
+        }
+    }
+    for (int r = 0; r < nb; r++) {
+        PredLine *l = &pl[order[r]];
+        if (l->bad_task < 0) l->json = json_dumps(o[r], JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        json_decref(o[r]);
+    }
+    free(o);
+}
+
+/* Lines [lo, hi) of L: encoded up to the first invalid one, run in token
+ * batches, written in order. 0, 1 (scores not finite, JSON failure) or 2
+ * (invalid UTF-8), with the message printed. */
+static int predict_window(PredictRun *pr, const Lines *L, size_t lo, size_t hi) {
+    size_t n = hi - lo, good = n, bad = 0;
+    PredLine *pl = xmalloc(sizeof(PredLine) * (n ? n : 1));
+    int *lens = xmalloc(sizeof(int) * (n ? n : 1));
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        pl[i].text = L->lines[lo + i];
+        pl[i].words = xstrdup(L->lines[lo + i]);
+        pl[i].json = NULL;
+        pl[i].bad_task = -1;
+        if (encode_line(pr->om->tok, pl[i].words, pr->om->max_len, &pl[i].e, &bad)) {
+            free(pl[i].words);
+            good = i;
+            break;
+        }
+        lens[i] = (int)pl[i].e.ids.len;
+    }
+    TokenPlan plan;
+    int rc = 0;
+    if (token_plan(&plan, lens, good, pr->batch, pr->max_tokens)) {
+        fprintf(stderr, "mtbert predict: out of memory\n");
+        rc = 1;
+        good = 0;
+    }
+    double t1 = now_s();
+    for (size_t bi = 0; !rc && bi < plan.nbatches; bi++) {
+        if (pr->stats) token_stats_batch("predict", pr->total.nbatches + bi, &plan.batches[bi]);
+        predict_batch(pr, pl, plan.order + plan.batches[bi].start, &plan.batches[bi]);
+    }
+    pr->tok_s += t1 - t0;
+    pr->fwd_s += now_s() - t1;
+    if (!rc) {
+        pr->total.n += plan.n;
+        pr->total.nbatches += plan.nbatches;
+        pr->total.real_tokens += plan.real_tokens;
+        pr->total.padded_tokens += plan.padded_tokens;
+        if (plan.max_rows > pr->total.max_rows) pr->total.max_rows = plan.max_rows;
+        if (plan.max_tokens > pr->total.max_tokens) pr->total.max_tokens = plan.max_tokens;
+        token_plan_free(&plan);
+    }
+    for (size_t i = 0; i < good; i++) {
+        if (!rc && pl[i].bad_task >= 0) {
+            fprintf(stderr, "mtbert predict: %s:%zu: task %s: the model's scores are not finite\n", pr->in_name,
+                    lo + i + 1, pr->om->dir.mc.tasks[pl[i].bad_task].name);
+            rc = 1;
+        } else if (!rc && !pl[i].json) {
+            fprintf(stderr, "mtbert predict: %s:%zu: cannot write the line as JSON\n", pr->in_name, lo + i + 1);
+            rc = 1;
+        } else if (!rc) {
+            printf("%s\n", pl[i].json);
+        }
+        free(pl[i].json);
+        free(pl[i].words);
+        encoded_free(&pl[i].e);
+    }
+    if (!rc && good < n) {
+        fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", pr->in_name, lo + good + 1, bad);
+        rc = 2;
+    }
+    free(pl);
+    free(lens);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *input = NULL, *backend = NULL, *precision = NULL;
-    int max_len = 0, threads = 0, pairs = 0;
+    int max_len = 0, threads = 0, pairs = 0, batch = TOKEN_BATCH_DEFAULT_ROWS, max_tokens = TOKEN_BATCH_DEFAULT_TOKENS;
     const OptSpec opts[] = {
         {"model", OPT_STRING, &model_path, 0, 0, 0},
         {"input", OPT_STRING, &input, 0, 0, 0},
         {"pairs", OPT_FLAG, &pairs, 0, 0, 1},
         {"max-len", OPT_INT, &max_len, 2, 1 << 20, 0},
         {"threads", OPT_INT, &threads, 1, 4096, 0},
+        {"batch", OPT_INT, &batch, 1, 4096, 0},
+        {"batch-size", OPT_INT, &batch, 1, 4096, 0},
+        {"max-tokens", OPT_INT, &max_tokens, 0, 1 << 24, 0},
         CLI_BACKEND_OPTS(backend, precision),
     };
     int npos, pr = cli_parse("predict", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos, usage);
@@ -297,8 +466,10 @@ int cmd_predict(int argc, char **argv) {
     Lines L;
     if (lines_read("predict", input, &L)) return 2;
     const char *in_name = input_name(input);
-    OpenOptions oo = {.backend = backend, .precision = precision, .threads = threads, .max_batch = 1,
-                      .max_len = max_len, .pooling = -1, .normalize = -1, .need_heads = 1};
+    if (batch > (int)L.n) batch = L.n ? (int)L.n : 1;
+    OpenOptions oo = {.backend = backend, .precision = precision, .threads = threads, .max_batch = batch,
+                      .max_tokens = max_tokens, .max_len = max_len, .pooling = -1, .normalize = -1,
+                      .need_heads = 1};
     OpenModel om;
     char err[8192];
     int status;
@@ -357,59 +528,16 @@ int cmd_predict(int argc, char **argv) {
     }
     intvec_free(&pids);
     intvec_free(&ptypes);
-    for (size_t li = 0; li < L.n && !rc && !pairs; li++) {
-        char *text = L.lines[li], *words = xstrdup(text);
-        Encoded e;
-        size_t bad;
-        if (encode_line(om.tok, words, om.max_len, &e, &bad)) {
-            fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, li + 1, bad);
-            free(words);
-            rc = 2;
-            break;
-        }
-        int T = (int)e.ids.len;
-        for (int j = 0; j < T; j++) mask[j] = 1;
-        Batch b = {.B = 1, .T = T, .input_ids = e.ids.data, .mask = mask};
-        model_forward(&om.model, &b);
-        int *pred = xmalloc(sizeof(int) * (e.nwords ? e.nwords : 1));
-        NerChunk *chunks = xmalloc(sizeof(NerChunk) * (e.nwords ? e.nwords : 1));
-        json_t *o = json_object();
-        json_object_set_new(o, "text", json_string(text));
-        for (int t = 0; t < nt && !rc; t++) {
-            HeadKind h = task_kind(d->mc.tasks[t].type)->head;
-            if (h == HEAD_COSINE || task_joined_pairs(d->mc.tasks[t].type)) continue;
-            model_get_logits(&om.model, t, logits);
-            size_t rows = h == HEAD_TOKEN ? (size_t)T : 1;
-            for (size_t i = 0; i < rows * d->mc.tasks[t].num_labels; i++)
-                if (!isfinite(logits[i])) {
-                    fprintf(stderr, "mtbert predict: %s:%zu: task %s: the model's scores are not finite\n", in_name,
-                            li + 1, d->mc.tasks[t].name);
-                    rc = 1;
-                    break;
-                }
-            if (rc) break;
-            json_object_set_new(o, d->mc.tasks[t].name,
-                                h == HEAD_SENTENCE ? predict_sentence_task(d, t, logits, p)
-                                                   : predict_token_task(d, t, logits, &e, have_ner[t] ? &ner[t] : NULL,
-                                                                        pred, chunks));
-        }
-        if (!rc) {
-            char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-            if (!s) {
-                fprintf(stderr, "mtbert predict: %s:%zu: cannot write the line as JSON\n", in_name, li + 1);
-                rc = 1;
-            } else {
-                printf("%s\n", s);
-                free(s);
-            }
-        }
-        json_decref(o);
-        free(pred);
-        free(chunks);
-        free(words);
-        encoded_free(&e);
-    }
+    size_t cap = om.model.maxN;
+    PredictRun run = {.om = &om, .in_name = in_name, .batch = batch, .max_tokens = max_tokens,
+                      .stats = token_stats_enabled(), .ner = ner, .have_ner = have_ner,
+                      .logits = xmalloc(sizeof(float) * cap * maxV), .p = xmalloc(sizeof(double) * maxV),
+                      .bid = xmalloc(sizeof(int) * cap), .bmask = xmalloc(sizeof(int) * cap)};
+    for (size_t lo = 0; lo < L.n && !rc && !pairs; lo += PREDICT_WINDOW)
+        rc = predict_window(&run, &L, lo, lo + PREDICT_WINDOW < L.n ? lo + PREDICT_WINDOW : L.n);
+    if (run.stats && !pairs) token_stats_summary("predict", &run.total, max_tokens, batch, run.tok_s, run.fwd_s);
     if (ferror(stdout) || fflush(stdout)) { fprintf(stderr, "mtbert predict: <stdout>: write failed\n"); rc = 1; }
+    free(run.logits); free(run.p); free(run.bid); free(run.bmask);
     free(logits); free(p); free(mask);
     for (int t = 0; t < nt; t++) if (have_ner[t]) ner_free(&ner[t]);
     model_close(&om);

@@ -90,23 +90,59 @@ static size_t demb_floats(const BertConfig *bc, size_t N) {
 /* the input of layer 0: the embeddings, projected to C for ELECTRA */
 static float *emb_top(const Model *m) {
     const BertConfig *bc = &m->cfg.bert;
-    return emb_projected(bc) ? m->emb_out + (size_t)m->maxB * m->maxT * emb_width(bc) : m->emb_out;
+    return emb_projected(bc) ? m->emb_out + m->maxN * emb_width(bc) : m->emb_out;
 }
 static float *emb_zero_row(const Model *m) {
     const BertConfig *bc = &m->cfg.bert;
-    size_t N = (size_t)m->maxB * m->maxT;
+    size_t N = m->maxN;
     return m->emb_out + N * emb_width(bc) + (emb_projected(bc) ? N * bc->hidden_size : 0);
 }
 
 static int is_token_task(const TaskConfig *t) { return task_kind(t->type)->head == HEAD_TOKEN; }
 
+/* The tokens a batch of at most maxB rows x maxT may hold under a budget of
+ * maxN tokens (0: no budget): maxN, at most maxB x maxT. */
+static size_t token_capacity(int maxB, int maxT, size_t maxN) {
+    size_t full = (size_t)maxB * (size_t)maxT;
+    return maxN > 0 && maxN < full ? maxN : full;
+}
+
+/* The attention scratch for every batch shape B x T with B <= maxB,
+ * T <= maxT and B x T <= N: the largest the backend asks for over T (for
+ * each T the most rows that fit; the op's size grows with B). Without a
+ * budget (N = maxB x maxT) this is the op's size at maxB x maxT. */
+static size_t att_scratch_floats(const Ops *ops, int maxB, int maxT, size_t N, int NH, int hd) {
+    size_t best = 0;
+    for (int T = 1; T <= maxT; T++) {
+        size_t rows = N / (size_t)T;
+        int B = rows < (size_t)maxB ? (int)rows : maxB;
+        if (B < 1) break;
+        size_t f = ops->attention_scratch_floats(B, T, NH, hd);
+        if (f > best) best = f;
+    }
+    return best;
+}
+
+/* Inference (no gradients) keeps one layer's activations, shared by all
+ * layers, plus each layer's output: the next layer reads only that. */
+static int acts_shared(const ModelConfig *cfg, int with_grads) {
+    size_t L = (size_t)cfg->bert.num_hidden_layers;
+    return L > 1 && (!with_grads || cfg->grad_checkpoint);
+}
+
 int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT,
                  int with_grads, unsigned long long seed, char *err, size_t errlen) {
+    return model_create_tokens(m, cfg, ops, maxB, maxT, 0, with_grads, seed, err, errlen);
+}
+
+int model_create_tokens(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, size_t maxN,
+                        int with_grads, unsigned long long seed, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->ops = ops;
     m->maxB = maxB;
     m->maxT = maxT;
+    m->maxN = token_capacity(maxB, maxT, maxN);
     const BertConfig *bc = &cfg->bert;
     if (params_build(&m->table, cfg)) {
         snprintf(err, errlen, "invalid model shape (hidden %d, heads %d, layers %d, vocab %d)",
@@ -130,8 +166,8 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
         return -1;
     }
     size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers;
-    size_t N = (size_t)maxB * maxT, NH = bc->num_attention_heads;
-    size_t att_floats = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
+    size_t N = m->maxN, NH = bc->num_attention_heads;
+    size_t att_floats = att_scratch_floats(ops, maxB, maxT, N, (int)NH, (int)(C / NH));
     size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
     Arena a = {ops, 0, 0};
 
@@ -155,8 +191,9 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
     m->emb_rstd = AF(&a, N);
     m->layers = calloc(L ? L : 1, sizeof(LayerActs));
     m->checkpointing = cfg->grad_checkpoint && with_grads && L > 1;
+    m->shared_acts = acts_shared(cfg, with_grads);
     if (!m->layers) a.failed = 1;
-    else if (m->checkpointing) layers_alloc_checkpointed(&a, m, L, N, C, I, att_floats);
+    else if (m->shared_acts) layers_alloc_checkpointed(&a, m, L, N, C, I, att_floats);
     else for (size_t l = 0; l < L; l++) layer_acts_alloc(&a, &m->layers[l], N, C, I, att_floats);
     m->pooled = AF(&a, (size_t)maxB * C);
     m->pooler_pre = AF(&a, (size_t)maxB * C);
@@ -219,6 +256,11 @@ int model_create(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int
 }
 
 size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, int with_grads) {
+    return model_alloc_bytes_tokens(cfg, ops, maxB, maxT, 0, with_grads);
+}
+
+size_t model_alloc_bytes_tokens(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, size_t maxN,
+                                int with_grads) {
     /* the allocations of model_create, in its order; keep the two in step
      * (tests/unit/test_model_alloc.c counts model_create's against this) */
     ParamTable pt;
@@ -227,12 +269,13 @@ size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int m
     params_free(&pt);
     const BertConfig *bc = &cfg->bert;
     size_t C = bc->hidden_size, I = bc->intermediate_size, L = bc->num_hidden_layers, B = (size_t)maxB;
-    size_t N = B * (size_t)maxT, NH = bc->num_attention_heads;
+    size_t N = token_capacity(maxB, maxT, maxN), NH = bc->num_attention_heads;
     size_t D = cfg->embedding_dim > 0 ? (size_t)cfg->embedding_dim : C;
-    size_t att = ops->attention_scratch_floats(maxB, maxT, (int)NH, (int)(C / NH));
+    size_t att = att_scratch_floats(ops, maxB, maxT, N, (int)NH, (int)(C / NH));
     size_t layer = 10 * N * C + 2 * N * I + 4 * N; /* layer_acts_alloc without the attention scratch */
     /* checkpointing: one shared layer's worth plus every layer's own output */
-    size_t layers = cfg->grad_checkpoint && with_grads && L > 1 ? layer + att + L * N * C : L * (layer + att);
+    /* (inference too: one layer's activations shared, acts_shared) */
+    size_t layers = acts_shared(cfg, with_grads) ? layer + att + L * N * C : L * (layer + att);
     size_t f = P * (with_grads ? 2 : 1) + 3 * N + N * emb_width(bc) + emb_out_floats(bc, N) + 2 * N + layers + 3 * B * C + 2 * B * D + B + B * C;
     size_t max_logits = 1;
     for (int t = 0; t < cfg->ntasks; t++) {
@@ -265,10 +308,10 @@ void model_free(Model *m) {
     ops->free(m->pool_argmax);
     if (m->layers)
         for (int l = 0; l < m->cfg.bert.num_hidden_layers; l++) {
-            if (m->checkpointing) ops->free(m->layers[l].out); /* the rest is m->work's */
+            if (m->shared_acts) ops->free(m->layers[l].out); /* the rest is m->work's */
             else layer_acts_free(ops, &m->layers[l]);
         }
-    if (m->checkpointing) layer_acts_free(ops, &m->work);
+    if (m->shared_acts) layer_acts_free(ops, &m->work);
     free(m->layers);
     free(m->lp);
     layer_acts_free(ops, &m->dl);
@@ -437,8 +480,9 @@ float model_forward(Model *m, const Batch *b) {
     int B = b->B, T = b->T, C = bc->hidden_size, N = B * T, D = model_embedding_dim(m);
     m->B = B;
     m->T = T;
-    if (B > m->maxB || T > m->maxT || B <= 0 || T <= 0) {
-        fprintf(stderr, "model: batch %d x %d outside the allocated %d x %d\n", B, T, m->maxB, m->maxT);
+    if (B > m->maxB || T > m->maxT || B <= 0 || T <= 0 || (size_t)B * T > m->maxN) {
+        fprintf(stderr, "model: batch %d x %d outside the allocated %d x %d (%zu tokens)\n", B, T, m->maxB, m->maxT,
+                m->maxN);
         return NAN;
     }
     const ModelFamily *fam = family_get(bc->family);
@@ -734,7 +778,7 @@ void model_backward(Model *m, const Batch *b, float scale) {
     const ModelFamily *fam = family_get(bc->family);
     int E = (int)emb_width(bc), pos0 = family_position_offset(bc->family, bc->pad_token_id);
     size_t NE = (size_t)N * E;
-    float *dproj_in = m->demb + (size_t)m->maxB * m->maxT * (C > E ? C : E); /* (N,E), when projecting */
+    float *dproj_in = m->demb + m->maxN * (C > E ? C : E); /* (N,E), when projecting */
     if (emb_projected(bc)) { /* ELECTRA: back through embeddings_project */
         float *w = model_param(m, "bert.embeddings_project.weight");
         o->zero(dproj_in, sizeof(float) * NE);

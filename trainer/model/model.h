@@ -40,7 +40,7 @@ typedef struct {
     const float *row_scores[MAX_TASKS];
 } Batch;
 
-/* Per-layer activations (backend memory), sized for maxB x maxT. */
+/* Per-layer activations (backend memory), sized for maxN (<= maxB x maxT) tokens. */
 typedef struct {
     float *qkv;                /* (B,T,3C) */
     float *att;                /* (B,NH,T,T) backend scratch */
@@ -74,6 +74,7 @@ typedef struct {
     ParamTable table;
     float *params, *grads;     /* flat, backend memory (grads NULL when inference only) */
     int maxB, maxT;
+    size_t maxN;               /* tokens a batch may hold: B x T <= maxN (<= maxB x maxT) */
     int sentence_needed;       /* some task uses the sentence embedding */
     Trainable train;
     LayerParams *lp;           /* (L) resolved once at creation */
@@ -86,6 +87,7 @@ typedef struct {
     LayerActs work;            /* grad_checkpoint: the one layer's worth of activations that
                                   forward and backward's recomputation share (out unused) */
     int checkpointing;         /* grad_checkpoint in effect (training model with > 1 layer) */
+    int shared_acts;           /* layers share `work` (checkpointing, or inference with > 1 layer) */
     float *pooled;                           /* (B,C) pooling output (CLS row for the pooler) */
     float *pooler_pre, *pooler_out;          /* (B,C) BERT pooler dense, tanh */
     float *proj;                             /* (B,D) projection output */
@@ -133,6 +135,16 @@ void model_free(Model *m);
  * gradients, activations, scratch), without allocating: for refusing a
  * batch that cannot fit before trying. 0 for an invalid shape. */
 size_t model_alloc_bytes(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, int with_grads);
+/* The same with a token budget: activations for batches of B <= maxB rows
+ * and T <= maxT with B x T <= maxN tokens (the attention scratch for the
+ * largest such shape); maxN 0 or >= maxB x maxT is model_create's
+ * maxB x maxT. Inference (encode, predict) sorts its sentences by length
+ * and cuts batches by tokens, so memory follows the budget, not
+ * rows x the longest sentence the model takes. */
+int model_create_tokens(Model *m, const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, size_t maxN,
+                        int with_grads, unsigned long long seed, char *err, size_t errlen);
+size_t model_alloc_bytes_tokens(const ModelConfig *cfg, const Ops *ops, int maxB, int maxT, size_t maxN,
+                                int with_grads);
 
 /* Pointer to a named tensor inside the flat parameter buffer. */
 float *model_param(Model *m, const char *name);

@@ -70,7 +70,11 @@ int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *statu
     if (o->threads > 0 && om->ops->set_threads) om->ops->set_threads(o->threads);
     *status = 1;
     int B = o->max_batch > 0 ? o->max_batch : 1;
-    if (model_create(&om->model, &d->mc, om->ops, B, om->max_len, 0, MODEL_INIT_NONE, err, errlen)) goto fail;
+    /* a budget below one full-length row still takes one row of max_len */
+    size_t N = o->max_tokens > 0 ? (size_t)o->max_tokens : 0;
+    if (N && N < (size_t)om->max_len) N = (size_t)om->max_len;
+    if (model_create_tokens(&om->model, &d->mc, om->ops, B, om->max_len, N, 0, MODEL_INIT_NONE, err, errlen))
+        goto fail;
     om->model.training = 0;
     *status = 2;
     char report[8192];

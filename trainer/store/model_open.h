@@ -16,6 +16,7 @@ typedef struct {
     const char *precision; /* "fp32" (default, NULL), "bf16" */
     int threads;           /* CPU threads; 0 = all cores */
     int max_batch;         /* rows per forward pass (>= 1) */
+    long max_tokens;       /* rows x length per forward pass (token_batches.h); 0: max_batch x max_len */
     int max_len;           /* tokens incl. the special ones; 0 = the folder's; at most
                               family_max_tokens (RoBERTa/XLM-R: max_position_embeddings - pad - 1) */
     int pooling;           /* POOL_*, or -1 for the folder's */
