@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/cli/token_batches.h"
+#include "trainer/model/token_batches.h"
 #include "trainer/model/model.h"
 
 /* Every cut of order[s..n) into batches within the limits, tried

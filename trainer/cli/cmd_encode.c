@@ -11,7 +11,7 @@
 #include "trainer/cli/cli.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/input.h"
-#include "trainer/cli/token_batches.h"
+#include "trainer/model/embed_rows.h"
 #include "trainer/store/model_open.h"
 #include "util/fsutil.h"
 
@@ -198,36 +198,16 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
 
     Model *m = &om->model;
     int D = model_embedding_dim(m);
+    double t1 = now_s();
+    float *emb = malloc(sizeof(float) * (N ? N : 1) * D);
+    EmbedRowsOptions eo = {.max_rows = batch, .max_tokens = max_tokens, .pad = pad, .stats = "encode"};
     TokenPlan plan;
-    if (token_plan(&plan, lens, N, batch, max_tokens)) {
+    if (!emb || embed_rows(m, ids, lens, N, &eo, emb, &plan)) {
         fprintf(stderr, "mtbert encode: out of memory\n");
         rc = 1;
-        goto done;
-    }
-    double t1 = now_s();
-    size_t cap = m->maxN;
-    float *emb = malloc(sizeof(float) * (N ? N : 1) * D);
-    float *out = malloc(sizeof(float) * (size_t)m->maxB * D);
-    int *bid = malloc(sizeof(int) * cap), *bmask = malloc(sizeof(int) * cap);
-    for (size_t bi = 0; bi < plan.nbatches; bi++) {
-        const TokenBatch *tb = &plan.batches[bi];
-        int nb = tb->rows, T = tb->T;
-        const int *order = plan.order + tb->start;
-        if (stats) token_stats_batch("encode", bi, tb);
-        for (int r = 0; r < nb; r++) {
-            int k = order[r];
-            for (int j = 0; j < T; j++) {
-                bid[r * T + j] = j < lens[k] ? ids[k][j] : pad;
-                bmask[r * T + j] = j < lens[k];
-            }
-        }
-        Batch b = {.B = nb, .T = T, .input_ids = bid, .mask = bmask};
-        model_forward(m, &b);
-        model_get_embeddings(m, out);
-        for (int r = 0; r < nb; r++) memcpy(emb + (size_t)order[r] * D, out + (size_t)r * D, sizeof(float) * D);
+        goto written;
     }
     if (stats) token_stats_summary("encode", &plan, max_tokens, batch, t1 - t0, now_s() - t1);
-    token_plan_free(&plan);
     for (size_t i = 0; i < N * (size_t)D; i++)
         if (!isfinite(emb[i])) {
             fprintf(stderr, "mtbert encode: %s:%zu: the embedding is not finite (%g); nothing written\n", in_name,
@@ -249,7 +229,7 @@ static int encode_lines(OpenModel *om, Lines *L, const char *in_name, const char
         rc = 1;
     }
 written:
-    free(bid); free(bmask); free(out); free(emb);
+    free(emb);
 done:
     for (size_t i = 0; i < N; i++) free(ids[i]);
     free(ids); free(lens);

@@ -21,7 +21,7 @@
 #include "trainer/train/metrics.h"
 #include "trainer/cli/args.h"
 #include "trainer/cli/input.h"
-#include "trainer/cli/token_batches.h"
+#include "trainer/model/token_batches.h"
 #include "trainer/model/task_kind.h"
 #include "trainer/store/model_open.h"
 #include "util/xalloc.h"

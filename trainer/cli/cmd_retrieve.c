@@ -162,6 +162,10 @@ static int embed_file(OpenModel *om, const IdTexts *t, const char *path, int bat
         fprintf(stderr, "mtbert retrieve: %s:%d: the embedding is not finite\n", path, t->lines[info.bad_item]);
         return 1;
     }
+    if (r == EMBED_NOMEM) {
+        fprintf(stderr, "mtbert retrieve: %s: out of memory\n", path);
+        return 1;
+    }
     return 0;
 }
 

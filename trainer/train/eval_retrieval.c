@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "data/tokenizer_json.h"
-#include "trainer/cli/embed_texts.h"
+#include "trainer/model/embed_rows.h"
 #include "trainer/cli/input.h"
 #include "trainer/cli/retrieval_files.h"
 #include "util/xalloc.h"
@@ -105,13 +105,15 @@ void eval_retrieval_run(Trainer *t, MetricSet *out) {
         if (!e) continue;
         float *qe = xmalloc(sizeof(float) * e->Q.n * D), *ce = xmalloc(sizeof(float) * e->C.n * D);
         int pad = t->vocab_pad_id >= 0 ? t->vocab_pad_id : 0;
-        embed_ids(m, e->ids[0], e->lens[0], e->Q.n, m->maxB, m->maxT, pad, qe);
-        embed_ids(m, e->ids[1], e->lens[1], e->C.n, m->maxB, m->maxT, pad, ce);
+        EmbedRowsOptions eo = embed_rows_fill(m, pad);
+        int ok = !embed_rows(m, e->ids[0], e->lens[0], e->Q.n, &eo, qe, NULL) &&
+                 !embed_rows(m, e->ids[1], e->lens[1], e->C.n, &eo, ce, NULL);
         RetrMetrics rm;
         RetrSummary s;
-        int ok = !retr_init_default(&rm) && !rf_evaluate(qe, e->Q.n, ce, e->C.n, D, 0, &e->R, &rm);
+        int inited = ok && !retr_init_default(&rm);
+        ok = inited && !rf_evaluate(qe, e->Q.n, ce, e->C.n, D, 0, &e->R, &rm);
         if (ok) retr_compute(&rm, &s);
-        retr_free(&rm);
+        if (inited) retr_free(&rm);
         const char *name = t->cfg->model.tasks[k].name;
         /* retr_init_default: cuts 1, 3, 5, 10, 100 */
         metricset_put(out, name, "ir_mrr_10", ok ? s.mrr : NAN);

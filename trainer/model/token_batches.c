@@ -1,5 +1,5 @@
 /* token_batches.c — token_plan and the batch statistics (token_batches.h). */
-#include "trainer/cli/token_batches.h"
+#include "trainer/model/token_batches.h"
 
 #include <stdio.h>
 #include <stdlib.h>
