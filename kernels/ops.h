@@ -99,6 +99,24 @@ typedef struct Ops {
     void (*gelu_forward)(float *out, const float *inp, size_t n, int kind);
     void (*gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n, int kind);
 
+    /* ---- the FFN's fused passes (the model's intermediate layer) ----
+     * matmul_gelu_forward: inp (N,C), w (OC,C), bias (OC) or NULL ->
+     * pre (N,OC) = inp @ w^T + bias and out (N,OC) = gelu(pre): the values
+     * of matmul_forward then gelu_forward; a backend may fuse them (a GEMM
+     * epilogue). The CPU runs the two passes: GELU on each GEMM tile was
+     * measured slower (docs/performance.md). pre is kept for
+     * gelu_bias_backward. */
+    void (*matmul_gelu_forward)(float *pre, float *out, const float *inp, const float *w,
+                                const float *bias, int N, int C, int OC, int kind);
+    /* gelu_bias_backward: inp = pre (N,OC), dout (N,OC) = d(gelu output) ->
+     * dinp (N,OC) = dout * gelu'(inp), WRITTEN (=, the one exception to the
+     * += rule: it stands for zero + gelu_backward), and dbias (OC) += the
+     * column sums of dinp (rows in order, as matmul_backward's dbias); NULL
+     * dbias: skipped. One pass instead of zero, gelu_backward and the bias
+     * sums. */
+    void (*gelu_bias_backward)(float *dinp, float *dbias, const float *inp, const float *dout,
+                               int N, int OC, int kind);
+
     /* ---- tanh: inp (N) -> out (N); backward uses the output ---- */
     void (*tanh_forward)(float *out, const float *inp, size_t n);
     void (*tanh_backward)(float *dinp, const float *out, const float *dout, size_t n);

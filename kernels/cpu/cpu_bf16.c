@@ -166,6 +166,24 @@ static void bf_gelu_backward(float *dinp, const float *inp, const float *dout, s
     round_buf(dinp, n);
 }
 
+/* the fused FFN ops composed of this table's own ops (the same bits as
+ * the unfused calls): pre and out rounded; dinp rounded, dbias fp32 from
+ * the rounded dinp (what matmul_backward got as its dout before) */
+static void bf_matmul_gelu_forward(float *pre, float *out, const float *inp, const float *w,
+                                   const float *bias, int N, int C, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    bf_matmul_forward(pre, inp, w, bias, N, C, OC);
+    bf_gelu_forward(out, pre, (size_t)N * OC, kind);
+}
+
+static void bf_gelu_bias_backward(float *dinp, float *dbias, const float *inp, const float *dout,
+                                  int N, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    cpu_zero(dinp, sizeof(float) * (size_t)N * OC);
+    bf_gelu_backward(dinp, inp, dout, (size_t)N * OC, kind);
+    if (dbias) cpu_matmul_backward(NULL, NULL, dbias, dinp, NULL, NULL, N, 1, OC);
+}
+
 static void bf_tanh_forward(float *out, const float *inp, size_t n) {
     cpu_tanh_forward(out, inp, n);
     round_buf(out, n);
@@ -260,6 +278,8 @@ static const Ops cpu_bf16_table = {
     .attention_scratch_floats = cpu_attention_scratch_floats,
     .gelu_forward = bf_gelu_forward,
     .gelu_backward = bf_gelu_backward,
+    .matmul_gelu_forward = bf_matmul_gelu_forward,
+    .gelu_bias_backward = bf_gelu_bias_backward,
     .tanh_forward = bf_tanh_forward,
     .tanh_backward = bf_tanh_backward,
     .add = bf_add,

@@ -1,6 +1,7 @@
-/* cpu_elementwise.c — GELU, tanh, add/accumulate/scale and dropout. */
+/* cpu_elementwise.c — GELU (and the FFN's fused GELU + bias backward), tanh, add/accumulate/scale and dropout. */
 #include <immintrin.h>
 #include <math.h>
+#include <omp.h>
 
 #include "cpu_internal.h"
 
@@ -12,25 +13,16 @@
  * is long enough to pay for waking the team. */
 #define PAR_MIN 16384
 
-#define INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
-#define SQRT_2_OVER_PI 0.79788456080286535588f
-#define GELU_C 0.044715f
-
-// inp (n) -> out (n)
+// inp (n) -> out (n)   (cpu_gelu1: cpu_internal.h; the kind is a constant
+// in each loop so the branch folds away)
 void cpu_gelu_forward(float *out, const float *inp, size_t n, int kind) {
     long N = (long)n;
     if (kind == GELU_TANH) {
 #pragma omp parallel for schedule(static) if (N >= PAR_MIN)
-        for (long i = 0; i < N; i++) {
-            float x = inp[i];
-            out[i] = 0.5f * x * (1.0f + cpu_tanh_abs(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
-        }
+        for (long i = 0; i < N; i++) out[i] = cpu_gelu1(inp[i], GELU_TANH);
     } else {
 #pragma omp parallel for schedule(static) if (N >= PAR_MIN)
-        for (long i = 0; i < N; i++) {
-            float x = inp[i];
-            out[i] = x * cpu_normcdf(x);
-        }
+        for (long i = 0; i < N; i++) out[i] = cpu_gelu1(inp[i], GELU_ERF);
     }
 }
 
@@ -39,19 +31,48 @@ void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t 
     long N = (long)n;
     if (kind == GELU_TANH) {
 #pragma omp parallel for schedule(static) if (N >= PAR_MIN)
-        for (long i = 0; i < N; i++) {
-            float x = inp[i];
-            float t = cpu_tanh_abs(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
-            float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
-            dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
-        }
+        for (long i = 0; i < N; i++) dinp[i] += dout[i] * cpu_dgelu1(inp[i], GELU_TANH);
     } else {
 #pragma omp parallel for schedule(static) if (N >= PAR_MIN)
-        for (long i = 0; i < N; i++) {
-            float x = inp[i];
-            float cdf = cpu_normcdf(x);
-            float pdf = INV_SQRT_2PI * cpu_expf(-0.5f * x * x);
-            dinp[i] += dout[i] * (cdf + x * pdf);
+        for (long i = 0; i < N; i++) dinp[i] += dout[i] * cpu_dgelu1(inp[i], GELU_ERF);
+    }
+}
+
+/* one row piece of gelu_bias_backward: d[k] = 0 + dout[k] * gelu'(x[k])
+ * (0 + as in zero then +=, so a -0 product stores +0 as before) and
+ * db[k] += d[k] */
+static inline void gelu_bias_piece(float *d, float *db, const float *x, const float *g,
+                                   size_t n, int kind) {
+    if (kind == GELU_TANH) {
+        for (size_t k = 0; k < n; k++) {
+            float v = 0.0f + g[k] * cpu_dgelu1(x[k], GELU_TANH);
+            d[k] = v;
+            if (db) db[k] += v;
+        }
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            float v = 0.0f + g[k] * cpu_dgelu1(x[k], GELU_ERF);
+            d[k] = v;
+            if (db) db[k] += v;
+        }
+    }
+}
+
+// inp, dout (N,OC) -> dinp (N,OC) = dout * gelu'(inp) (written), dbias (OC) += colsum(dinp)
+void cpu_gelu_bias_backward(float *dinp, float *dbias, const float *inp, const float *dout,
+                            int N, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    size_t total = (size_t)N * OC;
+    /* threads own column ranges and go down all rows in order: the bias
+     * sums add in the order of matmul_backward's column sums (same bits) */
+#pragma omp parallel if (total >= PAR_MIN)
+    {
+        size_t lo, hi;
+        cpu_chunk((size_t)OC, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+        for (int n = 0; n < N && lo < hi; n++) {
+            size_t r = (size_t)n * OC;
+            gelu_bias_piece(dinp + r + lo, dbias ? dbias + lo : NULL, inp + r + lo, dout + r + lo,
+                            hi - lo, kind);
         }
     }
 }

@@ -129,6 +129,29 @@ static inline float cpu_tanh_abs(float u) {
     return 1.0f - 2.0f / (cpu_expf(2.0f * u) + 1.0f);
 }
 
+/* GELU of one value and its derivative (the one definition: gelu_forward,
+ * gelu_backward and the fused FFN ops all use these, so fused and unfused
+ * give the same bits) */
+#define CPU_INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
+#define CPU_SQRT_2_OVER_PI 0.79788456080286535588f
+#define CPU_GELU_C 0.044715f
+static inline float cpu_gelu1(float x, int kind) {
+    if (kind == GELU_TANH)
+        return 0.5f * x * (1.0f + cpu_tanh_abs(CPU_SQRT_2_OVER_PI * (x + CPU_GELU_C * x * x * x)));
+    return x * cpu_normcdf(x);
+}
+/* d gelu(x) / dx */
+static inline float cpu_dgelu1(float x, int kind) {
+    if (kind == GELU_TANH) {
+        float t = cpu_tanh_abs(CPU_SQRT_2_OVER_PI * (x + CPU_GELU_C * x * x * x));
+        float du = CPU_SQRT_2_OVER_PI * (1.0f + 3.0f * CPU_GELU_C * x * x);
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+    }
+    float cdf = cpu_normcdf(x);
+    float pdf = CPU_INV_SQRT_2PI * cpu_expf(-0.5f * x * x);
+    return cdf + x * pdf;
+}
+
 /* memory */
 void *cpu_alloc(size_t bytes);
 void cpu_free(void *p);
@@ -165,6 +188,10 @@ size_t cpu_attention_scratch_floats(int B, int T, int NH, int hd);
 /* elementwise */
 void cpu_gelu_forward(float *out, const float *inp, size_t n, int kind);
 void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, int kind);
+void cpu_matmul_gelu_forward(float *pre, float *out, const float *inp, const float *w,
+                             const float *bias, int N, int C, int OC, int kind);
+void cpu_gelu_bias_backward(float *dinp, float *dbias, const float *inp, const float *dout,
+                            int N, int OC, int kind);
 void cpu_tanh_forward(float *out, const float *inp, size_t n);
 void cpu_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
 void cpu_add(float *out, const float *a, const float *b, size_t n);

@@ -44,6 +44,17 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
     }
 }
 
+// inp (N,C), w (OC,C), bias (OC) or NULL -> pre (N,OC) = inp @ w^T + bias, out = gelu(pre)
+void cpu_matmul_gelu_forward(float *pre, float *out, const float *inp, const float *w,
+                             const float *bias, int N, int C, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    /* Two passes on the CPU: GELU applied to each GEMM tile as it is stored
+     * (tried, docs/performance.md) ran at 0.79-0.92x of the separate
+     * streaming pass (the bias is already added in the GEMM's store) */
+    cpu_matmul_forward(pre, inp, w, bias, N, C, OC);
+    cpu_gelu_forward(out, pre, (size_t)N * OC, kind);
+}
+
 // dout (N,OC) -> dinp (N,C) += dout @ w, dw (OC,C) += dout^T @ inp, dbias (OC) += colsum
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int C, int OC) {

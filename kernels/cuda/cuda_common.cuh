@@ -160,6 +160,12 @@ void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv, c
 /* elementwise */
 void cuda_gelu_forward(float *out, const float *inp, size_t n, int kind);
 void cuda_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, int kind);
+void cuda_gelu_bias_backward(float *dinp, float *dbias, const float *inp, const float *dout, int N,
+                             int OC, int kind);
+void cuda_matmul_gelu_forward(float *pre, float *out, const float *inp, const float *w,
+                              const float *bias, int N, int C, int OC, int kind);
+void cuda_matmul_gelu_forward_bf16(float *pre, float *out, const float *inp, const float *w,
+                                   const float *bias, int N, int C, int OC, int kind);
 void cuda_tanh_forward(float *out, const float *inp, size_t n);
 void cuda_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
 void cuda_add(float *out, const float *a, const float *b, size_t n);

@@ -21,20 +21,25 @@ __global__ void gelu_forward_kernel(float *out, const float *inp, size_t n, int 
     }
 }
 
+/* d gelu(x) / dx */
+__device__ __forceinline__ float dgelu(float x, int kind) {
+    if (kind == GELU_TANH) {
+        float t = tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+        float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+    }
+    return normcdff(x) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+}
+
 __global__ void gelu_backward_kernel(float *dinp, const float *inp, const float *dout, size_t n,
                                      int kind) {
-    GRID_LOOP(i, n) {
-        float x = inp[i];
-        float g;
-        if (kind == GELU_TANH) {
-            float t = tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
-            float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
-            g = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
-        } else {
-            g = normcdff(x) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
-        }
-        dinp[i] += dout[i] * g;
-    }
+    GRID_LOOP(i, n) dinp[i] += dout[i] * dgelu(inp[i], kind);
+}
+
+/* gelu_bias_backward's element-wise part: written, not added */
+__global__ void gelu_backward_write_kernel(float *dinp, const float *inp, const float *dout,
+                                           size_t n, int kind) {
+    GRID_LOOP(i, n) dinp[i] = dout[i] * dgelu(inp[i], kind);
 }
 
 __global__ void tanh_forward_kernel(float *out, const float *inp, size_t n) {
@@ -88,6 +93,17 @@ void cuda_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
     if (!n || !dinp) return;
     gelu_backward_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(dinp, inp, dout, n, kind);
     CUDA_LAUNCH_CHECK();
+}
+// inp, dout (N,OC) -> dinp (N,OC) = dout * gelu'(inp) (written), dbias (OC) += colsum(dinp)
+// (NEVER RUN: no GPU in the session that wrote it; docs/cuda.md)
+void cuda_gelu_bias_backward(float *dinp, float *dbias, const float *inp, const float *dout, int N,
+                             int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    size_t n = (size_t)N * OC;
+    gelu_backward_write_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(dinp, inp, dout, n,
+                                                                              kind);
+    CUDA_LAUNCH_CHECK();
+    if (dbias) cuda_colsum_add(dbias, dinp, N, OC);
 }
 void cuda_tanh_forward(float *out, const float *inp, size_t n) {
     if (!n) return;

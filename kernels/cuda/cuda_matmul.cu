@@ -240,6 +240,15 @@ void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dou
     if (dbias) cuda_colsum_add(dbias, dout, N, OC);
 }
 
+/* matmul then GELU (two launches on the stream: cuBLAS's GELU epilogue
+ * would be the fused form; NEVER RUN, docs/cuda.md) */
+void cuda_matmul_gelu_forward(float *pre, float *out, const float *inp, const float *w,
+                              const float *bias, int N, int C, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    cuda_matmul_forward(pre, inp, w, bias, N, C, OC);
+    cuda_gelu_forward(out, pre, (size_t)N * OC, kind);
+}
+
 /* ---- bf16 tensor-core variants ---- */
 
 __global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
@@ -292,4 +301,11 @@ void cuda_matmul_backward_bf16(float *dinp, float *dw, float *dbias, const float
         to_bf16(xi, inp, ni);
         gemm(0, 1, C, OC, N, xi, C, xd, OC, dw, C, 1.0f, NULL, 1);
     }
+}
+
+void cuda_matmul_gelu_forward_bf16(float *pre, float *out, const float *inp, const float *w,
+                                   const float *bias, int N, int C, int OC, int kind) {
+    if (N <= 0 || OC <= 0) return;
+    cuda_matmul_forward_bf16(pre, inp, w, bias, N, C, OC);
+    cuda_gelu_forward(out, pre, (size_t)N * OC, kind);
 }

@@ -22,6 +22,7 @@ extern "C" {
     t.attention_scratch_floats = cuda_attention_scratch_floats; \
     t.gelu_forward = cuda_gelu_forward;                   \
     t.gelu_backward = cuda_gelu_backward;                 \
+    t.gelu_bias_backward = cuda_gelu_bias_backward;       \
     t.tanh_forward = cuda_tanh_forward;                   \
     t.tanh_backward = cuda_tanh_backward;                 \
     t.add = cuda_add;                                     \
@@ -48,6 +49,7 @@ static Ops make_fp32(void) {
     CUDA_OPS_COMMON
     t.matmul_forward = cuda_matmul_forward;
     t.matmul_backward = cuda_matmul_backward;
+    t.matmul_gelu_forward = cuda_matmul_gelu_forward;
     return t;
 }
 
@@ -57,6 +59,7 @@ static Ops make_bf16(void) {
     CUDA_OPS_COMMON
     t.matmul_forward = cuda_matmul_forward_bf16;
     t.matmul_backward = cuda_matmul_backward_bf16;
+    t.matmul_gelu_forward = cuda_matmul_gelu_forward_bf16;
     return t;
 }
 

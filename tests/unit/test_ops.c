@@ -519,6 +519,57 @@ static void ref_gelu_tanh(void) {
     free(g_inp); free(g_out); free(g_R);
 }
 
+/* ------------------------------------------------------------ fused FFN */
+
+/* matmul_gelu_forward and gelu_bias_backward against the unfused ops they
+ * stand for (matmul_forward + gelu_forward; zero + gelu_backward + the bias
+ * sums of matmul_backward): the same bits. Shapes: below the own-GEMM
+ * threshold (BLAS), partial MR/NR tiles, depth past one KC slice (300 >
+ * 256), fewer rows than columns (the GEMM's column split), no bias; rows
+ * and columns not multiples of the backward's 16-column thread split. */
+static void ref_ffn_one(int N, int C, int OC, int with_bias, int kind) {
+    size_t nI = (size_t)N * C, nW = (size_t)OC * C, nO = (size_t)N * OC;
+    float *x = rnd(nI, -1, 1), *w = rnd(nW, -0.3f, 0.3f), *b = with_bias ? rnd(OC, -1, 1) : NULL;
+    float *pre = test_zeros(nO), *out = test_zeros(nO), *pre_r = test_zeros(nO), *out_r = test_zeros(nO);
+    O->matmul_forward(pre_r, x, w, b, N, C, OC);
+    O->gelu_forward(out_r, pre_r, nO, kind);
+    O->matmul_gelu_forward(pre, out, x, w, b, N, C, OC, kind);
+    CHECKF(memcmp(pre, pre_r, nO * 4) == 0, "matmul_gelu_forward N=%d C=%d OC=%d bias=%d kind=%d: pre differs from matmul_forward",
+           N, C, OC, with_bias, kind);
+    CHECKF(memcmp(out, out_r, nO * 4) == 0, "matmul_gelu_forward N=%d C=%d OC=%d bias=%d kind=%d: out differs from gelu_forward",
+           N, C, OC, with_bias, kind);
+    /* backward from the pre-activation, into a dinp full of NaN (written, not added) */
+    float *g = rnd(nO, -1, 1), *db0 = rnd(OC, -1, 1);
+    float *di = test_zeros(nO), *di_r = test_zeros(nO), *db = test_copy(db0, OC), *db_r = test_copy(db0, OC);
+    for (size_t i = 0; i < nO; i++) di[i] = NAN;
+    O->zero(di_r, nO * 4);
+    O->gelu_backward(di_r, pre, g, nO, kind);
+    O->matmul_backward(NULL, NULL, db_r, di_r, NULL, NULL, N, 1, OC);
+    O->gelu_bias_backward(di, db, pre, g, N, OC, kind);
+    CHECKF(memcmp(di, di_r, nO * 4) == 0, "gelu_bias_backward N=%d OC=%d kind=%d: dinp differs from zero + gelu_backward",
+           N, OC, kind);
+    CHECKF(memcmp(db, db_r, OC * 4) == 0, "gelu_bias_backward N=%d OC=%d kind=%d: dbias differs from matmul_backward's sums",
+           N, OC, kind);
+    for (size_t i = 0; i < nO; i++) di[i] = NAN;
+    O->gelu_bias_backward(di, NULL, pre, g, N, OC, kind); /* NULL dbias skipped */
+    CHECK(memcmp(di, di_r, nO * 4) == 0);
+    free(x); free(w); free(b); free(pre); free(out); free(pre_r); free(out_r);
+    free(g); free(db0); free(di); free(di_r); free(db); free(db_r);
+}
+
+static void ref_ffn(void) {
+    for (int kind = 0; kind < 2; kind++) {
+        ref_ffn_one(9, 16, 24, 1, kind);      /* BLAS path, serial backward */
+        ref_ffn_one(130, 96, 200, 1, kind);   /* own GEMM, partial tiles */
+        ref_ffn_one(70, 300, 100, 1, kind);   /* two KC slices */
+        ref_ffn_one(40, 128, 300, 0, kind);   /* column split, no bias */
+        ref_ffn_one(512, 64, 256, 1, kind);   /* the model's shape, smaller */
+    }
+    O->set_threads(1);
+    ref_ffn_one(130, 96, 200, 1, GELU_ERF);
+    O->set_threads(2);
+}
+
 /* ------------------------------------------------------------ helpers */
 
 static void ref_arith(void) {
@@ -1175,6 +1226,47 @@ static void ew_free(EwInputs *e) {
     free(e->x); free(e->y); free(e->g); free(e->acc); free(e->r);
 }
 
+/* the fused FFN ops on the device against the CPU's unfused ops */
+static void par_ffn_one(int N, int C, int OC, int kind) {
+    printf("ffn[%s] N=%d C=%d OC=%d kind=%d\n", G->name, N, C, OC, kind);
+    size_t nI = (size_t)N * C, nW = (size_t)OC * C, nO = (size_t)N * OC;
+    float *x = hrnd(nI, -1, 1), *w = hrnd(nW, -0.3f, 0.3f), *b = hrnd(OC, -1, 1);
+    float *pre = test_zeros(nO), *out = test_zeros(nO);
+    Cp->matmul_forward(pre, x, w, b, N, C, OC);
+    Cp->gelu_forward(out, pre, nO, kind);
+    float *dx = dput(x, nI * 4), *dw = dput(w, nW * 4), *db = dput(b, OC * 4);
+    float *dpre = dput(NULL, nO * 4), *dout_ = dput(NULL, nO * 4);
+    G->matmul_gelu_forward(dpre, dout_, dx, dw, db, N, C, OC, kind);
+    cmp_out("matmul_gelu_forward pre", dpre, pre, nO, g_tol_lin, BF16);
+    cmp_out("matmul_gelu_forward out", dout_, out, nO, g_tol_lin, BF16);
+    /* backward from the CPU's pre-activation on both */
+    float *g = hrnd(nO, -1, 1), *gb = hrnd(OC, -1, 1), *nan_ = test_zeros(nO);
+    for (size_t i = 0; i < nO; i++) nan_[i] = NAN;
+    float *di = test_zeros(nO);
+    Cp->gelu_backward(di, pre, g, nO, kind);
+    G->to_device(dpre, pre, nO * 4);
+    float *dg = dput(g, nO * 4), *a1 = dput(nan_, nO * 4), *a2 = dput(gb, OC * 4);
+    float *b1 = dput(nan_, nO * 4), *b2 = dput(gb, OC * 4);
+    G->gelu_bias_backward(a1, a2, dpre, dg, N, OC, kind);
+    G->gelu_bias_backward(b1, b2, dpre, dg, N, OC, kind);
+    cmp_out("gelu_bias_backward dinp", a1, di, nO, g_tol_act, BF16);
+    /* dbias: the column sums of the dinp this table wrote (fp32 in every table) */
+    float *hd = dget(a1, nO), *rb = test_copy(gb, OC);
+    Cp->matmul_backward(NULL, NULL, rb, hd, NULL, NULL, N, 1, OC);
+    CMP_F32("gelu_bias_backward dbias", a2, rb, OC);
+    same_bits("gelu_bias_backward dinp", a1, b1, nO * 4);
+    same_bits("gelu_bias_backward dbias", a2, b2, OC * 4);
+    void *dev[] = {dx, dw, db, dpre, dout_, dg, a1, a2, b1, b2};
+    for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) G->free(dev[i]);
+    free(x); free(w); free(b); free(pre); free(out); free(g); free(gb); free(nan_); free(di);
+    free(hd); free(rb);
+}
+
+static void par_ffn(void) {
+    for (int kind = 0; kind < 2; kind++) par_ffn_one(4096, 256, 1024, kind); /* bert-mini's FC1 */
+    par_ffn_one(77, 48, 130, GELU_ERF);
+}
+
 static void par_gelu_tanh(void) {
     EwInputs e = ew_make("gelu/tanh");
     size_t n = e.n;
@@ -1488,7 +1580,8 @@ static int all_fields(const Ops *T) {
            T->embedding_forward && T->embedding_backward && T->layernorm_forward &&
            T->layernorm_backward && T->matmul_forward && T->matmul_backward &&
            T->attention_forward && T->attention_backward && T->attention_scratch_floats &&
-           T->gelu_forward && T->gelu_backward && T->tanh_forward && T->tanh_backward && T->add &&
+           T->gelu_forward && T->gelu_backward && T->matmul_gelu_forward &&
+           T->gelu_bias_backward && T->tanh_forward && T->tanh_backward && T->add &&
            T->accumulate && T->scale && T->dropout_forward && T->dropout_backward &&
            T->pool_forward && T->pool_backward && T->l2norm_forward && T->l2norm_backward &&
            T->crossentropy_forward && T->crossentropy_backward && T->cosine_forward &&
@@ -1534,6 +1627,7 @@ static const OpCase k_cases[] = {
      {OP(attention_forward), OP(attention_backward), OP(attention_scratch_floats)}},
     {"elementwise", "gelu_tanh", ref_gelu_tanh, par_gelu_tanh,
      {OP(gelu_forward), OP(gelu_backward), OP(tanh_forward), OP(tanh_backward)}},
+    {"elementwise", "ffn", ref_ffn, par_ffn, {OP(matmul_gelu_forward), OP(gelu_bias_backward)}},
     {"elementwise", "arith", ref_arith, par_arith, {OP(add), OP(accumulate), OP(scale)}},
     {"elementwise", "dropout", ref_dropout, par_dropout,
      {OP(dropout_forward), OP(dropout_backward), OP(copy)}},

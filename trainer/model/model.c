@@ -398,8 +398,8 @@ static void layer_forward(Model *m, int l, const float *x, int B, int T) {
         o->dropout_forward(a->ao, a->ao, (size_t)N * C, p, site_key(m, site + 1), 0);
     o->add(a->res1, a->ao, x, (size_t)N * C);
     o->layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->res1, w.ln1_w, w.ln1_b, N, C, bc->layer_norm_eps);
-    o->matmul_forward(a->fc, a->ln1, w.fc_w, w.fc_b, N, C, I);
-    o->gelu_forward(a->fcg, a->fc, (size_t)N * I, bc->hidden_act);
+    /* fc = ln1 @ fc_w^T + fc_b, fcg = gelu(fc): one fused op (one pass) */
+    o->matmul_gelu_forward(a->fc, a->fcg, a->ln1, w.fc_w, w.fc_b, N, C, I, bc->hidden_act);
     o->matmul_forward(a->fo, a->fcg, w.fo_w, w.fo_b, N, I, C);
     if (p > 0) o->dropout_forward(a->fo, a->fo, (size_t)N * C, p, site_key(m, site + 2), 0);
     o->add(a->res2, a->fo, a->ln1, (size_t)N * C);
@@ -620,9 +620,10 @@ static void layer_backward(Model *m, int l, const float *x, const float *dout, f
     }
     o->zero(d->fcg, NI * sizeof(float));
     o->matmul_backward(d->fcg, G(w.fo_w), G(w.fo_b), dfo, a->fcg, w.fo_w, N, I, C);
-    o->zero(d->fc, NI * sizeof(float));
-    o->gelu_backward(d->fc, a->fc, d->fcg, NI, bc->hidden_act);
-    o->matmul_backward(d->ln1, G(w.fc_w), G(w.fc_b), d->fc, a->ln1, w.fc_w, N, C, I);
+    /* d->fc = d->fcg * gelu'(fc) (written: no zeroing) and the fc bias
+     * gradient, in one pass; the matmul below then needs no bias sums */
+    o->gelu_bias_backward(d->fc, G(w.fc_b), a->fc, d->fcg, N, I, bc->hidden_act);
+    o->matmul_backward(d->ln1, G(w.fc_w), NULL, d->fc, a->ln1, w.fc_w, N, C, I);
     o->zero(d->res1, NC * sizeof(float));
     o->layernorm_backward(d->res1, G(w.ln1_w), G(w.ln1_b), d->ln1, a->res1, w.ln1_w, a->ln1_mean, a->ln1_rstd, N, C);
     /* res1 = ao + x */

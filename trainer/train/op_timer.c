@@ -106,6 +106,18 @@ static void w_gelu_f(float *out, const float *inp, size_t n, int kind) {
 static void w_gelu_b(float *dinp, const float *inp, const float *dout, size_t n, int kind) {
     T0; real->gelu_backward(dinp, inp, dout, n, kind); stop(K_GELU_B, t0);
 }
+/* the fused FFN ops: timed as the matmul (with its shape) and as
+ * gelu_backward, the ops they stand for */
+static void w_mm_gelu_f(float *pre, float *out, const float *inp, const float *w, const float *bias,
+                        int N, int C, int OC, int kind) {
+    T0;
+    real->matmul_gelu_forward(pre, out, inp, w, bias, N, C, OC, kind);
+    shape_add(N, C, OC, 0, stop(K_MM_F, t0), 2.0 * N * C * OC);
+}
+static void w_gelu_bias_b(float *dinp, float *dbias, const float *inp, const float *dout, int N,
+                          int OC, int kind) {
+    T0; real->gelu_bias_backward(dinp, dbias, inp, dout, N, OC, kind); stop(K_GELU_B, t0);
+}
 static void w_tanh_f(float *out, const float *inp, size_t n) { T0; real->tanh_forward(out, inp, n); stop(K_TANH_F, t0); }
 static void w_tanh_b(float *dinp, const float *out, const float *dout, size_t n) {
     T0; real->tanh_backward(dinp, out, dout, n); stop(K_TANH_B, t0);
@@ -175,6 +187,8 @@ const Ops *op_timer_wrap(const Ops *r) {
     WRAP(attention_backward, w_att_b);
     WRAP(gelu_forward, w_gelu_f);
     WRAP(gelu_backward, w_gelu_b);
+    WRAP(matmul_gelu_forward, w_mm_gelu_f);
+    WRAP(gelu_bias_backward, w_gelu_bias_b);
     WRAP(tanh_forward, w_tanh_f);
     WRAP(tanh_backward, w_tanh_b);
     WRAP(add, w_add);
