@@ -602,6 +602,7 @@ int64_t loader_global_index(const Loader *L, int64_t local) {
     return global_index(L->total, L->block, L->cfg.world, L->cfg.rank, local);
 }
 const ShardData *loader_info(const Loader *L) { return &L->info; }
+const ShardData *loader_share(const Loader *L) { return &L->mine; }
 int loader_num_negatives(const Loader *L) { return L->mine.num_neg; }
 int loader_max_len(const Loader *L) {
     if (L->cfg.fixed_len > 0) return L->cfg.fixed_len;

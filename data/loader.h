@@ -96,6 +96,9 @@ int64_t loader_truncated(const Loader *L);
 int loader_num_negatives(const Loader *L);
 /* Attributes and task descriptions of the set (label names etc.); no data. */
 const ShardData *loader_info(const Loader *L);
+/* This rank's examples as read (count = loader_rank_count; arrays uncut by
+ * max_len): for checks over the whole share without building batches. */
+const ShardData *loader_share(const Loader *L);
 /* Fraction of padding in the current epoch's batches (first sentences). */
 double loader_padding_fraction(Loader *L);
 /* The permutation of this rank's local examples for an epoch (n = count). */

@@ -114,21 +114,18 @@ static int bind_negatives(Trainer *t, Source *s, int task, char *err, size_t err
 }
 
 /* A regression cross-encoder trains BCE-with-logits: its scores must lie in
- * [0, 1]. Reads this rank's share once; the loader is rewound. */
+ * [0, 1]. Scans this rank's share as read (no batches built). */
 static int check_unit_scores(Source *s, int shard_task, const char *task, char *err, size_t errlen) {
+    const ShardData *d = loader_share(s->loader);
+    const float *sc = d->tasks[shard_task].scores;
     double lo = INFINITY, hi = -INFINITY;
-    int64_t nb = loader_batches_per_epoch(s->loader), bad = -1;
-    for (int64_t b = 0; b < nb; b++) {
-        const LoaderBatch *lb = loader_next_batch(s->loader);
-        const float *sc = lb->tasks[shard_task].scores;
-        for (int r = 0; sc && r < lb->B; r++) {
-            double v = sc[r];
-            if (!(v >= 0.0 && v <= 1.0) && bad < 0) bad = lb->example[r];
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-        }
+    int64_t bad = -1;
+    for (int64_t i = 0; sc && i < d->n; i++) {
+        double v = sc[i];
+        if (!(v >= 0.0 && v <= 1.0) && bad < 0) bad = loader_global_index(s->loader, i);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
     }
-    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
     if (bad < 0) return 0;
     snprintf(err, errlen, "%s: task '%s': regression scores range over [%g, %g] (first outside at example %lld); "
              "a cross_encoder_regression task trains BCE-with-logits on scores in [0, 1]: rescale them with "
@@ -138,18 +135,14 @@ static int check_unit_scores(Source *s, int shard_task, const char *task, char *
 
 /* Joined pairs carry the template's type ids (BERT: 0 and 1): a model whose
  * token-type table is smaller cannot embed them (DistilBERT has none and
- * ignores them). Reads this rank's share once; the loader is rewound. */
+ * ignores them). Scans this rank's share as read (no batches built). */
 static int check_type_ids(Trainer *t, Source *s, const char *task, char *err, size_t errlen) {
     const BertConfig *bc = &t->cfg->model.bert;
     if (!family_get(bc->family)->token_types) return 0;
+    const ShardData *d = loader_share(s->loader);
     int hi = 0;
-    int64_t nb = loader_batches_per_epoch(s->loader);
-    for (int64_t b = 0; b < nb; b++) {
-        const LoaderBatch *lb = loader_next_batch(s->loader);
-        for (size_t i = 0; i < (size_t)lb->B * lb->T; i++)
-            if (lb->type_ids[i] > hi) hi = lb->type_ids[i];
-    }
-    loader_set_state(s->loader, (LoaderState){0, 0}, NULL, 0);
+    for (int64_t i = 0; d->type_ids && i < d->n_tokens; i++)
+        if (d->type_ids[i] > hi) hi = d->type_ids[i];
     if (hi < bc->type_vocab_size) return 0;
     snprintf(err, errlen, "%s: task '%s': the joined pairs hold token type id %d, but the model has "
              "type_vocab_size %d (prepare them with the model's own tokenizer, whose pair template fits it)",
