@@ -186,7 +186,7 @@ __attribute__((target("avx2,fma"))) static void ukr_rows_avx2(int kc, const floa
 }
 
 static struct {
-    int ready, kind, MR, NR, pack_rows, pack_t;
+    int ready, kind, MR, NR, pack_rows, pack_t, share_b;
     ukr_fn ukr;
     ukr_rows_fn ukr_rows;
 } G;
@@ -212,6 +212,10 @@ static void gemm_init(void) {
     G.pack_rows = e && *e == '1';
     e = getenv("MTBERT_GEMM_PACK_AT");
     G.pack_t = e && *e == '1';
+    /* B packed once by the team for row splits (MTBERT_GEMM_SHARE_B=0: each
+     * thread packs it for its own rows, as before) */
+    e = getenv("MTBERT_GEMM_SHARE_B");
+    G.share_b = !(e && *e == '0');
     G.ready = 1;
 }
 
@@ -228,6 +232,11 @@ int cpu_gemm_select(int kind) {
 void cpu_gemm_pack_a(int on) {
     gemm_init();
     G.pack_rows = on;
+}
+
+void cpu_gemm_share_b(int on) {
+    gemm_init();
+    G.share_b = on;
 }
 
 void cpu_gemm_pack_at(int on) {
@@ -306,16 +315,62 @@ static float *aligned_floats(size_t n) {
     return aligned_alloc(64, bytes);
 }
 
+/* All of B packed ahead, in the order gemm_serial reads it: NC-column
+ * blocks, in each the KC-deep slices, in each the NR-wide panels of that
+ * slice (KC x NR floats, the last slice kc deep). Every block but the last
+ * is NC = npan * NR columns wide, so block jc starts at jc * K. */
+static size_t packed_b_offset(int jc, int pc, int npan, int K, int kc) {
+    (void)kc;
+    return (size_t)jc * K + (size_t)npan * G.NR * pc;
+}
+
+static size_t packed_b_floats(int N, int K) {
+    return (size_t)((N + G.NR - 1) / G.NR) * G.NR * K;
+}
+
+/* Thread id of nt packs its share of the panels of all of B into Bpre. */
+static void pack_b_share(float *Bpre, const float *B, long ldb, int tb, int N, int K, int id,
+                         int nt) {
+    const int NR = G.NR;
+    long units = 0;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        units += (long)((nc + NR - 1) / NR) * ((K + KC - 1) / KC);
+    }
+    long per = (units + nt - 1) / nt, lo = per * id, hi = lo + per < units ? lo + per : units;
+    long u = 0;
+    for (int jc = 0; jc < N && u < hi; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC, npan = (nc + NR - 1) / NR;
+        for (int pc = 0; pc < K && u < hi; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            float *slice = Bpre + packed_b_offset(jc, pc, npan, K, kc);
+            for (int q = 0; q < npan; q++, u++)
+                if (u >= lo && u < hi)
+                    pack_b_panel(slice + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);
+        }
+    }
+}
+
+/* the team's shared packed B, grow-only (one product at a time: gemm_parallel
+ * is never called inside a parallel region) */
+static float *shared_b;
+static size_t shared_b_len;
+/* largest B packed ahead by the team (floats); beyond it each thread packs
+ * its KC x NC slices itself (a B this large is not re-read from cache anyway) */
+#define SHARED_B_MAX ((size_t)16 << 20)
+
 /* C(M,N) (+)= op(A) op(B) on the calling thread alone. 0, or -1 when out of
  * memory (nothing done). */
+/* Bpre: B already packed by pack_b_all (shared by the team), or NULL to
+ * pack each KC x NC slice here. */
 static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
                        const float *B, long ldb, int beta, const float *bias, float *C,
-                       long ldc) {
+                       long ldc, const float *Bpre) {
     const int MR = G.MR, NR = G.NR;
     if (!abuf && !(abuf = aligned_floats((size_t)MC_ROWS * A_COPY_LD))) return -1;
     int ncols = N < NC ? N : NC;
     size_t need = (size_t)((ncols + NR - 1) / NR) * NR * KC;
-    if (need > bbuf_len) {
+    if (!Bpre && need > bbuf_len) {
         free(bbuf);
         bbuf = aligned_floats(need);
         bbuf_len = bbuf ? need : 0;
@@ -329,8 +384,10 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             int acc = beta || pc > 0;
-            for (int q = 0; q < npan; q++)
-                pack_b_panel(Bp + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);
+            if (Bpre) Bp = (float *)Bpre + packed_b_offset(jc, pc, npan, K, kc);
+            else
+                for (int q = 0; q < npan; q++)
+                    pack_b_panel(Bp + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);
             for (int ic = 0; ic < M; ic += MC_ROWS) {
                 int mc = M - ic < MC_ROWS ? M - ic : MC_ROWS;
                 /* A in place unless its rows are a multiple of 4 KiB apart:
@@ -399,7 +456,7 @@ int cpu_gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long ld
             for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * (size_t)N);
         return 0;
     }
-    return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, NULL, C, ldc);
+    return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, NULL, C, ldc, NULL);
 }
 
 /* Threads: each takes one block of C, rows (whole MR panels) when M >= N,
@@ -423,21 +480,36 @@ static int gemm_parallel(int ta, int tb, int M, int N, int K, const float *A, lo
     int units = (len + unit - 1) / unit;
     int threads = omp_get_max_threads();
     if (threads > units) threads = units;
-    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
+    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc, NULL);
+    /* row blocks share all of B: the team packs it once, each thread a share
+     * of the panels, then one barrier (instead of every thread packing all
+     * of it for its rows) */
+    size_t nb = packed_b_floats(N, K);
+    int share = by_rows && G.share_b && nb <= SHARED_B_MAX;
+    if (share && nb > shared_b_len) {
+        free(shared_b);
+        shared_b = aligned_floats(nb);
+        shared_b_len = shared_b ? nb : 0;
+        share = shared_b != NULL;
+    }
     int fail = 0;
 #pragma omp parallel num_threads(threads) reduction(| : fail)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        if (share) {
+            pack_b_share(shared_b, B, ldb, tb, N, K, id, nt);
+#pragma omp barrier
+        }
         int per = (units + nt - 1) / nt;
         int lo = per * id * unit, hi = per * (id + 1) * unit;
         if (hi > len) hi = len;
         if (lo < hi) {
             if (by_rows)
                 fail |= gemm_serial(ta, tb, hi - lo, N, K, ta ? A + lo : A + (size_t)lo * lda, lda, B,
-                                    ldb, beta, bias, C + (size_t)lo * ldc, ldc);
+                                    ldb, beta, bias, C + (size_t)lo * ldc, ldc, share ? shared_b : NULL);
             else
                 fail |= gemm_serial(ta, tb, M, hi - lo, K, A, lda, tb ? B + (size_t)lo * ldb : B + lo,
-                                    ldb, beta, bias ? bias + lo : NULL, C + lo, ldc);
+                                    ldb, beta, bias ? bias + lo : NULL, C + lo, ldc, NULL);
         }
     }
     return fail ? -1 : 0;

@@ -51,6 +51,8 @@ int cpu_gemm_select(int kind);
 void cpu_gemm_pack_a(int on);
 /* the same for transposed A (ta = 1; MTBERT_GEMM_PACK_AT=1) */
 void cpu_gemm_pack_at(int on);
+/* row splits: B packed once by the team (on, the default) or by each thread */
+void cpu_gemm_share_b(int on);
 const char *cpu_gemm_name(void);
 
 /* Split [0,n) into nt contiguous ranges whose inner boundaries are

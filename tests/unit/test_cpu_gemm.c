@@ -121,6 +121,51 @@ int main(void) {
                 }
     }
     cpu_gemm_pack_at(0);
+    /* row splits: B packed once by the team or by each thread for its rows
+     * gives the same bits; shapes with several NC blocks and KC slices, a
+     * partial last panel */
+    static const int rows[][3] = {{3200, 3100, 17}, {700, 300, 600}, {97, 40, 513}, {4200, 4100, 1100}};
+    for (int ki = 0; ki < 2; ki++) {
+        if (cpu_gemm_select(kinds[ki]) != kinds[ki]) continue;
+        omp_set_num_threads(2);
+        for (size_t s = 0; s < sizeof rows / sizeof rows[0]; s++)
+            for (int tb = 0; tb <= 1; tb++) {
+                int M = rows[s][0], N = rows[s][1], K = rows[s][2];
+                long ldb = tb ? K : N;
+                size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+                float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+                float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
+                test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
+                test_fill_uniform(B, nb, &rng, -1.0f, 1.0f);
+                test_fill_uniform(C0, nc, &rng, -1.0f, 1.0f);
+                memcpy(C1, C0, sizeof(float) * nc);
+                float *C2 = malloc(sizeof(float) * nc);
+                memcpy(C2, C0, sizeof(float) * nc);
+                cpu_gemm_share_b(1);
+                int r1 = cpu_gemm(0, tb, M, N, K, A, K, B, ldb, 1, C0, N);
+                cpu_gemm_share_b(0);
+                int r0 = cpu_gemm(0, tb, M, N, K, A, K, B, ldb, 1, C1, N);
+                cpu_gemm_share_b(1);
+                /* and the shared result against the double reference on a
+                 * sample of the elements (C1 - C0 start: C0 was overwritten) */
+                double worst = 0;
+                for (int i = 0; i < M; i += 97)
+                    for (int j = 0; j < N; j += 7) {
+                        double ref = 0;
+                        for (int k = 0; k < K; k++)
+                            ref += (double)A[(size_t)i * K + k] *
+                                   (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                        double e = fabs(C1[(size_t)i * N + j] - C2[(size_t)i * N + j] - ref) /
+                                   (1.0 + sqrt((double)K));
+                        if (!(e <= worst)) worst = e;
+                    }
+                CHECKF(r0 == 0 && r1 == 0 && !memcmp(C0, C1, sizeof(float) * nc) && worst < 4e-6,
+                       "%s tb=%d %dx%dx%d, 2 threads: B shared by the team and packed per thread "
+                       "differ, or error %.3g", cpu_gemm_name(), tb, M, N, K, worst);
+                free(C2);
+                free(A), free(B), free(C0), free(C1);
+            }
+    }
     /* the BLAS choice hands the product back to the caller */
     cpu_gemm_select(CPU_GEMM_BLAS);
     float a = 1, b = 1, c = 0;
