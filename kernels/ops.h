@@ -174,6 +174,12 @@ typedef struct Ops {
     void (*synchronize)(void);
     /* ---- threads for the CPU work of this backend (OpenMP and BLAS) ---- */
     void (*set_threads)(int n);
+    /* ---- a promise (optional, NULL: none): the `bytes` at p (an inference
+     * model's parameters, loaded) do not change until p is freed; the
+     * backend may keep forms derived from them (the CPU keeps its GEMM's
+     * packed weight matrices). The CPU backend still drops them on any
+     * write into the range it sees (copy, zero, AdamW). ---- */
+    void (*params_constant)(const void *p, size_t bytes);
 } Ops;
 
 /* The CPU backend (always built). */

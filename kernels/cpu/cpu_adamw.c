@@ -58,6 +58,8 @@ void cpu_adamw_update(float *params, const float *grads, float *m, float *v,
     double bc2 = 1.0 - pow((double)beta2, (double)t);
     float bc2_sqrt = (float)sqrt(bc2);
     float omb1 = 1.0f - beta1, omb2 = 1.0f - beta2;
+    for (int s = 0; s < nspans; s++)
+        cpu_gemm_params_written(params + spans[s].offset, sizeof(float) * spans[s].count);
     for (int s = 0; s < nspans; s++) {
         const AdamSpan *sp = &spans[s];
         float lr = sp->lr;

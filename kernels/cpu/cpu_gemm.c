@@ -219,8 +219,11 @@ static void gemm_init(void) {
     G.ready = 1;
 }
 
+static void const_b_clear(void);
+
 int cpu_gemm_select(int kind) {
     gemm_init();
+    const_b_clear();
     int has512 = __builtin_cpu_supports("avx512f");
     int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (kind == CPU_GEMM_AVX512 && has512) G.kind = kind, G.MR = 12, G.NR = 32, G.ukr = ukr_avx512, G.ukr_rows = ukr_rows_avx512;
@@ -359,6 +362,74 @@ static size_t shared_b_len;
  * its KC x NC slices itself (a B this large is not re-read from cache anyway) */
 #define SHARED_B_MAX ((size_t)16 << 20)
 
+/* ---- B operands that do not change: packed once, kept ----
+ * An inference model declares its parameters constant (ops->params_constant);
+ * a product whose B lies inside that range (a weight matrix) is packed the
+ * first time and the packed copy reused by every later product with the same
+ * B, transpose, shape and kernel. Any write into the range the backend sees
+ * (copy, zero, AdamW, free) drops the copies and the declaration. */
+static struct {
+    const char *lo, *hi; /* the constant range, [lo, hi) */
+    struct ConstB {
+        const float *B;
+        long ldb;
+        int tb, N, K, kind;
+        float *packed;
+    } *e;
+    int n, cap;
+    size_t floats; /* held, for CONST_B_MAX */
+} CB;
+/* the most packed floats kept (1 GiB); products beyond it pack as usual */
+#define CONST_B_MAX ((size_t)256 << 20)
+
+static void const_b_clear(void) {
+    for (int i = 0; i < CB.n; i++) free(CB.e[i].packed);
+    free(CB.e);
+    CB.e = NULL, CB.n = CB.cap = 0, CB.floats = 0;
+}
+
+void cpu_gemm_params_constant(const void *p, size_t bytes) {
+    const_b_clear();
+    CB.lo = p, CB.hi = p ? (const char *)p + bytes : NULL;
+}
+
+void cpu_gemm_params_written(const void *p, size_t bytes) {
+    const char *a = p, *b = a + (bytes ? bytes : 1);
+    if (!CB.lo || b <= CB.lo || a >= CB.hi) return;
+    const_b_clear();
+    CB.lo = CB.hi = NULL;
+}
+
+int cpu_gemm_constant_count(void) { return CB.n; }
+
+/* the kept packed copy of this B, NULL when B is not constant (or out of
+ * room): made on first use by the calling team (outside a parallel region) */
+static const float *const_b_find(const float *B, long ldb, int tb, int N, int K) {
+    const char *b0 = (const char *)B;
+    size_t span = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
+    if (!CB.lo || b0 < CB.lo || b0 + span * sizeof(float) > CB.hi) return NULL;
+    for (int i = 0; i < CB.n; i++) {
+        struct ConstB *c = &CB.e[i];
+        if (c->B == B && c->ldb == ldb && c->tb == tb && c->N == N && c->K == K && c->kind == G.kind)
+            return c->packed;
+    }
+    size_t nb = packed_b_floats(N, K);
+    if (CB.floats + nb > CONST_B_MAX) return NULL;
+    if (CB.n == CB.cap) {
+        int cap = CB.cap ? 2 * CB.cap : 64;
+        struct ConstB *e = realloc(CB.e, sizeof *e * (size_t)cap);
+        if (!e) return NULL;
+        CB.e = e, CB.cap = cap;
+    }
+    float *packed = aligned_floats(nb);
+    if (!packed) return NULL;
+#pragma omp parallel
+    pack_b_share(packed, B, ldb, tb, N, K, omp_get_thread_num(), omp_get_num_threads());
+    CB.e[CB.n++] = (struct ConstB){B, ldb, tb, N, K, G.kind, packed};
+    CB.floats += nb;
+    return packed;
+}
+
 /* C(M,N) (+)= op(A) op(B) on the calling thread alone. 0, or -1 when out of
  * memory (nothing done). */
 /* Bpre: B already packed by pack_b_all (shared by the team), or NULL to
@@ -480,12 +551,14 @@ static int gemm_parallel(int ta, int tb, int M, int N, int K, const float *A, lo
     int units = (len + unit - 1) / unit;
     int threads = omp_get_max_threads();
     if (threads > units) threads = units;
-    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc, NULL);
+    /* a constant B (an inference model's weight) packed once and kept */
+    const float *kept = (by_rows || threads <= 1) ? const_b_find(B, ldb, tb, N, K) : NULL;
+    if (threads <= 1) return gemm_serial(ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc, kept);
     /* row blocks share all of B: the team packs it once, each thread a share
      * of the panels, then one barrier (instead of every thread packing all
      * of it for its rows) */
     size_t nb = packed_b_floats(N, K);
-    int share = by_rows && G.share_b && nb <= SHARED_B_MAX;
+    int share = !kept && by_rows && G.share_b && nb <= SHARED_B_MAX;
     if (share && nb > shared_b_len) {
         free(shared_b);
         shared_b = aligned_floats(nb);
@@ -506,7 +579,8 @@ static int gemm_parallel(int ta, int tb, int M, int N, int K, const float *A, lo
         if (lo < hi) {
             if (by_rows)
                 fail |= gemm_serial(ta, tb, hi - lo, N, K, ta ? A + lo : A + (size_t)lo * lda, lda, B,
-                                    ldb, beta, bias, C + (size_t)lo * ldc, ldc, share ? shared_b : NULL);
+                                    ldb, beta, bias, C + (size_t)lo * ldc, ldc,
+                                    kept ? kept : share ? shared_b : NULL);
             else
                 fail |= gemm_serial(ta, tb, M, hi - lo, K, A, lda, tb ? B + (size_t)lo * ldb : B + lo,
                                     ldb, beta, bias ? bias + lo : NULL, C + lo, ldc, NULL);

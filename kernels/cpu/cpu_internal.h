@@ -53,6 +53,14 @@ void cpu_gemm_pack_a(int on);
 void cpu_gemm_pack_at(int on);
 /* row splits: B packed once by the team (on, the default) or by each thread */
 void cpu_gemm_share_b(int on);
+/* The bytes [p, p+bytes) do not change from now on (an inference model's
+ * parameters): products whose B lies there keep their packed B. Writes the
+ * backend sees into the range (cpu_gemm_params_written: copy, zero, AdamW,
+ * free) drop the copies and the declaration. */
+void cpu_gemm_params_constant(const void *p, size_t bytes);
+void cpu_gemm_params_written(const void *p, size_t bytes);
+/* packed copies kept (for tests) */
+int cpu_gemm_constant_count(void);
 const char *cpu_gemm_name(void);
 
 /* Split [0,n) into nt contiguous ranges whose inner boundaries are

@@ -22,10 +22,16 @@ void *cpu_alloc(size_t bytes) {
     return p;
 }
 
-void cpu_free(void *p) { free(p); }
+void cpu_free(void *p) {
+    if (p) cpu_gemm_params_written(p, 1);
+    free(p);
+}
 
 void cpu_memcpy(void *dst, const void *src, size_t bytes) {
-    if (bytes && dst != src) memcpy(dst, src, bytes);
+    if (bytes && dst != src) {
+        cpu_gemm_params_written(dst, bytes);
+        memcpy(dst, src, bytes);
+    }
 }
 
 /* Large buffers (the gradients zeroed every step) are cleared by the OpenMP
@@ -33,6 +39,7 @@ void cpu_memcpy(void *dst, const void *src, size_t bytes) {
  * bandwidth on its own. */
 void cpu_zero(void *p, size_t bytes) {
     if (!bytes) return;
+    cpu_gemm_params_written(p, bytes);
     if (bytes < ((size_t)4 << 20) || omp_in_parallel() || omp_get_max_threads() < 2) {
         memset(p, 0, bytes);
         return;

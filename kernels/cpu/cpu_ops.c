@@ -61,6 +61,7 @@ static const Ops cpu_table = {
     .sumsq = cpu_sumsq,
     .synchronize = cpu_synchronize,
     .set_threads = cpu_set_threads,
+    .params_constant = cpu_gemm_params_constant,
 };
 
 const Ops *ops_cpu(void) {

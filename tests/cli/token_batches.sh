@@ -96,7 +96,7 @@ d = max(abs(x - y) for r, s in zip(a, b) for x, y in zip(r, s))
 assert d <= 2e-6, d  # two roundings to 7 significant digits
 PY
 
-# ---- predict: JSON against --batch 1 (labels and tags equal, probabilities to 1e-6)
+# ---- predict: JSON against --batch 1 (labels and tags equal, probabilities to one printed digit)
 "$BIN" predict --model "$ck" --input "$work/in.txt" --batch 1 > "$work/p1.jsonl" 2>"$FAIL_LOG" ||
     fail "predict --batch 1"
 for opt in "" "--max-tokens 64" "--max-tokens 1" "--max-tokens 0 --batch 5" "--batch-size 3"; do
@@ -111,7 +111,9 @@ worst, same = [0.0], sum(x == y for x, y in zip(a, b))
 def cmp(x, y, where):
     if isinstance(x, float) or isinstance(y, float):
         worst[0] = max(worst[0], abs(x - y))
-        assert abs(x - y) <= 1e-6, (where, x, y)
+        # printed to 6 decimals: probabilities a few 1e-7 apart can round to
+        # neighbouring last digits (0.144371 / 0.144372, seen on a Zen 4)
+        assert abs(x - y) <= 1.5e-6, (where, x, y)
     elif isinstance(x, dict):
         assert list(x) == list(y), (where, list(x), list(y))
         for k in x:

@@ -166,6 +166,58 @@ int main(void) {
                 free(A), free(B), free(C0), free(C1);
             }
     }
+    /* constant B (an inference model's weights, ops->params_constant): the
+     * packed copy is kept and reused with the same bits, and any write the
+     * backend sees into the range (copy, zero, AdamW, free) drops it, so a
+     * changed weight is never multiplied in its old packed form */
+    for (int ki = 0; ki < 2; ki++) {
+        if (cpu_gemm_select(kinds[ki]) != kinds[ki]) continue;
+        for (int threads = 1; threads <= 2; threads++) {
+            omp_set_num_threads(threads);
+            int M = 300, N = 200, K = 300; /* row split: M >= N */
+            size_t na = (size_t)M * K, nw = (size_t)N * K, nc = (size_t)M * N;
+            float *A = malloc(sizeof(float) * na), *W = cpu_alloc(sizeof(float) * (nw + 64));
+            float *W2 = malloc(sizeof(float) * nw);
+            float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
+            test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
+            test_fill_uniform(W + 64, nw, &rng, -1.0f, 1.0f);
+            test_fill_uniform(W2, nw, &rng, -1.0f, 1.0f);
+            cpu_gemm_params_constant(NULL, 0);
+            int r = cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C0, N); /* not constant: reference */
+            CHECK(r == 0 && cpu_gemm_constant_count() == 0);
+            cpu_gemm_params_constant(W, sizeof(float) * (nw + 64));
+            for (int rep = 0; rep < 2; rep++) {
+                r = cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C1, N);
+                CHECKF(r == 0 && cpu_gemm_constant_count() == 1 && !memcmp(C0, C1, sizeof(float) * nc),
+                       "%s, %d threads, call %d: kept packed B: %d kept, bits %s", cpu_gemm_name(), threads,
+                       rep, cpu_gemm_constant_count(), memcmp(C0, C1, sizeof(float) * nc) ? "differ" : "same");
+            }
+            /* a B reaching past the range is not kept */
+            r = cpu_gemm(0, 1, M, N, K + 64, A, K, W + 64, K, 0, C1, N);
+            CHECK(r == 0 && cpu_gemm_constant_count() == 1);
+            /* new weights through the backend's copy: the copy is dropped and
+             * the product uses them */
+            cpu_memcpy(W + 64, W2, sizeof(float) * nw);
+            CHECK(cpu_gemm_constant_count() == 0);
+            cpu_gemm_params_constant(NULL, 0);
+            cpu_gemm(0, 1, M, N, K, A, K, W2, K, 0, C0, N);
+            r = cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C1, N);
+            CHECKF(r == 0 && !memcmp(C0, C1, sizeof(float) * nc), "%s, %d threads: stale packed B after a copy",
+                   cpu_gemm_name(), threads);
+            /* and through zero, and free */
+            cpu_gemm_params_constant(W, sizeof(float) * (nw + 64));
+            cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C1, N);
+            CHECK(cpu_gemm_constant_count() == 1);
+            cpu_zero(W + 100, sizeof(float));
+            CHECK(cpu_gemm_constant_count() == 0);
+            cpu_gemm_params_constant(W, sizeof(float) * (nw + 64));
+            cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C1, N);
+            CHECK(cpu_gemm_constant_count() == 1);
+            cpu_free(W);
+            CHECK(cpu_gemm_constant_count() == 0);
+            free(A), free(W2), free(C0), free(C1);
+        }
+    }
     /* the BLAS choice hands the product back to the caller */
     cpu_gemm_select(CPU_GEMM_BLAS);
     float a = 1, b = 1, c = 0;

@@ -84,6 +84,10 @@ int model_open(OpenModel *om, const char *path, const OpenOptions *o, int *statu
         snprintf(err, errlen, "%s: some task heads are missing from mtbert_heads.safetensors:\n%s", d->dir, report);
         goto fail_model;
     }
+    /* loaded, and read-only from here on: the backend may keep derived forms
+     * (the CPU's packed weight matrices) */
+    if (om->ops->params_constant)
+        om->ops->params_constant(om->model.params, sizeof(float) * om->model.table.total);
     *status = 0;
     return 0;
 fail_model:
