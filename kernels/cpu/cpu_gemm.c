@@ -261,6 +261,28 @@ const char *cpu_gemm_name(void) {
  * i0..i0+mc-1, depths k0..k0+kc-1 into MR-tall panels, zero-padded. */
 static void pack_a(float *Ap, const float *A, long lda, int ta, int i0, int mc, int k0, int kc,
                    int MR) {
+    if (ta) {
+        /* depth-major: one contiguous read of each depth's mc values, dealt
+         * to the panels (a panel at a time would read kc lines lda apart
+         * for every panel: with lda a multiple of 4 KiB they share L1 sets) */
+        int full = mc / MR * MR;
+        for (int k = 0; k < kc; k++) {
+            const float *src = A + (size_t)(k0 + k) * lda + i0;
+            for (int p = 0; p < full; p += MR) {
+                float *dst = Ap + (size_t)p * kc + (size_t)k * MR;
+                for (int r = 0; r < MR; r++) dst[r] = src[p + r];
+            }
+        }
+        if (full < mc) {
+            int m = mc - full;
+            float *dst = Ap + (size_t)full * kc;
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(k0 + k) * lda + i0 + full;
+                for (int r = 0; r < MR; r++) dst[k * MR + r] = r < m ? src[r] : 0.0f;
+            }
+        }
+        return;
+    }
     for (int p = 0; p < mc; p += MR) {
         int m = mc - p < MR ? mc - p : MR;
         float *dst = Ap + (size_t)p * kc;
