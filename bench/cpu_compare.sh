@@ -39,7 +39,8 @@ read -r threads tokens hidden inter < <("$bin" bench "$config" --quiet --set ben
 print(r["threads"], r["batch"] * r["seq"], r["hidden"], r["intermediate"])')
 
 echo "== sgemm peak, $threads threads"
-cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
+# the flags of the Release build (CMakeLists.txt), so that mtbert's GEMM here is the binary's
+cc -O3 -march=native -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
    $(pkg-config --cflags --libs openblas) -lm -o "$tmp/sgemm_peak"
 "$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_env.json"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/sgemm_peak" "$threads" blas | tee "$tmp/peak_auto.json"
