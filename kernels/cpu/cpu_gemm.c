@@ -303,12 +303,56 @@ static void pack_a(float *Ap, const float *A, long lda, int ta, int i0, int mc, 
     }
 }
 
+/* Transposed B, 16 columns (rows of B, ldb apart, from src) by 16 depths:
+ * dst[k*NR + j] = src[j*ldb + k] for j, k < 16, as one 16 x 16 register
+ * transpose (unpack pairs of rows, shuffle within 128-bit lanes, then
+ * gather lanes) instead of 256 strided scalar stores. */
+__attribute__((target("avx512f"))) static void transpose16(float *dst, long NR, const float *src,
+                                                             long ldb) {
+    __m512 r[16], a[16], b[16];
+    for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(src + (size_t)j * ldb);
+    for (int i = 0; i < 8; i++) { /* lane: r0[0] r1[0] r0[1] r1[1] | r0[2] r1[2] r0[3] r1[3] */
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* b[4i+c], lane L: depth 4L+c of rows 4i..4i+3 */
+        b[4 * i + 0] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0x44);
+        b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0xEE);
+        b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+        b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) { /* depth 4L+c: lane L of b[c], b[4+c], b[8+c], b[12+c] */
+        __m512 s0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+        __m512 s1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+        __m512 s2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+        __m512 s3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+        _mm512_storeu_ps(dst + (size_t)(0 + c) * NR, _mm512_shuffle_f32x4(s0, s2, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(4 + c) * NR, _mm512_shuffle_f32x4(s1, s3, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(8 + c) * NR, _mm512_shuffle_f32x4(s0, s2, 0xDD));
+        _mm512_storeu_ps(dst + (size_t)(12 + c) * NR, _mm512_shuffle_f32x4(s1, s3, 0xDD));
+    }
+}
+
 /* B(k,j) of op(B): tb = 0 -> B[k*ldb+j], tb = 1 -> B[j*ldb+k]. Pack NR-wide
  * panel q (columns j0+q*NR..) of depths k0..k0+kc-1, zero-padded. */
 static void pack_b_panel(float *Bp, const float *B, long ldb, int tb, int j0, int nc, int k0,
                          int kc, int NR) {
     int n = nc - j0 < NR ? nc - j0 : NR;
-    (void)0;
+    if (tb && G.kind == CPU_GEMM_AVX512 && n % 16 == 0) {
+        /* whole 16 x 16 blocks by register transposes, the last kc % 16
+         * depths and the missing columns as below */
+        int k16 = kc / 16 * 16;
+        for (int j = 0; j < n; j += 16)
+            for (int k = 0; k < k16; k += 16)
+                transpose16(Bp + (size_t)k * NR + j, NR, B + (size_t)(j0 + j) * ldb + k0 + k, ldb);
+        for (int j = 0; j < n; j++) {
+            const float *src = B + (size_t)(j0 + j) * ldb + k0;
+            for (int k = k16; k < kc; k++) Bp[(size_t)k * NR + j] = src[k];
+        }
+        for (int j = n; j < NR; j++)
+            for (int k = 0; k < kc; k++) Bp[(size_t)k * NR + j] = 0.0f;
+        return;
+    }
     if (!tb) {
         for (int k = 0; k < kc; k++) {
             const float *src = B + (size_t)(k0 + k) * ldb + j0;
