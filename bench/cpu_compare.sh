@@ -47,6 +47,19 @@ env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/sgemm_peak" "$threads" blas |
 OMP_NUM_THREADS=$threads "$tmp/sgemm_peak" "$threads" mtbert | tee "$tmp/peak_own.json"
 OMP_NUM_THREADS=$threads "$tmp/sgemm_peak" "$threads" shapes "$tokens" "$hidden" "$inter" |
   tee "$tmp/peak_shapes.json"
+# the same 12 products through OpenBLAS threaded by itself, and, where Debian's
+# BLIS is installed (libblis-openmp-dev: not needed by mtbert), BLIS's peak
+# and products: the side-by-side the choice of GEMM rests on
+"$tmp/sgemm_peak" "$threads" blas-shapes "$tokens" "$hidden" "$inter" | tee "$tmp/shapes_openblas.json"
+blis_inc=/usr/include/x86_64-linux-gnu/blis-openmp blis_lib=/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so
+if [ -f "$blis_inc/cblas.h" ] && [ -f "$blis_lib" ]; then
+  cc -O3 -march=native -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels -I"$blis_inc" bench/sgemm_peak.c \
+     kernels/cpu/cpu_gemm.c "$blis_lib" -lm -o "$tmp/sgemm_blis"
+  "$tmp/sgemm_blis" "$threads" blas | tee "$tmp/peak_blis.json"
+  "$tmp/sgemm_blis" "$threads" blas-shapes "$tokens" "$hidden" "$inter" | tee "$tmp/shapes_blis.json"
+else
+  echo "BLIS not installed (apt-get install libblis-openmp-dev to compare it)"
+fi
 
 nodrop="--set model.hidden_dropout=0 --set model.attention_dropout=0"
 ntasks=$(python3 - "$config" <<'PY'
@@ -107,12 +120,17 @@ import json, sys
 d = sys.argv[1]
 j = lambda n: json.load(open(f"{d}/{n}"))
 pe, pa, po = j("peak_env.json"), j("peak_auto.json"), j("peak_own.json")
-ps = j("peak_shapes.json")
-peak = max(pe["peak_gflops"], pa["peak_gflops"], po["peak_gflops"])
+ps, pso = j("peak_shapes.json"), j("shapes_openblas.json")
+import os
+blis = j("peak_blis.json") if os.path.exists(f"{d}/peak_blis.json") else None
+psb = j("shapes_blis.json") if blis else None
+peak = max(pe["peak_gflops"], pa["peak_gflops"], po["peak_gflops"], blis["peak_gflops"] if blis else 0)
 print()
 print(f"sgemm peak ({pe['threads']} threads): OpenBLAS {pe['core']} (as configured) {pe['peak_gflops']:.0f}, "
       f"OpenBLAS {pa['core']} (own choice) {pa['peak_gflops']:.0f}, mtbert GEMM ({po['core']}) "
-      f"{po['peak_gflops']:.0f} GFLOP/s; peak used below: {peak:.0f}")
+      f"{po['peak_gflops']:.0f}"
+      + (f", {blis['blas']} ({blis['core']}) {blis['peak_gflops']:.0f}" if blis else "")
+      + f" GFLOP/s; peak used below: {peak:.0f}")
 print(f"{'':30s} {'tokens/s':>9s} {'step ms':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
 for drop, tag in (("0.1", "1"), ("0", "0")):
     m = j(f"m{tag}.json")
@@ -123,8 +141,9 @@ for drop, tag in (("0.1", "1"), ("0", "0")):
         print(f"{name + ', dropout ' + drop:30s} {r['tokens_per_s']:9.0f} {r['step_ms']:8.1f}"
               f"   mtbert/this: {m['tokens_per_s'] / r['tokens_per_s']:.2f}x")
 print(f"(torch {hf['torch']}, {m['threads']} threads; best of the rounds run)")
-print(f"the step's 12 layer products stand-alone (mtbert GEMM, same threads): {ps['all_gflops']:.0f} GFLOP/s "
-      f"({100 * ps['all_gflops'] / peak:.0f}% of the peak)")
+print(f"the step's 12 layer products stand-alone (same threads): mtbert GEMM {ps['all_gflops']:.0f} GFLOP/s "
+      f"({100 * ps['all_gflops'] / peak:.0f}% of the peak), OpenBLAS {pso['core']} {pso['all_gflops']:.0f}"
+      + (f", BLIS {psb['core']} {psb['all_gflops']:.0f}" if psb else ""))
 # where the step goes: bench's per-op timings (each op synchronised and
 # timed, so their sum exceeds the plain step a little; shares are what count)
 for drop, tag in (("0.1", "1"), ("0", "0")):

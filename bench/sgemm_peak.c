@@ -6,8 +6,11 @@
  *   cc -O2 -fopenmp bench/sgemm_peak.c -o sgemm_peak $(pkg-config --cflags --libs openblas)
  *   cc -O2 -fopenmp -DWITH_MTBERT_GEMM -I. -Ikernels bench/sgemm_peak.c kernels/cpu/cpu_gemm.c \
  *      $(pkg-config --cflags --libs openblas) -o sgemm_peak
+ *   cc -O2 -fopenmp -I/usr/include/x86_64-linux-gnu/blis-openmp bench/sgemm_peak.c \
+ *      /usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so -o sgemm_peak_blis   (BLIS instead)
  *   ./sgemm_peak [THREADS [blas|mtbert]]      (default 2 blas)
- *   ./sgemm_peak THREADS shapes [T H FF]       mtbert GEMM on the step's products */
+ *   ./sgemm_peak THREADS shapes [T H FF]       mtbert GEMM on the step's products
+ *   ./sgemm_peak THREADS blas-shapes [T H FF]  the same products through the linked BLAS */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,10 @@ extern char *openblas_get_corename(void) __attribute__((weak));
 extern char *openblas_get_config(void) __attribute__((weak));
 extern void openblas_set_num_threads(int) __attribute__((weak));
 extern void bli_thread_set_num_threads(long) __attribute__((weak));
+/* BLIS's (the same idea): its version and the sub-configuration it picked */
+extern const char *bli_info_get_version_str(void) __attribute__((weak));
+extern int bli_arch_query_id(void) __attribute__((weak));
+extern const char *bli_arch_string(int) __attribute__((weak));
 
 static double now_s(void) {
     struct timespec ts;
@@ -59,6 +66,8 @@ static double gflops(int M, int N, int K, int reps) {
 }
 
 #ifdef WITH_MTBERT_GEMM
+static int shapes_blas; /* mode "blas-shapes" */
+
 /* best of `reps` calls of one product of the training step, with the
  * transposes and beta the model uses: fwd C = X W^T + b (NT), bwd dX += dY W
  * (NN, beta 1), dW += dY^T X (TN, beta 1). M x N x K is the product's. */
@@ -71,7 +80,14 @@ static double shape_gflops(int kind, int M, int N, int K, int reps) {
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
         double t0 = now_s();
-        if (kind == 0) cpu_gemm_bias(0, 1, M, N, K, A, K, B, K, bias, C, N);
+        if (shapes_blas) { /* the same products through the linked BLAS, threaded by itself */
+            if (kind == 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+            else if (kind == 1)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 1.0f, C, N);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1.0f, A, M, B, N, 1.0f, C, N);
+        } else if (kind == 0) cpu_gemm_bias(0, 1, M, N, K, A, K, B, K, bias, C, N);
         else if (kind == 1) cpu_gemm(0, 0, M, N, K, A, K, B, N, 1, C, N);
         else cpu_gemm(1, 0, M, N, K, A, M, B, N, 1, C, N);
         double dt = now_s() - t0;
@@ -87,16 +103,22 @@ static int run_shapes(int threads, int argc, char **argv) {
     int T = argc > 3 ? atoi(argv[3]) : 4096, H = argc > 4 ? atoi(argv[4]) : 256;
     int FF = argc > 5 ? atoi(argv[5]) : 1024;
     omp_set_num_threads(threads);
-    if (openblas_set_num_threads) openblas_set_num_threads(1);
-    if (cpu_gemm_kind() == CPU_GEMM_BLAS) {
+    if (openblas_set_num_threads) openblas_set_num_threads(shapes_blas ? threads : 1);
+    if (bli_thread_set_num_threads) bli_thread_set_num_threads(threads);
+    if (!shapes_blas && cpu_gemm_kind() == CPU_GEMM_BLAS) {
         fprintf(stderr, "sgemm_peak: no mtbert GEMM kernel on this CPU\n");
         return 2;
     }
     const int lin[4][2] = {{H, 3 * H}, {H, H}, {H, FF}, {FF, H}}; /* (C, OC) */
     static const char *tag[3] = {"fwd", "dinp", "dw"};
     double flop = 0, sec = 0;
+    const char *core = cpu_gemm_name();
+    if (shapes_blas)
+        core = bli_arch_query_id && bli_arch_string ? bli_arch_string(bli_arch_query_id())
+               : openblas_get_corename                ? openblas_get_corename()
+                                                      : "BLAS";
     printf("{\"impl\": \"sgemm_shapes\", \"threads\": %d, \"core\": \"%s\", \"shapes\": {",
-           threads, cpu_gemm_name());
+           threads, core);
     for (int l = 0; l < 4; l++)
         for (int k = 0; k < 3; k++) {
             int C = lin[l][0], OC = lin[l][1];
@@ -117,9 +139,15 @@ int main(int argc, char **argv) {
     use_own = argc > 2 && !strcmp(argv[2], "mtbert");
 #ifdef WITH_MTBERT_GEMM
     if (argc > 2 && !strcmp(argv[2], "shapes")) return run_shapes(threads, argc, argv);
+    if (argc > 2 && !strcmp(argv[2], "blas-shapes")) return shapes_blas = 1, run_shapes(threads, argc, argv);
 #endif
     const char *lib = openblas_get_config ? openblas_get_config() : "non-OpenBLAS";
     const char *core = openblas_get_corename ? openblas_get_corename() : "";
+    char blis[64];
+    if (bli_info_get_version_str && bli_arch_query_id && bli_arch_string) {
+        snprintf(blis, sizeof blis, "BLIS %s", bli_info_get_version_str());
+        lib = blis, core = bli_arch_string(bli_arch_query_id());
+    }
 #ifdef WITH_MTBERT_GEMM
     if (use_own) {
         lib = "mtbert cpu_gemm";
