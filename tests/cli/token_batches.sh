@@ -102,32 +102,8 @@ PY
 for opt in "" "--max-tokens 64" "--max-tokens 1" "--max-tokens 0 --batch 5" "--batch-size 3"; do
     # shellcheck disable=SC2086
     "$BIN" predict --model "$ck" --input "$work/in.txt" $opt > "$work/p.jsonl" 2>"$FAIL_LOG" || fail "predict $opt"
-    python3 - "$work/p1.jsonl" "$work/p.jsonl" "predict ${opt:-(defaults)}" <<'PY' || fail "predict $opt differs from --batch 1"
-import json, sys
-a = [json.loads(l) for l in open(sys.argv[1])]
-b = [json.loads(l) for l in open(sys.argv[2])]
-assert len(a) == len(b), (len(a), len(b))
-worst, same = [0.0], sum(x == y for x, y in zip(a, b))
-def cmp(x, y, where):
-    if isinstance(x, float) or isinstance(y, float):
-        worst[0] = max(worst[0], abs(x - y))
-        # printed to 6 decimals: probabilities a few 1e-7 apart can round to
-        # neighbouring last digits (0.144371 / 0.144372, seen on a Zen 4)
-        assert abs(x - y) <= 1.5e-6, (where, x, y)
-    elif isinstance(x, dict):
-        assert list(x) == list(y), (where, list(x), list(y))
-        for k in x:
-            cmp(x[k], y[k], where + "." + k)
-    elif isinstance(x, list):
-        assert len(x) == len(y), where
-        for i, (u, v) in enumerate(zip(x, y)):
-            cmp(u, v, f"{where}[{i}]")
-    else:
-        assert x == y, (where, x, y)
-for i, (x, y) in enumerate(zip(a, b)):
-    cmp(x, y, f"line {i + 1}")
-print(f"  {sys.argv[3]}: max |diff| {worst[0]:.3g} vs --batch 1, {same} of {len(a)} lines identical")
-PY
+    python3 "$SRC/tests/cli/lib/jsonl_close.py" "$work/p1.jsonl" "$work/p.jsonl" "predict ${opt:-(defaults)}" ||
+        fail "predict $opt differs from --batch 1"
 done
 grep -q '"tags":\[.*null' "$work/p1.jsonl" || fail "predict: the 90-word line should have words past --max-len (tag null)"
 

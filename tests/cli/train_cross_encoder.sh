@@ -173,6 +173,21 @@ if command -v jq >/dev/null; then
               if (r - pe > 2e-3 || pe - r > 2e-3) { print "predict pearson " r " vs eval " pe; exit 1 } }' >"$T/why" ||
         fail "predict --pairs disagrees with the evaluation: $(cat "$T/why")"
 fi
+# pairs are batched as sentences are (sorted by length, cut by the token
+# budget, written in input order): the same lines as one pair at a time, to
+# the printed digits, and the batches are really several pairs each
+"$BIN" predict --model "$T/r/latest" --pairs --batch 1 --input "$T/dev_pairs.tsv" >"$T/pred_b1" 2>"$T/stderr" ||
+    fail "predict --pairs --batch 1"
+MTBERT_BATCH_STATS=1 "$BIN" predict --model "$T/r/latest" --pairs --max-tokens 300 --input "$T/dev_pairs.tsv" \
+    >"$T/pred_bt" 2>"$T/stats" || fail "predict --pairs --max-tokens 300"
+grep -q "predict: 200 sentences in" "$T/stats" || fail "predict --pairs: no batch summary: $(tail -2 "$T/stats")"
+nbatch=$(sed -n 's/.*200 sentences in \([0-9]*\) batches.*/\1/p' "$T/stats")
+[ -n "$nbatch" ] && [ "$nbatch" -gt 1 ] && [ "$nbatch" -lt 100 ] ||
+    fail "predict --pairs --max-tokens 300: $nbatch batches for 200 pairs (expected several pairs a batch)"
+for f in pred pred_bt; do
+    python3 "$SRC/tests/cli/lib/jsonl_close.py" "$T/pred_b1" "$T/$f" "predict --pairs ($f)" ||
+        fail "predict --pairs batched ($f) differs from one pair at a time"
+done
 head -3 "$T/dev_pairs.tsv" | cut -f1 | "$BIN" predict --model "$T/r/latest" >"$T/pred1" 2>"$T/stderr" ||
     fail "predict without --pairs"
 grep -q '"rel"\|"sim"' "$T/pred1" && fail "predict without --pairs ran the cross-encoder tasks"
@@ -209,7 +224,8 @@ for v in "r MtbertForSequenceClassification" "rp BertForSequenceClassification";
         sed 's/^/  /' "$T/cmp"
     fi
 done
-cmp -s <(head -40 "$T/pred") "$T/pred-r" || fail "predict --pairs differs between the checkpoint and its export"
+python3 "$SRC/tests/cli/lib/jsonl_close.py" <(head -40 "$T/pred") "$T/pred-r" "checkpoint vs export" ||
+    fail "predict --pairs differs between the checkpoint and its export"
 [ "$have_tf" = 1 ] ||
     echo "train_cross_encoder: no torch + transformers ($py; set MTBERT_PYTHON): the transformers comparison is skipped"
 

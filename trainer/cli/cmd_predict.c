@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  --pairs         lines are 'A<TAB>B' pairs for the cross-encoder tasks\n"
             "  --max-len N     tokens incl. [CLS]/[SEP] (default: the folder's)\n"
             "  --threads N     CPU threads (default: all cores)\n"
-            "  --max-tokens N  tokens per forward pass: sentences are sorted by length and\n"
+            "  --max-tokens N  tokens per forward pass: sentences (or pairs) are sorted by length and\n"
             "                  cut into batches of rows x longest <= N (default %d; 0: no\n"
             "                  budget); a longer sentence runs alone. Output stays in input order\n"
             "  --batch N       at most N sentences per forward pass (default %d); also --batch-size\n"
@@ -258,36 +258,6 @@ out:
     return rc;
 }
 
-/* The cross-encoder tasks of one pair line: label and probabilities, or
- * the score (sigmoid of the one logit). */
-static int predict_pair_line(OpenModel *om, const char *text, IntVec *ids, IntVec *types, int *mask, float *logits,
-                             double *p, json_t *o, const char *in_name, size_t li) {
-    const ModelDir *d = &om->dir;
-    int T = (int)ids->len;
-    for (int j = 0; j < T; j++) mask[j] = 1;
-    Batch b = {.B = 1, .T = T, .input_ids = ids->data, .type_ids = types->data, .mask = mask};
-    model_forward(&om->model, &b);
-    const char *tab = strchr(text, '\t');
-    json_object_set_new(o, "text", json_stringn(text, (size_t)(tab - text)));
-    json_object_set_new(o, "text_b", json_string(tab + 1));
-    for (int t = 0; t < d->mc.ntasks; t++) {
-        const TaskConfig *tc = &d->mc.tasks[t];
-        if (!task_joined_pairs(tc->type)) continue;
-        model_get_logits(&om->model, t, logits);
-        for (int k = 0; k < tc->num_labels; k++)
-            if (!isfinite(logits[k])) {
-                fprintf(stderr, "mtbert predict: %s:%zu: task %s: the model's scores are not finite\n", in_name, li + 1,
-                        tc->name);
-                return 1;
-            }
-        if (task_score_head(tc->type))
-            json_object_set_new(o, tc->name, json_pack("{s:f}", "score", 1.0 / (1.0 + exp(-(double)logits[0]))));
-        else
-            json_object_set_new(o, tc->name, predict_sentence_task(d, t, logits, p));
-    }
-    return 0;
-}
-
 /* ---- batched prediction: token_batches.h ----
  * Lines are read in windows of PREDICT_WINDOW; each window's sentences are
  * sorted by length and cut into batches by the token budget, and the JSON
@@ -299,7 +269,8 @@ static int predict_pair_line(OpenModel *om, const char *text, IntVec *ids, IntVe
 typedef struct {
     const char *text; /* the line */
     char *words;   /* the line's copy that Encoded.words point into */
-    Encoded e;
+    Encoded e;     /* (--pairs: e.ids only, the framed pair) */
+    IntVec types;  /* --pairs: the token type ids of e.ids */
     char *json;    /* the output line (NULL until made, or when it fails) */
     int bad_task;  /* >= 0: that task's scores are not finite */
 } PredLine;
@@ -310,11 +281,12 @@ typedef struct {
     int batch;
     long max_tokens;
     int stats;
+    int pairs;      /* --pairs: lines are A<TAB>B, only the cross-encoder tasks run */
     NerMetrics *ner;
     const int *have_ner;
     float *logits;  /* (maxN x the largest num_labels) */
     double *p;
-    int *bid, *bmask; /* (maxN) */
+    int *bid, *bmask, *btype; /* (maxN) */
     double tok_s, fwd_s;
     TokenPlan total; /* the sums over windows, for the statistics line */
 } PredictRun;
@@ -332,23 +304,28 @@ static void predict_batch(PredictRun *pr, PredLine *pl, const int *order, const 
     int nb = tb->rows, T = tb->T, nt = d->mc.ntasks;
     int pad = tok_pad_id(pr->om->tok) >= 0 ? tok_pad_id(pr->om->tok) : 0;
     for (int r = 0; r < nb; r++) {
-        const IntVec *ids = &pl[order[r]].e.ids;
+        const IntVec *ids = &pl[order[r]].e.ids, *types = &pl[order[r]].types;
         for (int j = 0; j < T; j++) {
             pr->bid[r * T + j] = (size_t)j < ids->len ? ids->data[j] : pad;
             pr->bmask[r * T + j] = (size_t)j < ids->len;
+            if (pr->pairs) pr->btype[r * T + j] = (size_t)j < types->len ? types->data[j] : 0;
         }
     }
-    Batch b = {.B = nb, .T = T, .input_ids = pr->bid, .mask = pr->bmask};
+    Batch b = {.B = nb, .T = T, .input_ids = pr->bid, .type_ids = pr->pairs ? pr->btype : NULL, .mask = pr->bmask};
     model_forward(&pr->om->model, &b);
     json_t **o = xmalloc(sizeof(json_t *) * (size_t)nb);
     for (int r = 0; r < nb; r++) {
+        const char *text = pl[order[r]].text, *tab = pr->pairs ? strchr(text, '\t') : NULL;
         o[r] = json_object();
-        json_object_set_new(o[r], "text", json_string(pl[order[r]].text));
+        json_object_set_new(o[r], "text", tab ? json_stringn(text, (size_t)(tab - text)) : json_string(text));
+        if (tab) json_object_set_new(o[r], "text_b", json_string(tab + 1));
     }
     for (int t = 0; t < nt; t++) {
-        HeadKind h = task_kind(d->mc.tasks[t].type)->head;
-        if (h == HEAD_COSINE || task_joined_pairs(d->mc.tasks[t].type)) continue; /* pairs: --pairs */
-        int V = d->mc.tasks[t].num_labels;
+        const TaskConfig *tc = &d->mc.tasks[t];
+        HeadKind h = task_kind(tc->type)->head;
+        /* --pairs: the cross-encoder tasks only; else every other task with a head */
+        if (pr->pairs ? !task_joined_pairs(tc->type) : h == HEAD_COSINE || task_joined_pairs(tc->type)) continue;
+        int V = tc->num_labels;
         model_get_logits(&pr->om->model, t, pr->logits);
         for (int r = 0; r < nb; r++) {
             PredLine *l = &pl[order[r]];
@@ -359,6 +336,13 @@ static void predict_batch(PredictRun *pr, PredLine *pl, const int *order, const 
             for (size_t i = 0; i < n; i++)
                 if (!isfinite(lg[i])) { l->bad_task = t; break; }
             if (l->bad_task >= 0) continue;
+            if (pr->pairs) { /* a cross-encoder: label and probabilities, or the score (sigmoid of the logit) */
+                json_object_set_new(o[r], tc->name,
+                                    task_score_head(tc->type)
+                                        ? json_pack("{s:f}", "score", 1.0 / (1.0 + exp(-(double)lg[0])))
+                                        : predict_sentence_task(d, t, lg, pr->p));
+                continue;
+            }
             int nw = l->e.nwords ? l->e.nwords : 1;
             int *pred = xmalloc(sizeof(int) * nw);
             NerChunk *chunks = xmalloc(sizeof(NerChunk) * nw);
@@ -392,7 +376,12 @@ static int predict_window(PredictRun *pr, const Lines *L, size_t lo, size_t hi) 
         pl[i].words = xstrdup(L->lines[lo + i]);
         pl[i].json = NULL;
         pl[i].bad_task = -1;
-        if (encode_line(pr->om->tok, pl[i].words, pr->om->max_len, &pl[i].e, &bad)) {
+        memset(&pl[i].e, 0, sizeof pl[i].e);
+        memset(&pl[i].types, 0, sizeof pl[i].types);
+        if (pr->pairs ? encode_pair_line(pr->om->tok, pl[i].text, pr->om->max_len, &pl[i].e.ids, &pl[i].types, &bad)
+                      : encode_line(pr->om->tok, pl[i].words, pr->om->max_len, &pl[i].e, &bad)) {
+            encoded_free(&pl[i].e);
+            intvec_free(&pl[i].types);
             free(pl[i].words);
             good = i;
             break;
@@ -436,9 +425,14 @@ static int predict_window(PredictRun *pr, const Lines *L, size_t lo, size_t hi) 
         free(pl[i].json);
         free(pl[i].words);
         encoded_free(&pl[i].e);
+        intvec_free(&pl[i].types);
     }
     if (!rc && good < n) {
-        fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", pr->in_name, lo + good + 1, bad);
+        if (bad == (size_t)-1)
+            fprintf(stderr, "mtbert predict: %s:%zu: expected two sentences separated by a tab (--pairs)\n",
+                    pr->in_name, lo + good + 1);
+        else
+            fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", pr->in_name, lo + good + 1, bad);
         rc = 2;
     }
     free(pl);
@@ -491,9 +485,6 @@ int cmd_predict(int argc, char **argv) {
         lines_free(&L);
         return 2;
     }
-    float *logits = xmalloc(sizeof(float) * om.max_len * maxV);
-    double *p = xmalloc(sizeof(double) * maxV);
-    int *mask = xmalloc(sizeof(int) * om.max_len);
     int n_cross = 0;
     for (int t = 0; t < nt; t++) n_cross += task_joined_pairs(d->mc.tasks[t].type);
     if (pairs && !n_cross) {
@@ -503,42 +494,17 @@ int cmd_predict(int argc, char **argv) {
     } else if (!pairs && n_cross)
         fprintf(stderr, "mtbert predict: note: %d cross-encoder task%s left out: give --pairs and 'A<TAB>B' lines\n",
                 n_cross, n_cross == 1 ? "" : "s");
-    IntVec pids = {0}, ptypes = {0};
-    for (size_t li = 0; li < L.n && !rc && pairs; li++) {
-        size_t bad;
-        if (encode_pair_line(om.tok, L.lines[li], om.max_len, &pids, &ptypes, &bad)) {
-            if (bad == (size_t)-1)
-                fprintf(stderr, "mtbert predict: %s:%zu: expected two sentences separated by a tab (--pairs)\n",
-                        in_name, li + 1);
-            else fprintf(stderr, "mtbert predict: %s:%zu: invalid UTF-8 at byte %zu\n", in_name, li + 1, bad);
-            rc = 2;
-            break;
-        }
-        json_t *o = json_object();
-        rc = predict_pair_line(&om, L.lines[li], &pids, &ptypes, mask, logits, p, o, in_name, li);
-        char *s = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        if (!rc && !s) {
-            fprintf(stderr, "mtbert predict: %s:%zu: cannot write the line as JSON\n", in_name, li + 1);
-            rc = 1;
-        } else if (s) {
-            printf("%s\n", s);
-            free(s);
-        }
-        json_decref(o);
-    }
-    intvec_free(&pids);
-    intvec_free(&ptypes);
     size_t cap = om.model.maxN;
     PredictRun run = {.om = &om, .in_name = in_name, .batch = batch, .max_tokens = max_tokens,
-                      .stats = token_stats_enabled(), .ner = ner, .have_ner = have_ner,
+                      .stats = token_stats_enabled(), .pairs = pairs, .ner = ner, .have_ner = have_ner,
                       .logits = xmalloc(sizeof(float) * cap * maxV), .p = xmalloc(sizeof(double) * maxV),
-                      .bid = xmalloc(sizeof(int) * cap), .bmask = xmalloc(sizeof(int) * cap)};
-    for (size_t lo = 0; lo < L.n && !rc && !pairs; lo += PREDICT_WINDOW)
+                      .bid = xmalloc(sizeof(int) * cap), .bmask = xmalloc(sizeof(int) * cap),
+                      .btype = xmalloc(sizeof(int) * cap)};
+    for (size_t lo = 0; lo < L.n && !rc; lo += PREDICT_WINDOW)
         rc = predict_window(&run, &L, lo, lo + PREDICT_WINDOW < L.n ? lo + PREDICT_WINDOW : L.n);
-    if (run.stats && !pairs) token_stats_summary("predict", &run.total, max_tokens, batch, run.tok_s, run.fwd_s);
+    if (run.stats) token_stats_summary("predict", &run.total, max_tokens, batch, run.tok_s, run.fwd_s);
     if (ferror(stdout) || fflush(stdout)) { fprintf(stderr, "mtbert predict: <stdout>: write failed\n"); rc = 1; }
-    free(run.logits); free(run.p); free(run.bid); free(run.bmask);
-    free(logits); free(p); free(mask);
+    free(run.logits); free(run.p); free(run.bid); free(run.bmask); free(run.btype);
     for (int t = 0; t < nt; t++) if (have_ner[t]) ner_free(&ner[t]);
     model_close(&om);
     lines_free(&L);
