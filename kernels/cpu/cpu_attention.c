@@ -73,7 +73,7 @@ void cpu_attention_forward(float *out, float *att, const float *qkv, const int *
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < tv; j++) {
-                float e = mk[j] ? cpu_expf(row[j] - mx) : 0.0f;
+                float e = cpu_select(mk[j] != 0, cpu_expf(row[j] - mx), 0.0f);
                 row[j] = e;
                 sum += e;
             }
