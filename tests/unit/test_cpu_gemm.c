@@ -176,7 +176,7 @@ int main(void) {
             omp_set_num_threads(threads);
             int M = 300, N = 200, K = 300; /* row split: M >= N */
             size_t na = (size_t)M * K, nw = (size_t)N * K, nc = (size_t)M * N;
-            float *A = malloc(sizeof(float) * na), *W = cpu_alloc(sizeof(float) * (nw + 64));
+            float *A = malloc(sizeof(float) * na), *W = cpu_alloc(sizeof(float) * (nw + 128));
             float *W2 = malloc(sizeof(float) * nw);
             float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
             test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
@@ -192,8 +192,9 @@ int main(void) {
                        "%s, %d threads, call %d: kept packed B: %d kept, bits %s", cpu_gemm_name(), threads,
                        rep, cpu_gemm_constant_count(), memcmp(C0, C1, sizeof(float) * nc) ? "differ" : "same");
             }
-            /* a B reaching past the range is not kept */
-            r = cpu_gemm(0, 1, M, N, K + 64, A, K, W + 64, K, 0, C1, N);
+            /* a B reaching past the range (the allocation holds 64 floats
+             * more than the range declared) is not kept */
+            r = cpu_gemm(0, 1, M, N, K, A, K, W + 128, K, 0, C1, N);
             CHECK(r == 0 && cpu_gemm_constant_count() == 1);
             /* new weights through the backend's copy: the copy is dropped and
              * the product uses them */
