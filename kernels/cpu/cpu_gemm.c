@@ -212,10 +212,7 @@ static void gemm_init(void) {
     G.pack_rows = e && *e == '1';
     e = getenv("MTBERT_GEMM_PACK_AT");
     G.pack_t = e && *e == '1';
-    /* B packed once by the team for row splits (MTBERT_GEMM_SHARE_B=0: each
-     * thread packs it for its own rows, as before) */
-    e = getenv("MTBERT_GEMM_SHARE_B");
-    G.share_b = !(e && *e == '0');
+    G.share_b = 1; /* row splits: B packed once by the team (cpu_gemm_share_b) */
     G.ready = 1;
 }
 
@@ -388,8 +385,7 @@ static float *aligned_floats(size_t n) {
  * blocks, in each the KC-deep slices, in each the NR-wide panels of that
  * slice (KC x NR floats, the last slice kc deep). Every block but the last
  * is NC = npan * NR columns wide, so block jc starts at jc * K. */
-static size_t packed_b_offset(int jc, int pc, int npan, int K, int kc) {
-    (void)kc;
+static size_t packed_b_offset(int jc, int pc, int npan, int K) {
     return (size_t)jc * K + (size_t)npan * G.NR * pc;
 }
 
@@ -412,7 +408,7 @@ static void pack_b_share(float *Bpre, const float *B, long ldb, int tb, int N, i
         int nc = N - jc < NC ? N - jc : NC, npan = (nc + NR - 1) / NR;
         for (int pc = 0; pc < K && u < hi; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            float *slice = Bpre + packed_b_offset(jc, pc, npan, K, kc);
+            float *slice = Bpre + packed_b_offset(jc, pc, npan, K);
             for (int q = 0; q < npan; q++, u++)
                 if (u >= lo && u < hi)
                     pack_b_panel(slice + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);
@@ -496,10 +492,10 @@ static const float *const_b_find(const float *B, long ldb, int tb, int N, int K)
     return packed;
 }
 
-/* C(M,N) (+)= op(A) op(B) on the calling thread alone. 0, or -1 when out of
- * memory (nothing done). */
-/* Bpre: B already packed by pack_b_all (shared by the team), or NULL to
- * pack each KC x NC slice here. */
+/* C(M,N) (+)= op(A) op(B) on the calling thread alone. Bpre: all of B
+ * already packed in packed_b_offset's order (by the team, or kept for a
+ * constant B), or NULL to pack each KC x NC slice here. 0, or -1 when out
+ * of memory (nothing done). */
 static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long lda,
                        const float *B, long ldb, int beta, const float *bias, float *C,
                        long ldc, const float *Bpre) {
@@ -521,7 +517,7 @@ static int gemm_serial(int ta, int tb, int M, int N, int K, const float *A, long
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             int acc = beta || pc > 0;
-            if (Bpre) Bp = (float *)Bpre + packed_b_offset(jc, pc, npan, K, kc);
+            if (Bpre) Bp = (float *)Bpre + packed_b_offset(jc, pc, npan, K);
             else
                 for (int q = 0; q < npan; q++)
                     pack_b_panel(Bp + (size_t)q * NR * kc, B, ldb, tb, jc + q * NR, jc + nc, pc, kc, NR);

@@ -30,6 +30,18 @@ static void ref_gemm(int ta, int tb, int M, int N, int K, const float *A, long l
         }
 }
 
+/* n floats uniform in [-1, 1) (malloc'd), and a copy of x */
+static float *random_floats(size_t n) {
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    test_fill_uniform(x, n, &rng, -1.0f, 1.0f);
+    return x;
+}
+static float *copy_floats(const float *x, size_t n) {
+    float *y = malloc(sizeof(float) * (n ? n : 1));
+    memcpy(y, x, sizeof(float) * n);
+    return y;
+}
+
 /* beta: 0 or 1; 2 = cpu_gemm_bias (C = bias + product) */
 static int one(int ta, int tb, int M, int N, int K, int beta, int pad) {
     long lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -104,12 +116,8 @@ int main(void) {
                     int M = 250, N = 70, K = (int)lda - 3 * tb; /* K < lda: a padded row */
                     long ldb = tb ? K : N;
                     size_t na = (size_t)M * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * N;
-                    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
-                    float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
-                    test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
-                    test_fill_uniform(B, nb, &rng, -1.0f, 1.0f);
-                    test_fill_uniform(C0, nc, &rng, -1.0f, 1.0f);
-                    memcpy(C1, C0, sizeof(float) * nc);
+                    float *A = random_floats(na), *B = random_floats(nb), *C0 = random_floats(nc);
+                    float *C1 = copy_floats(C0, nc);
                     cpu_gemm_pack_a(1);
                     int r1 = cpu_gemm(0, tb, M, N, K, A, lda, B, ldb, 1, C0, N);
                     cpu_gemm_pack_a(0);
@@ -133,14 +141,8 @@ int main(void) {
                 int M = rows[s][0], N = rows[s][1], K = rows[s][2];
                 long ldb = tb ? K : N;
                 size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
-                float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
-                float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
-                test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
-                test_fill_uniform(B, nb, &rng, -1.0f, 1.0f);
-                test_fill_uniform(C0, nc, &rng, -1.0f, 1.0f);
-                memcpy(C1, C0, sizeof(float) * nc);
-                float *C2 = malloc(sizeof(float) * nc);
-                memcpy(C2, C0, sizeof(float) * nc);
+                float *A = random_floats(na), *B = random_floats(nb), *C0 = random_floats(nc);
+                float *C1 = copy_floats(C0, nc), *C2 = copy_floats(C0, nc);
                 cpu_gemm_share_b(1);
                 int r1 = cpu_gemm(0, tb, M, N, K, A, K, B, ldb, 1, C0, N);
                 cpu_gemm_share_b(0);
@@ -176,16 +178,13 @@ int main(void) {
             omp_set_num_threads(threads);
             int M = 300, N = 200, K = 300; /* row split: M >= N */
             size_t na = (size_t)M * K, nw = (size_t)N * K, nc = (size_t)M * N;
-            float *A = malloc(sizeof(float) * na), *W = cpu_alloc(sizeof(float) * (nw + 128));
-            float *W2 = malloc(sizeof(float) * nw);
+            float *A = random_floats(na), *W = cpu_alloc(sizeof(float) * (nw + 128)), *W2 = random_floats(nw);
             float *C0 = malloc(sizeof(float) * nc), *C1 = malloc(sizeof(float) * nc);
-            test_fill_uniform(A, na, &rng, -1.0f, 1.0f);
             test_fill_uniform(W + 64, nw, &rng, -1.0f, 1.0f);
-            test_fill_uniform(W2, nw, &rng, -1.0f, 1.0f);
             cpu_gemm_params_constant(NULL, 0);
             int r = cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C0, N); /* not constant: reference */
             CHECK(r == 0 && cpu_gemm_constant_count() == 0);
-            cpu_gemm_params_constant(W, sizeof(float) * (nw + 64));
+            ops_cpu()->params_constant(W, sizeof(float) * (nw + 64)); /* the table's entry, as model_open calls it */
             for (int rep = 0; rep < 2; rep++) {
                 r = cpu_gemm(0, 1, M, N, K, A, K, W + 64, K, 0, C1, N);
                 CHECKF(r == 0 && cpu_gemm_constant_count() == 1 && !memcmp(C0, C1, sizeof(float) * nc),

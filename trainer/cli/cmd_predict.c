@@ -373,7 +373,7 @@ static int predict_window(PredictRun *pr, const Lines *L, size_t lo, size_t hi) 
     double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
         pl[i].text = L->lines[lo + i];
-        pl[i].words = xstrdup(L->lines[lo + i]);
+        pl[i].words = pr->pairs ? NULL : xstrdup(L->lines[lo + i]); /* encode_line cuts it into words */
         pl[i].json = NULL;
         pl[i].bad_task = -1;
         memset(&pl[i].e, 0, sizeof pl[i].e);
